@@ -1,0 +1,48 @@
+# Thin wrapper around CMake.  `make demo` and `make check` work on a fresh
+# Debian 12 machine: they install missing packages first.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+PREFIX     ?= /usr/local
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+
+.PHONY: all deps configure demo check check-asan test install fuzz bench clean
+
+all: deps $(BUILD)/Makefile
+	@cmake --build $(BUILD) -j $(JOBS)
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/Makefile:
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_ARGS) >/dev/null
+
+$(ASAN_BUILD)/Makefile:
+	@cmake -S . -B $(ASAN_BUILD) -DGAINMAP_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_ARGS) >/dev/null
+
+demo: all
+	@scripts/demo $(BUILD)
+
+test: all
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+check-asan: deps $(ASAN_BUILD)/Makefile
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		ctest --output-on-failure -j $(JOBS)
+
+# The suite twice: a normal build, then under ASan+UBSan.  ctest prints the summary.
+check: all
+	@echo "== test suite ($(BUILD)) =="
+	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@echo "== test suite under ASan+UBSan ($(ASAN_BUILD)) =="
+	@$(MAKE) --no-print-directory check-asan
+
+install: all
+	@cmake --install $(BUILD) --prefix $(PREFIX)
+
+bench: all
+	@bench/run $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz converted

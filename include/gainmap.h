@@ -1,0 +1,496 @@
+/*
+ * gainmap.h - libgainmap public API: read, validate, decode and encode HDR
+ * gain-map photos (UltraHDR / Adobe hdrgm JPEG, ISO 21496-1, Apple).
+ *
+ * This is the only installed header.  Conventions:
+ *  - Every call that can fail returns gainmap_status; gainmap_strerror() names
+ *    it and gainmap_last_error(ctx) holds a sentence about the first failure.
+ *  - Nothing prints.  A context is used by one thread at a time; context-free
+ *    functions are reentrant.
+ *  - Memory returned through an out-pointer (buffers, strings) is released with
+ *    gainmap_free(); images with gainmap_image_free().  Free functions accept NULL.
+ *  - Pixels are always RGB(A) in that channel order inside the library.
+ *  - "Linear" pixel values are relative to SDR reference white: 1.0 = SDR
+ *    white = 203 cd/m2 for PQ/HLG content (ITU-R BT.2408).
+ */
+#ifndef GAINMAP_H
+#define GAINMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(GAINMAP_BUILDING) && defined(__GNUC__)
+#define GAINMAP_API __attribute__((visibility("default")))
+#else
+#define GAINMAP_API
+#endif
+
+/* ------------------------------------------------------------------ */
+/* Versions                                                            */
+/* ------------------------------------------------------------------ */
+#define GAINMAP_VERSION_MAJOR 0
+#define GAINMAP_VERSION_MINOR 1
+#define GAINMAP_VERSION_PATCH 0
+#define GAINMAP_VERSION_STRING "0.1.0"
+#define GAINMAP_VERSION_NUMBER \
+    ((GAINMAP_VERSION_MAJOR << 16) | (GAINMAP_VERSION_MINOR << 8) | GAINMAP_VERSION_PATCH)
+
+/* Runtime version: (major << 16) | (minor << 8) | patch. */
+GAINMAP_API unsigned gainmap_version(void);
+GAINMAP_API const char *gainmap_version_string(void);
+
+/* ------------------------------------------------------------------ */
+/* Status, context, options                                            */
+/* ------------------------------------------------------------------ */
+typedef enum gainmap_status {
+    GAINMAP_OK = 0,
+    GAINMAP_ERR_INVALID_ARG,   /* a caller error: NULL, out-of-range value   */
+    GAINMAP_ERR_NOMEM,         /* allocation failed                          */
+    GAINMAP_ERR_IO,            /* open/read/write/rename failed              */
+    GAINMAP_ERR_TRUNCATED,     /* data ends before a structure does          */
+    GAINMAP_ERR_FORMAT,        /* not this format (bad magic, unknown type)  */
+    GAINMAP_ERR_CORRUPT,       /* right format, inconsistent contents        */
+    GAINMAP_ERR_UNSUPPORTED,   /* valid but a feature we do not handle       */
+    GAINMAP_ERR_LIMIT,         /* exceeds a configured limit                 */
+    GAINMAP_ERR_NO_GAINMAP,    /* a valid image that carries no gain map     */
+    GAINMAP_ERR_CODEC,         /* the JPEG/HEVC/PNG/... codec library failed */
+    GAINMAP_ERR_STATE          /* context refused work after a fatal error   */
+} gainmap_status;
+
+/* Short English name of a status ("truncated data"). Never NULL. */
+GAINMAP_API const char *gainmap_strerror(gainmap_status status);
+
+typedef struct gainmap_ctx gainmap_ctx;
+
+/* A new context with default options, or NULL when out of memory. */
+GAINMAP_API gainmap_ctx *gainmap_ctx_new(void);
+GAINMAP_API void gainmap_ctx_free(gainmap_ctx *ctx);
+
+/* The sentence describing the first failure since the last
+ * gainmap_clear_error(), or "" when none. Owned by ctx. */
+GAINMAP_API const char *gainmap_last_error(const gainmap_ctx *ctx);
+GAINMAP_API void gainmap_clear_error(gainmap_ctx *ctx);
+
+typedef enum gainmap_option {
+    /* Largest image, in pixels, any reader accepts.  Default 268435456 (256 MP). */
+    GAINMAP_OPT_MAX_PIXELS = 1,
+    /* Largest width or height.  Default 65535. */
+    GAINMAP_OPT_MAX_DIMENSION = 2,
+    /* Largest metadata block (XMP, ICC, EXIF, box) kept.  Default 16 MiB. */
+    GAINMAP_OPT_MAX_METADATA_BYTES = 3,
+    /* Largest single allocation for pixels.  Default 4 GiB. */
+    GAINMAP_OPT_MAX_ALLOC_BYTES = 4,
+    /* Largest input file read into memory.  Default 1 GiB. */
+    GAINMAP_OPT_MAX_FILE_BYTES = 5,
+    /* Worker threads for pixel work; 0 = number of cores.  Default 0. */
+    GAINMAP_OPT_THREADS = 6
+} gainmap_option;
+
+GAINMAP_API gainmap_status gainmap_set_option(gainmap_ctx *ctx, gainmap_option key, int64_t value);
+GAINMAP_API gainmap_status gainmap_get_option(const gainmap_ctx *ctx, gainmap_option key, int64_t *value);
+
+/* Release memory the library returned (buffers, strings). NULL is fine. */
+GAINMAP_API void gainmap_free(void *ptr);
+
+/* ------------------------------------------------------------------ */
+/* Colour: transfer functions, primaries, matrices                     */
+/* ------------------------------------------------------------------ */
+typedef enum gainmap_transfer {
+    GAINMAP_TRANSFER_UNKNOWN = 0,
+    GAINMAP_TRANSFER_LINEAR,   /* scene/display linear                        */
+    GAINMAP_TRANSFER_SRGB,     /* IEC 61966-2-1 piecewise curve               */
+    GAINMAP_TRANSFER_PQ,       /* SMPTE ST 2084                               */
+    GAINMAP_TRANSFER_HLG,      /* ARIB STD-B67 / BT.2100                      */
+    GAINMAP_TRANSFER_GAMMA22,  /* pure power 2.2                              */
+    GAINMAP_TRANSFER_GAMMA24,  /* pure power 2.4                              */
+    GAINMAP_TRANSFER_BT709     /* BT.709 OETF (Apple gain-map pixel encoding) */
+} gainmap_transfer;
+
+typedef enum gainmap_primaries {
+    GAINMAP_PRIMARIES_UNKNOWN = 0,
+    GAINMAP_PRIMARIES_BT709,   /* = sRGB */
+    GAINMAP_PRIMARIES_P3,      /* Display P3 (P3-D65, SMPTE EG 432-1) */
+    GAINMAP_PRIMARIES_BT2020
+} gainmap_primaries;
+
+/* PQ (ST 2084).  eotf: signal [0,1] -> cd/m2 [0,10000]; inverse: cd/m2 -> signal. */
+GAINMAP_API double gainmap_pq_eotf(double signal);
+GAINMAP_API double gainmap_pq_inverse_eotf(double nits);
+/* HLG (BT.2100).  OETF: scene linear [0,1] -> signal; inverse OETF the reverse. */
+GAINMAP_API double gainmap_hlg_oetf(double scene);
+GAINMAP_API double gainmap_hlg_inverse_oetf(double signal);
+/* HLG system gamma for a nominal peak: 1.2 + 0.42*log10(peak/1000). */
+GAINMAP_API double gainmap_hlg_system_gamma(double peak_nits);
+/* HLG OOTF on one RGB triple (BT.2020 luminance weights, black 0):
+ * scene linear [0,1] -> display light in cd/m2 for a display of peak_nits. */
+GAINMAP_API void gainmap_hlg_ootf(const double scene[3], double peak_nits, double display_nits[3]);
+GAINMAP_API void gainmap_hlg_inverse_ootf(const double display_nits[3], double peak_nits, double scene[3]);
+/* sRGB, BT.709 and pure-gamma curves on [0,1]. */
+GAINMAP_API double gainmap_srgb_to_linear(double v);
+GAINMAP_API double gainmap_srgb_from_linear(double l);
+GAINMAP_API double gainmap_bt709_to_linear(double v);
+GAINMAP_API double gainmap_bt709_from_linear(double l);
+
+/* Generic: signal -> linear relative to SDR white (1.0 = 203 cd/m2 for PQ
+ * and HLG; for SDR curves 1.0 = signal 1.0).  HLG here is the achromatic
+ * (per channel) EOTF for a 1000 cd/m2 display; use the OOTF calls for colour. */
+GAINMAP_API double gainmap_to_linear(gainmap_transfer tf, double signal);
+GAINMAP_API double gainmap_from_linear(gainmap_transfer tf, double linear);
+
+/* Chromaticities x,y of R, G, B and white (8 doubles). Returns 0 on success. */
+GAINMAP_API int gainmap_primaries_xy(gainmap_primaries p, double xy[8]);
+/* Row-major 3x3 matrices, column vector convention dst = M * src. */
+GAINMAP_API int gainmap_rgb_to_xyz(gainmap_primaries p, double m[9]);
+GAINMAP_API int gainmap_xyz_to_rgb(gainmap_primaries p, double m[9]);
+GAINMAP_API int gainmap_gamut_matrix(gainmap_primaries src, gainmap_primaries dst, double m[9]);
+/* Luminance weights (the Y row of RGB->XYZ). */
+GAINMAP_API int gainmap_luma_weights(gainmap_primaries p, double w[3]);
+
+/* Names used by the CLI and JSON: "pq", "hlg", "srgb", "p3", "bt2020", ... */
+GAINMAP_API const char *gainmap_transfer_name(gainmap_transfer tf);
+GAINMAP_API const char *gainmap_primaries_name(gainmap_primaries p);
+GAINMAP_API gainmap_transfer gainmap_transfer_from_name(const char *name);
+GAINMAP_API gainmap_primaries gainmap_primaries_from_name(const char *name);
+/* H.273 code points <-> enums (0 / UNKNOWN when not representable). */
+GAINMAP_API gainmap_transfer gainmap_transfer_from_cicp(int tc);
+GAINMAP_API gainmap_primaries gainmap_primaries_from_cicp(int cp);
+GAINMAP_API int gainmap_transfer_to_cicp(gainmap_transfer tf);
+GAINMAP_API int gainmap_primaries_to_cicp(gainmap_primaries p);
+
+/* ------------------------------------------------------------------ */
+/* Images                                                              */
+/* ------------------------------------------------------------------ */
+typedef enum gainmap_pixel_type {
+    GAINMAP_PIXEL_U8 = 1,
+    GAINMAP_PIXEL_U16,
+    GAINMAP_PIXEL_F32
+} gainmap_pixel_type;
+
+/* A plain image.  channels: 1 (grey), 3 (RGB) or 4 (RGBA).  data points at
+ * height rows of stride bytes.  The struct owns data, icc and exif (malloc'd)
+ * after gainmap_image_alloc() or any reader; gainmap_image_free() releases
+ * them and zeroes the struct.  A caller may also point data at its own
+ * memory and never call gainmap_image_free(). */
+typedef struct gainmap_image {
+    uint32_t width, height;
+    uint32_t channels;
+    gainmap_pixel_type type;
+    size_t stride;                 /* bytes per row                        */
+    void *data;
+    uint32_t bit_depth;            /* significant bits of the source (8, 10, 12, 16, 32) */
+    gainmap_transfer transfer;     /* how the samples are encoded          */
+    gainmap_primaries primaries;
+    /* H.273 tagging as read or to write (cICP chunk, nclx). has_cicp=0: none. */
+    int has_cicp;
+    uint8_t cicp[4];               /* primaries, transfer, matrix, full-range flag */
+    uint8_t *icc;  size_t icc_size;
+    uint8_t *exif; size_t exif_size;   /* TIFF structure ("II*\0"/"MM\0*"...), no "Exif\0\0" */
+    int orientation;               /* EXIF 1..8; 0 = unknown (treated as 1) */
+    /* Content light level when the source said so (cd/m2), else 0. */
+    double max_cll, max_fall;
+} gainmap_image;
+
+/* Allocate pixels (zeroed) for a w x h image; checks ctx limits when ctx != NULL. */
+GAINMAP_API gainmap_status gainmap_image_alloc(gainmap_ctx *ctx, gainmap_image *img, uint32_t width,
+                                               uint32_t height, uint32_t channels, gainmap_pixel_type type);
+GAINMAP_API void gainmap_image_free(gainmap_image *img);
+/* Copy ICC/EXIF bytes into img (replacing what it had). */
+GAINMAP_API gainmap_status gainmap_image_set_icc(gainmap_image *img, const uint8_t *icc, size_t size);
+GAINMAP_API gainmap_status gainmap_image_set_exif(gainmap_image *img, const uint8_t *exif, size_t size);
+
+typedef enum gainmap_file_format {
+    GAINMAP_FORMAT_AUTO = 0,   /* from magic bytes on read, extension on write */
+    GAINMAP_FORMAT_PNG,
+    GAINMAP_FORMAT_TIFF,
+    GAINMAP_FORMAT_EXR,
+    GAINMAP_FORMAT_RGBE,       /* Radiance .hdr */
+    GAINMAP_FORMAT_PFM,
+    GAINMAP_FORMAT_PPM,        /* binary PPM/PGM, 8 or 16 bit */
+    GAINMAP_FORMAT_JPEG,
+    GAINMAP_FORMAT_HEIF
+} gainmap_file_format;
+
+/* Identify a format from its first bytes (AUTO when unknown). */
+GAINMAP_API gainmap_file_format gainmap_detect_format(const uint8_t *data, size_t size);
+/* Format from a file name's extension (AUTO when unknown). */
+GAINMAP_API gainmap_file_format gainmap_format_from_path(const char *path);
+
+/* Read an HDR/SDR image (PNG, TIFF, EXR, .hdr, PFM, PPM).  Integer formats
+ * come back as U8/U16 with their transfer and primaries worked out from cICP,
+ * or the ICC profile's contents, or the format's convention; float formats
+ * come back as F32 LINEAR (EXR/PFM/.hdr, 1.0 = SDR white by convention). */
+GAINMAP_API gainmap_status gainmap_image_read(gainmap_ctx *ctx, const char *path, gainmap_image *out);
+GAINMAP_API gainmap_status gainmap_image_read_memory(gainmap_ctx *ctx, const uint8_t *data, size_t size,
+                                                     gainmap_image *out);
+/* Write an image: PNG (16-bit, cICP + iCCP), TIFF (16-bit, ICC), EXR (half),
+ * PFM, PPM (16-bit).  Pixel types are converted as needed.  The file is
+ * written to a temporary name in the same folder and renamed into place. */
+GAINMAP_API gainmap_status gainmap_image_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img,
+                                               gainmap_file_format fmt);
+
+/* ------------------------------------------------------------------ */
+/* Gain-map metadata (ISO 21496-1 model; XMP and Apple map onto it)    */
+/* ------------------------------------------------------------------ */
+typedef struct gainmap_fraction {   /* signed value n/d; d > 0 when valid */
+    int32_t n;
+    uint32_t d;
+} gainmap_fraction;
+typedef struct gainmap_ufraction {
+    uint32_t n;
+    uint32_t d;
+} gainmap_ufraction;
+
+typedef enum gainmap_kind {
+    GAINMAP_KIND_ISO = 0,   /* ISO 21496-1 / Adobe hdrgm: log2 map, 2^(G*w) */
+    GAINMAP_KIND_APPLE      /* Apple: 1 + (H-1)*g_lin, BT.709-encoded map     */
+} gainmap_kind;
+
+/* Exact gain-map metadata. Channel values are R, G, B; when channel_count
+ * is 1 only index 0 is meaningful and applies to every channel. */
+typedef struct gainmap_metadata {
+    gainmap_kind kind;
+    uint16_t minimum_version, writer_version;
+    uint8_t channel_count;              /* 1 or 3 */
+    uint8_t use_base_colour_space;      /* ISO flag bit 6 */
+    uint8_t flags;                      /* the raw ISO flags byte as read */
+    gainmap_ufraction base_hdr_headroom;       /* log2 */
+    gainmap_ufraction alternate_hdr_headroom;  /* log2 */
+    gainmap_fraction gain_map_min[3];          /* log2 */
+    gainmap_fraction gain_map_max[3];          /* log2 */
+    gainmap_ufraction gamma[3];
+    gainmap_fraction base_offset[3];
+    gainmap_fraction alternate_offset[3];
+    double apple_headroom;              /* KIND_APPLE: linear headroom H (>= 1) */
+} gainmap_metadata;
+
+/* Float view of the metadata, for the maths. */
+typedef struct gainmap_params {
+    int channel_count;
+    int use_base_colour_space;
+    double base_hdr_headroom, alternate_hdr_headroom;   /* log2 */
+    double gain_map_min[3], gain_map_max[3], gamma[3];
+    double base_offset[3], alternate_offset[3];
+} gainmap_params;
+
+/* Fill *p from *m (every channel filled, even for channel_count 1). */
+GAINMAP_API gainmap_status gainmap_metadata_to_params(const gainmap_metadata *m, gainmap_params *p);
+/* Exact fractions from floats (continued fractions, bounded denominators). */
+GAINMAP_API gainmap_status gainmap_params_to_metadata(const gainmap_params *p, gainmap_metadata *m);
+/* Structural validity: denominators, max >= min, gamma > 0, headrooms.
+ * On failure ctx's last error names the field. */
+GAINMAP_API gainmap_status gainmap_metadata_check(gainmap_ctx *ctx, const gainmap_metadata *m);
+/* ISO 21496-1 GainMapMetadata payload (full form, never the 0x04/0x08 flags). */
+GAINMAP_API gainmap_status gainmap_iso21496_parse(gainmap_ctx *ctx, const uint8_t *data, size_t size,
+                                                  gainmap_metadata *out);
+GAINMAP_API gainmap_status gainmap_iso21496_write(gainmap_ctx *ctx, const gainmap_metadata *m,
+                                                  uint8_t **out, size_t *out_size);
+
+/* Weight of the map for a display with log2 headroom h (ISO 21496-1;
+ * negative when the base is the HDR rendition). */
+GAINMAP_API double gainmap_weight(const gainmap_params *p, double display_headroom_log2);
+
+/* ------------------------------------------------------------------ */
+/* Reading gain-map files (JPEG now, HEIF later)                       */
+/* ------------------------------------------------------------------ */
+typedef enum gainmap_container {
+    GAINMAP_CONTAINER_UNKNOWN = 0,
+    GAINMAP_CONTAINER_JPEG,
+    GAINMAP_CONTAINER_HEIF
+} gainmap_container;
+
+/* Bits for gainmap_info.dialects: what the file carries. */
+#define GAINMAP_DIALECT_HDRGM_XMP   0x01u  /* hdrgm:* gain-map XMP (Adobe / UltraHDR) */
+#define GAINMAP_DIALECT_GCONTAINER  0x02u  /* Google GContainer directory */
+#define GAINMAP_DIALECT_MPF         0x04u  /* CIPA MPF index */
+#define GAINMAP_DIALECT_ISO21496    0x08u  /* ISO 21496-1 binary metadata */
+#define GAINMAP_DIALECT_APPLE       0x10u  /* Apple HDRGainMap XMP / maker notes */
+#define GAINMAP_DIALECT_TMAP        0x20u  /* HEIF 'tmap' derived item */
+
+/* Where the gain-map stream was located. */
+typedef enum gainmap_locator {
+    GAINMAP_LOCATOR_NONE = 0,
+    GAINMAP_LOCATOR_MPF,
+    GAINMAP_LOCATOR_GCONTAINER,
+    GAINMAP_LOCATOR_SCAN,          /* next SOI after the primary's EOI */
+    GAINMAP_LOCATOR_HEIF_ITEM
+} gainmap_locator;
+
+typedef enum gainmap_meta_source {
+    GAINMAP_META_NONE = 0,
+    GAINMAP_META_ISO21496,
+    GAINMAP_META_XMP,
+    GAINMAP_META_APPLE
+} gainmap_meta_source;
+
+typedef struct gainmap_info {
+    gainmap_container container;
+    unsigned dialects;               /* GAINMAP_DIALECT_* bits */
+    int has_gainmap;                 /* a usable map + valid metadata */
+    uint32_t base_width, base_height, base_components;
+    uint32_t map_width, map_height, map_components;
+    int orientation;                 /* EXIF 1..8 (1 when absent) */
+    gainmap_primaries base_primaries;  /* from the base's ICC (BT709 when none) */
+    gainmap_transfer base_transfer;
+    gainmap_meta_source meta_source;   /* which dialect the effective metadata came from */
+    gainmap_metadata meta;             /* effective metadata (ISO wins over XMP) */
+    gainmap_locator locator;
+    uint64_t base_offset, base_size;   /* byte ranges in the file */
+    uint64_t map_offset, map_size;
+} gainmap_info;
+
+typedef enum gainmap_severity {
+    GAINMAP_SEVERITY_INFO = 0,
+    GAINMAP_SEVERITY_WARNING,
+    GAINMAP_SEVERITY_ERROR
+} gainmap_severity;
+
+typedef struct gainmap_issue {
+    gainmap_severity severity;
+    const char *code;      /* stable identifier, e.g. "iso-only" */
+    const char *message;   /* one English sentence */
+} gainmap_issue;
+
+typedef struct gainmap_file gainmap_file;
+
+/* Parse a gain-map file held in memory.  The bytes are copied.  Returns
+ * GAINMAP_OK for any readable image (check info->has_gainmap), an error for
+ * data that is not a readable JPEG/HEIF. */
+GAINMAP_API gainmap_status gainmap_file_open_memory(gainmap_ctx *ctx, const uint8_t *data, size_t size,
+                                                    gainmap_file **out);
+GAINMAP_API gainmap_status gainmap_file_open(gainmap_ctx *ctx, const char *path, gainmap_file **out);
+GAINMAP_API void gainmap_file_close(gainmap_file *f);
+/* Owned by f; valid until gainmap_file_close. */
+GAINMAP_API const gainmap_info *gainmap_file_info(const gainmap_file *f);
+/* Spec violations and interop risks found while parsing (owned by f). */
+GAINMAP_API size_t gainmap_file_issues(const gainmap_file *f, const gainmap_issue **issues);
+/* Byte-exact streams inside the file (pointers owned by f). */
+GAINMAP_API gainmap_status gainmap_file_base_stream(const gainmap_file *f, const uint8_t **data, size_t *size);
+GAINMAP_API gainmap_status gainmap_file_map_stream(const gainmap_file *f, const uint8_t **data, size_t *size);
+/* ICC profile of the base image, or NULL/0. */
+GAINMAP_API gainmap_status gainmap_file_base_icc(const gainmap_file *f, const uint8_t **data, size_t *size);
+/* EXIF (TIFF structure) of the primary image, or NULL/0. */
+GAINMAP_API gainmap_status gainmap_file_exif(const gainmap_file *f, const uint8_t **data, size_t *size);
+/* JSON description (schema "gainmap-info/1"); free with gainmap_free. */
+GAINMAP_API gainmap_status gainmap_file_info_json(gainmap_ctx *ctx, const gainmap_file *f, char **json);
+
+/* ------------------------------------------------------------------ */
+/* Decoding to HDR                                                     */
+/* ------------------------------------------------------------------ */
+typedef struct gainmap_decode_options {
+    /* Display headroom, linear (>= 1).  0 = the map's full (alternate) headroom. */
+    double headroom;
+    /* Output encoding: LINEAR (F32, 1.0 = SDR white), PQ or HLG (U16), SRGB (U8 SDR base only). */
+    gainmap_transfer transfer;
+    /* Output primaries; UNKNOWN = the base's. */
+    gainmap_primaries primaries;
+    /* Non-zero: keep the stored orientation instead of rotating the pixels. */
+    int keep_orientation;
+} gainmap_decode_options;
+
+/* Defaults: headroom 0 (full), transfer PQ, primaries BT2020, orientation applied. */
+GAINMAP_API void gainmap_decode_options_init(gainmap_decode_options *opts);
+
+/* Decode a JPEG stream to an 8-bit image (channels 1 or 3 as stored). */
+GAINMAP_API gainmap_status gainmap_jpeg_decode(gainmap_ctx *ctx, const uint8_t *data, size_t size,
+                                               gainmap_image *out);
+/* Apply a gain map to a decoded base (context-free maths).
+ * base: U8/U16/F32 in base->transfer/base->primaries; map: U8 1 or 3 channels,
+ * any size (resampled bilinearly); out: allocated by the call. */
+GAINMAP_API gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const gainmap_image *map,
+                                         const gainmap_metadata *meta, const gainmap_decode_options *opts,
+                                         gainmap_image *out);
+/* Read a file's base and map and apply (what `gainmap decode` does). */
+GAINMAP_API gainmap_status gainmap_decode(gainmap_ctx *ctx, const gainmap_file *f,
+                                          const gainmap_decode_options *opts, gainmap_image *out);
+
+/* ------------------------------------------------------------------ */
+/* Tone mapping, gamut mapping, LUTs, ICC                              */
+/* ------------------------------------------------------------------ */
+typedef enum gainmap_tonemapper {
+    GAINMAP_TONEMAP_DEFAULT = 0,
+    GAINMAP_TONEMAP_BT2390,
+    GAINMAP_TONEMAP_BT2446A,
+    GAINMAP_TONEMAP_REINHARD,
+    GAINMAP_TONEMAP_FILMIC,
+    GAINMAP_TONEMAP_CLIP
+} gainmap_tonemapper;
+
+typedef struct gainmap_tonemap_options {
+    gainmap_tonemapper method;
+    double hdr_white_nits;          /* HDR reference white, default 203        */
+    double peak_nits;               /* source peak; 0 = from content/metadata  */
+    gainmap_primaries base_primaries; /* SDR base gamut, default P3           */
+    gainmap_transfer base_transfer;   /* SDR base encoding, default SRGB      */
+} gainmap_tonemap_options;
+
+GAINMAP_API void gainmap_tonemap_options_init(gainmap_tonemap_options *opts);
+GAINMAP_API const char *gainmap_tonemapper_name(gainmap_tonemapper t);
+GAINMAP_API gainmap_tonemapper gainmap_tonemapper_from_name(const char *name);
+/* HDR master (any type/transfer/primaries) -> SDR base (U8 RGB in
+ * opts->base_primaries / opts->base_transfer), hue preserving. */
+GAINMAP_API gainmap_status gainmap_tonemap(gainmap_ctx *ctx, const gainmap_image *hdr,
+                                           const gainmap_tonemap_options *opts, gainmap_image *sdr);
+
+typedef struct gainmap_lut gainmap_lut;
+GAINMAP_API gainmap_status gainmap_lut_load(gainmap_ctx *ctx, const char *path, gainmap_lut **out);
+GAINMAP_API gainmap_status gainmap_lut_parse(gainmap_ctx *ctx, const char *text, size_t size, gainmap_lut **out);
+GAINMAP_API void gainmap_lut_free(gainmap_lut *lut);
+/* Apply to one RGB triple in the LUT's input encoding (tetrahedral for 3D). */
+GAINMAP_API void gainmap_lut_apply(const gainmap_lut *lut, const float in[3], float out[3]);
+
+/* Built-in ICC profiles generated by our code.  Names: "srgb", "p3",
+ * "p3-pq", "bt2020-pq", "p3-hlg", "HDR_P3_D65_ST2084", "P3_PQ". */
+GAINMAP_API gainmap_status gainmap_icc_generate(gainmap_ctx *ctx, const char *name, uint8_t **out, size_t *size);
+/* Identify primaries and transfer from an ICC profile's contents. */
+GAINMAP_API gainmap_status gainmap_icc_identify(gainmap_ctx *ctx, const uint8_t *icc, size_t size,
+                                                gainmap_primaries *primaries, gainmap_transfer *transfer);
+
+/* ------------------------------------------------------------------ */
+/* Encoding                                                            */
+/* ------------------------------------------------------------------ */
+typedef enum gainmap_metadata_mode {
+    GAINMAP_METADATA_BOTH = 0,   /* XMP hdrgm + ISO 21496-1 (UltraHDR v1.1) */
+    GAINMAP_METADATA_XMP,
+    GAINMAP_METADATA_ISO
+} gainmap_metadata_mode;
+
+typedef struct gainmap_encode_options {
+    int quality;                 /* base JPEG quality, default 90            */
+    int gainmap_quality;         /* gain-map JPEG quality, default 85        */
+    int subsampling;             /* 444, 422 or 420; default 420             */
+    int gainmap_channels;        /* 1 or 3; default 1                        */
+    int gainmap_scale;           /* 1, 2 or 4 (per dimension); default 1     */
+    double gamma;                /* map encoding gamma, default 1.0          */
+    double offset;               /* k_sdr = k_hdr, default 1/64              */
+    double min_boost, max_boost; /* log2; NAN = from content                 */
+    double target_headroom;      /* log2 alternate headroom; 0 = from content */
+    gainmap_metadata_mode metadata;
+    gainmap_tonemap_options tonemap;
+} gainmap_encode_options;
+
+GAINMAP_API void gainmap_encode_options_init(gainmap_encode_options *opts);
+/* Compute an 8-bit gain map and its metadata from an SDR base and an HDR image. */
+GAINMAP_API gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
+                                           const gainmap_encode_options *opts, gainmap_image *map,
+                                           gainmap_metadata *meta);
+/* HDR master -> UltraHDR JPEG in memory (free with gainmap_free).  sdr may be
+ * NULL (tone-mapped from hdr). */
+GAINMAP_API gainmap_status gainmap_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,
+                                               const gainmap_encode_options *opts, uint8_t **out, size_t *out_size);
+
+/* Write bytes to path through a temporary file in the same folder and an
+ * atomic rename; never leaves a partial file.  Refuses to replace an
+ * existing file unless overwrite != 0. */
+GAINMAP_API gainmap_status gainmap_write_file(gainmap_ctx *ctx, const char *path, const uint8_t *data, size_t size,
+                                              int overwrite);
+/* Read a whole file, within GAINMAP_OPT_MAX_FILE_BYTES. */
+GAINMAP_API gainmap_status gainmap_read_file(gainmap_ctx *ctx, const char *path, uint8_t **data, size_t *size);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* GAINMAP_H */

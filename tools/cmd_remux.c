@@ -1,0 +1,16 @@
+/* cmd_remux.c - `gainmap remux` (not implemented yet). */
+#include "cli.h"
+
+static int run(int argc, char **argv)
+{
+    (void)argc;
+    fprintf(stderr, "gainmap %s: not implemented yet\n", argv[0]);
+    return EXIT_FAIL;
+}
+
+const cli_command cli_cmd_remux = {
+    "remux",
+    "(not implemented yet)",
+    "Usage: gainmap remux\n\nNot implemented yet.\n",
+    run,
+};

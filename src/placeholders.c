@@ -1,0 +1,57 @@
+/* placeholders.c - temporary stubs so the library links while the owning
+ * modules are being written.  Each owner deletes its stub from here. */
+#include "internal.h"
+
+gainmap_status gainmap_icc_identify(gainmap_ctx *ctx, const uint8_t *icc, size_t size,
+                                    gainmap_primaries *primaries, gainmap_transfer *transfer)
+{
+    (void)icc;
+    (void)size;
+    if (primaries)
+        *primaries = GAINMAP_PRIMARIES_UNKNOWN;
+    if (transfer)
+        *transfer = GAINMAP_TRANSFER_UNKNOWN;
+    return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "ICC identification not implemented yet");
+}
+
+gainmap_status gainmap_jpeg_decode(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out)
+{
+    (void)data;
+    (void)size;
+    (void)out;
+    return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "JPEG decoding not implemented yet");
+}
+
+gainmap_status gainmap_iso21496_parse(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_metadata *out)
+{
+    (void)data;
+    (void)size;
+    (void)out;
+    return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "ISO 21496-1 parsing not implemented yet");
+}
+
+gainmap_status gainmap_iso21496_write(gainmap_ctx *ctx, const gainmap_metadata *m, uint8_t **out, size_t *out_size)
+{
+    (void)m;
+    (void)out;
+    (void)out_size;
+    return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "ISO 21496-1 writing not implemented yet");
+}
+
+void gainmap_tonemap_options_init(gainmap_tonemap_options *opts)
+{
+    opts->method = GAINMAP_TONEMAP_DEFAULT;
+    opts->hdr_white_nits = 203.0;
+    opts->peak_nits = 0.0;
+    opts->base_primaries = GAINMAP_PRIMARIES_P3;
+    opts->base_transfer = GAINMAP_TRANSFER_SRGB;
+}
+
+gainmap_status gainmap_tonemap(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_tonemap_options *opts,
+                               gainmap_image *sdr)
+{
+    (void)hdr;
+    (void)opts;
+    (void)sdr;
+    return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "tone mapping not implemented yet");
+}

@@ -169,5 +169,5 @@ int gainmap_primaries_to_cicp(gainmap_primaries p)
     for (size_t i = 0; i < sizeof prims / sizeof prims[0]; i++)
         if (prims[i].p == p)
             return prims[i].cicp;
-    return 2;
+    return 0;   /* header contract: 0 when not representable */
 }

@@ -105,18 +105,26 @@ double gainmap_srgb_from_linear(double l)
     return 1.055 * pow(l, 1.0 / 2.4) - 0.055;
 }
 
+/* BT.709 / BT.2020 OETF with the unrounded constants of BT.2020 Table 4
+ * (alpha = 1.0993, beta = 0.0181 rounded): with the rounded 1.099/0.018 the
+ * two segments do not meet (0.0810 vs 0.0812 at L = 0.018), so signals in
+ * that gap would not round-trip.  Values differ from the rounded curve by
+ * less than 2e-4. */
+#define BT709_ALPHA 1.09929682680944
+#define BT709_BETA 0.018053968510807
+
 double gainmap_bt709_to_linear(double v)
 {
-    if (v < 0.081)
+    if (v < 4.5 * BT709_BETA)
         return v / 4.5;
-    return pow((v + 0.099) / 1.099, 1.0 / 0.45);
+    return pow((v + (BT709_ALPHA - 1.0)) / BT709_ALPHA, 1.0 / 0.45);
 }
 
 double gainmap_bt709_from_linear(double l)
 {
-    if (l < 0.018)
+    if (l < BT709_BETA)
         return 4.5 * l;
-    return 1.099 * pow(l, 0.45) - 0.099;
+    return BT709_ALPHA * pow(l, 0.45) - (BT709_ALPHA - 1.0);
 }
 
 static double spow(double v, double e) { return v > 0.0 ? pow(v, e) : 0.0; }

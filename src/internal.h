@@ -155,4 +155,24 @@ void gm_temp_abort(char *tmp_path);
 /* image.c: bytes per sample of a pixel type. */
 size_t gm_pixel_size(gainmap_pixel_type t);
 
+/* jpeg_encode.c: 8-bit grey/RGB(A) pixels -> one JPEG stream (malloc'd,
+ * release with gainmap_free).  subsampling 444/422/420 (ignored for grey);
+ * optimize != 0: optimised Huffman tables.  extra may be NULL (= JFIF APP0
+ * on, nothing else); its segments are written in order right after SOI (or
+ * after the JFIF APP0 when jfif != 0), then the ICC profile when given. */
+typedef struct gm_jpeg_app {
+    int marker;              /* 0xE0..0xEF (APP0..APP15) or 0xFE (COM)     */
+    const uint8_t *data;     /* payload without marker and length; <= 65533 bytes */
+    size_t size;
+} gm_jpeg_app;
+typedef struct gm_jpeg_extra {
+    int jfif;                          /* write the JFIF APP0 first         */
+    const gm_jpeg_app *segments;
+    size_t count;
+    const uint8_t *icc;                /* ICC profile (APP2 ICC_PROFILE chunks), or NULL */
+    size_t icc_size;
+} gm_jpeg_extra;
+gainmap_status gm_jpeg_encode(gainmap_ctx *ctx, const gainmap_image *img, int quality, int subsampling,
+                              int optimize, const gm_jpeg_extra *extra, uint8_t **out, size_t *size);
+
 #endif /* GAINMAP_INTERNAL_H */

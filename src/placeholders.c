@@ -14,14 +14,6 @@ gainmap_status gainmap_icc_identify(gainmap_ctx *ctx, const uint8_t *icc, size_t
     return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "ICC identification not implemented yet");
 }
 
-gainmap_status gainmap_jpeg_decode(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out)
-{
-    (void)data;
-    (void)size;
-    (void)out;
-    return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "JPEG decoding not implemented yet");
-}
-
 gainmap_status gainmap_iso21496_parse(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_metadata *out)
 {
     (void)data;

@@ -2,18 +2,6 @@
  * modules are being written.  Each owner deletes its stub from here. */
 #include "internal.h"
 
-gainmap_status gainmap_icc_identify(gainmap_ctx *ctx, const uint8_t *icc, size_t size,
-                                    gainmap_primaries *primaries, gainmap_transfer *transfer)
-{
-    (void)icc;
-    (void)size;
-    if (primaries)
-        *primaries = GAINMAP_PRIMARIES_UNKNOWN;
-    if (transfer)
-        *transfer = GAINMAP_TRANSFER_UNKNOWN;
-    return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "ICC identification not implemented yet");
-}
-
 gainmap_status gainmap_iso21496_parse(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_metadata *out)
 {
     (void)data;

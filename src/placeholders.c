@@ -2,22 +2,6 @@
  * modules are being written.  Each owner deletes its stub from here. */
 #include "internal.h"
 
-gainmap_status gainmap_iso21496_parse(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_metadata *out)
-{
-    (void)data;
-    (void)size;
-    (void)out;
-    return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "ISO 21496-1 parsing not implemented yet");
-}
-
-gainmap_status gainmap_iso21496_write(gainmap_ctx *ctx, const gainmap_metadata *m, uint8_t **out, size_t *out_size)
-{
-    (void)m;
-    (void)out;
-    (void)out_size;
-    return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "ISO 21496-1 writing not implemented yet");
-}
-
 void gainmap_tonemap_options_init(gainmap_tonemap_options *opts)
 {
     opts->method = GAINMAP_TONEMAP_DEFAULT;

@@ -1,0 +1,501 @@
+/* gmfile.c - open a gain-map file: walk the primary JPEG, read its APPn
+ * metadata, locate the gain-map JPEG (MPF, then GContainer, then the next SOI
+ * after the primary's EOI), read the map's metadata and pick the effective
+ * metadata (ISO 21496-1 over hdrgm XMP; Apple on its own).  validate.c turns
+ * what is recorded here into the issue list. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char APPLE_AUX_URN[] = "urn:com:apple:photo:2020:aux:hdrgainmap";
+
+/* A throw-away copy of ctx (same limits, no error) for parses whose failure
+ * is recorded as an issue rather than returned. */
+static void scratch_ctx(gainmap_ctx *tmp, const gainmap_ctx *ctx)
+{
+    if (ctx) {
+        *tmp = *ctx;
+    } else {
+        gainmap_ctx *d = gainmap_ctx_new();
+        if (d) {
+            *tmp = *d;
+            gainmap_ctx_free(d);
+        } else {
+            memset(tmp, 0, sizeof *tmp);
+        }
+    }
+    gainmap_clear_error(tmp);
+}
+
+static void copy_msg(char *dst, size_t n, const gainmap_ctx *tmp, gainmap_status st)
+{
+    const char *m = gainmap_last_error(tmp);
+    snprintf(dst, n, "%s", m && *m ? m : gainmap_strerror(st));
+}
+
+static bool is_jpeg_at(const gainmap_file *f, uint64_t off)
+{
+    return off < f->size && f->size - off >= 3 && f->data[off] == 0xFF && f->data[off + 1] == 0xD8 &&
+           f->data[off + 2] == 0xFF;
+}
+
+/* Concatenate the ICC_PROFILE APP2 chunks in sequence order (ICC.1 B.4). */
+static gainmap_status read_icc(gainmap_ctx *ctx, gainmap_file *f)
+{
+    const gm_jpeg_layout *l = &f->base;
+    size_t off[256] = {0}, len[256] = {0};
+    bool have[256] = {false};
+    int count = -1;
+    size_t total = 0;
+    for (size_t n = 0;; n++) {
+        long i = gm_jpeg_find(l, f->data, 0xE2, GM_ICC_ID, GM_ICC_ID_LEN, n);
+        if (i < 0)
+            break;
+        const gm_jpeg_segment *s = &l->segs[i];
+        f->icc_chunks++;
+        if (s->payload_size < GM_ICC_ID_LEN + 2) {
+            f->icc_broken = true;
+            continue;
+        }
+        const uint8_t *p = f->data + s->payload + GM_ICC_ID_LEN;
+        int seq = p[0], cnt = p[1];
+        if (count < 0)
+            count = cnt;
+        if (cnt != count || seq < 1 || seq > cnt || have[seq]) {
+            f->icc_broken = true;
+            continue;
+        }
+        have[seq] = true;
+        off[seq] = s->payload + GM_ICC_ID_LEN + 2;
+        len[seq] = s->payload_size - GM_ICC_ID_LEN - 2;
+        total += len[seq];
+    }
+    f->icc_chunks_expected = count < 0 ? 0 : count;
+    if (count <= 0)
+        return GAINMAP_OK;
+    for (int k = 1; k <= count; k++)
+        if (!have[k])
+            f->icc_broken = true;
+    if (f->icc_broken || total == 0)
+        return GAINMAP_OK;
+    gainmap_status st = gm_check_meta_size(ctx, total, "ICC profile");
+    if (st != GAINMAP_OK)
+        return st;
+    f->icc = gm_malloc(ctx, total);
+    if (!f->icc)
+        return GAINMAP_ERR_NOMEM;
+    size_t at = 0;
+    for (int k = 1; k <= count; k++) {
+        memcpy(f->icc + at, f->data + off[k], len[k]);
+        at += len[k];
+    }
+    f->icc_size = total;
+    return GAINMAP_OK;
+}
+
+/* XMP packets, Extended-XMP presence, EXIF facts and the ISO block of one image. */
+static void read_app_metadata(const gainmap_file *f, const gm_jpeg_layout *l, gm_xmp *xmp, bool *ext_xmp,
+                              gm_exif_facts *exif, size_t *exif_off, size_t *exif_size, long *iso_seg)
+{
+    gm_xmp_init(xmp);
+    for (size_t n = 0;; n++) {
+        long i = gm_jpeg_find(l, f->data, 0xE1, GM_XMP_ID, GM_XMP_ID_LEN, n);
+        if (i < 0)
+            break;
+        const gm_jpeg_segment *s = &l->segs[i];
+        gm_xmp_parse(xmp, f->data + s->payload + GM_XMP_ID_LEN, s->payload_size - GM_XMP_ID_LEN);
+    }
+    /* Extended XMP (pitfall 19) is ignored: gain-map fields live in the main packet. */
+    if (ext_xmp)
+        *ext_xmp = gm_jpeg_find(l, f->data, 0xE1, GM_XMP_EXT_ID, GM_XMP_EXT_ID_LEN, 0) >= 0;
+    memset(exif, 0, sizeof *exif);
+    long e = gm_jpeg_find(l, f->data, 0xE1, GM_EXIF_ID, GM_EXIF_ID_LEN, 0);
+    if (e >= 0) {
+        const gm_jpeg_segment *s = &l->segs[e];
+        gm_exif_read(f->data + s->payload + GM_EXIF_ID_LEN, s->payload_size - GM_EXIF_ID_LEN, exif);
+        if (exif_off) {
+            *exif_off = s->payload + GM_EXIF_ID_LEN;
+            *exif_size = s->payload_size - GM_EXIF_ID_LEN;
+        }
+    }
+    *iso_seg = gm_jpeg_find(l, f->data, 0xE2, GM_ISO_ID, GM_ISO_ID_LEN, 0);
+}
+
+static bool item_is(const gm_xmp_item *it, const char *semantic) { return !strcmp(it->semantic, semantic); }
+
+/* MPF: the map entry's absolute offset, trying the TIFF-header base first and
+ * then the bases buggy writers use (pitfall 3). */
+static void locate_by_mpf(gainmap_file *f, size_t mpf_marker)
+{
+    if (!f->has_mpf || f->mpf_broken || f->mpf.nentries < 2)
+        return;
+    const gm_mpf_entry *e = &f->mpf.entries[1];
+    f->mpf_map_index = 1;
+    f->mpf_map_entry_size = e->size;
+    uint64_t bases[3] = {f->mpf.tiff_base, 0, mpf_marker};
+    f->mpf_map_offset = (uint64_t)f->mpf.tiff_base + e->offset;
+    for (int mode = 0; mode < 3; mode++) {
+        uint64_t at = bases[mode] + e->offset;
+        if (is_jpeg_at(f, at)) {
+            f->mpf_offset_mode = mode;
+            f->mpf_points_to_jpeg = true;
+            f->mpf_map_offset = at;
+            return;
+        }
+    }
+}
+
+static void locate_by_gcontainer(gainmap_file *f)
+{
+    const gm_xmp *x = &f->xmp_primary;
+    if (x->nitems < 2 || !item_is(&x->items[0], "Primary"))
+        return;
+    uint64_t at = f->base.eoi_end + (uint64_t)(x->items[0].padding > 0 ? x->items[0].padding : 0);
+    for (int k = 1; k < x->nitems; k++) {
+        const gm_xmp_item *it = &x->items[k];
+        if (item_is(it, "GainMap")) {
+            f->has_gcontainer_offset = true;
+            f->gcontainer_offset = at;
+            f->gcontainer_length = it->length > 0 ? (uint64_t)it->length : 0;
+            f->gcontainer_points_to_jpeg = is_jpeg_at(f, at);
+            return;
+        }
+        if (it->length < 0)
+            return;   /* cannot skip an item of unknown length */
+        at += (uint64_t)it->length + (uint64_t)(it->padding > 0 ? it->padding : 0);
+    }
+}
+
+static gainmap_status open_jpeg(gainmap_ctx *ctx, gainmap_file *f)
+{
+    gainmap_status st = gm_jpeg_scan(ctx, f->data, f->size, 0, &f->base);
+    if (st != GAINMAP_OK)
+        return st;
+    gainmap_info *info = &f->info;
+    info->container = GAINMAP_CONTAINER_JPEG;
+    info->base_width = f->base.width;
+    info->base_height = f->base.height;
+    info->base_components = f->base.components;
+    info->base_offset = 0;
+    info->base_size = f->base.eoi_end;
+
+    long iso_seg;
+    read_app_metadata(f, &f->base, &f->xmp_primary, &f->has_ext_xmp, &f->exif, &f->exif_offset, &f->exif_size,
+                      &iso_seg);
+    info->orientation = f->exif.orientation ? f->exif.orientation : 1;
+    if (iso_seg >= 0) {
+        f->iso_stub = true;
+        f->iso_stub_full = f->base.segs[iso_seg].payload_size - GM_ISO_ID_LEN != 4;
+    }
+    st = read_icc(ctx, f);
+    if (st != GAINMAP_OK)
+        return st;
+    info->base_primaries = GAINMAP_PRIMARIES_BT709;
+    info->base_transfer = GAINMAP_TRANSFER_SRGB;
+    if (f->icc) {
+        gainmap_ctx tmp;
+        scratch_ctx(&tmp, ctx);
+        gainmap_primaries pr;
+        gainmap_transfer tf;
+        if (gainmap_icc_identify(&tmp, f->icc, f->icc_size, &pr, &tf) == GAINMAP_OK) {
+            if (pr != GAINMAP_PRIMARIES_UNKNOWN)
+                info->base_primaries = pr;
+            if (tf != GAINMAP_TRANSFER_UNKNOWN)
+                info->base_transfer = tf;
+        }
+    }
+
+    /* MPF */
+    long mpf_seg = gm_jpeg_find(&f->base, f->data, 0xE2, GM_MPF_ID, GM_MPF_ID_LEN, 0);
+    size_t mpf_marker = 0;
+    f->mpf_map_index = -1;
+    if (mpf_seg >= 0) {
+        const gm_jpeg_segment *s = &f->base.segs[mpf_seg];
+        gainmap_ctx tmp;
+        scratch_ctx(&tmp, ctx);
+        f->has_mpf = true;
+        mpf_marker = s->offset;
+        gainmap_status ms = gm_mpf_parse(&tmp, f->data + s->payload, s->payload_size, s->payload, &f->mpf);
+        if (ms != GAINMAP_OK) {
+            f->mpf_broken = true;
+            copy_msg(f->mpf_error, sizeof f->mpf_error, &tmp, ms);
+        }
+    }
+
+    const gm_xmp *xp = &f->xmp_primary;
+    bool gc_gainmap = false;
+    for (int k = 0; k < xp->nitems; k++)
+        gc_gainmap |= item_is(&xp->items[k], "GainMap");
+    f->map_announced = xp->has_version || f->iso_stub || gc_gainmap;
+
+    locate_by_mpf(f, mpf_marker);
+    locate_by_gcontainer(f);
+    size_t soi = gm_jpeg_next_soi(f->data, f->size, f->base.eoi_end);
+    f->scan_offset = soi == SIZE_MAX ? UINT64_MAX : soi;
+
+    /* Pick the map stream: MPF, then GContainer, then the next SOI. */
+    uint64_t map_at = UINT64_MAX;
+    gainmap_locator loc = GAINMAP_LOCATOR_NONE;
+    if (f->mpf_points_to_jpeg && f->mpf_map_offset != 0) {
+        map_at = f->mpf_map_offset;
+        loc = GAINMAP_LOCATOR_MPF;
+    } else if (f->has_gcontainer_offset && f->gcontainer_points_to_jpeg) {
+        map_at = f->gcontainer_offset;
+        loc = GAINMAP_LOCATOR_GCONTAINER;
+    } else if (f->scan_offset != UINT64_MAX) {
+        map_at = f->scan_offset;
+        loc = GAINMAP_LOCATOR_SCAN;
+    }
+
+    uint64_t known_end = f->base.eoi_end;
+    if (map_at != UINT64_MAX) {
+        gainmap_ctx tmp;
+        scratch_ctx(&tmp, ctx);
+        gainmap_status ms = gm_jpeg_scan(&tmp, f->data, f->size, (size_t)map_at, &f->map);
+        if (ms == GAINMAP_OK) {
+            f->has_map_layout = true;
+        } else {
+            copy_msg(f->map_error, sizeof f->map_error, &tmp, ms);
+        }
+    }
+
+    /* The map's own metadata. */
+    if (f->has_map_layout) {
+        long miso;
+        read_app_metadata(f, &f->map, &f->xmp_map, NULL, &f->map_exif, NULL, NULL, &miso);
+        if (miso >= 0) {
+            const gm_jpeg_segment *s = &f->map.segs[miso];
+            gainmap_ctx tmp;
+            scratch_ctx(&tmp, ctx);
+            f->iso_in_map = true;
+            f->iso_status = gainmap_iso21496_parse(&tmp, f->data + s->payload + GM_ISO_ID_LEN,
+                                                   s->payload_size - GM_ISO_ID_LEN, &f->iso);
+            if (f->iso_status == GAINMAP_OK)
+                f->iso_status = gainmap_metadata_check(&tmp, &f->iso);
+            if (f->iso_status != GAINMAP_OK)
+                copy_msg(f->iso_error, sizeof f->iso_error, &tmp, f->iso_status);
+        }
+        if (f->xmp_map.has_hdrgm) {
+            gainmap_ctx tmp;
+            scratch_ctx(&tmp, ctx);
+            f->xmp_meta_present = true;
+            f->xmp_status = gm_xmp_to_metadata(&tmp, &f->xmp_map, &f->xmp_meta);
+            if (f->xmp_status != GAINMAP_OK)
+                copy_msg(f->xmp_error, sizeof f->xmp_error, &tmp, f->xmp_status);
+        }
+        f->apple_map = f->xmp_map.has_apple_version || !strcmp(f->xmp_map.aux_type, APPLE_AUX_URN);
+    }
+    bool map_has_meta = f->iso_in_map || f->xmp_meta_present || f->apple_map;
+    /* A secondary image is the gain map only when something says so: a
+     * stereo MPO's second frame is not one (FORMATS 2.1). */
+    f->map_found = map_at != UINT64_MAX && (f->map_announced || map_has_meta);
+    if (!f->map_found && f->has_map_layout) {
+        gm_jpeg_layout_free(&f->map);
+        f->has_map_layout = false;
+        gm_xmp_init(&f->xmp_map);
+        memset(&f->map_exif, 0, sizeof f->map_exif);
+    }
+    f->hdrgm_in_primary_only = !f->xmp_meta_present && !f->iso_in_map && !f->apple_map &&
+                               (xp->gain_map_max.count != 0 || xp->capacity_max.count != 0);
+
+    if (f->map_found) {
+        info->locator = loc;
+        info->map_offset = map_at;
+        if (f->has_map_layout) {
+            info->map_size = f->map.eoi_end - map_at;
+            info->map_width = f->map.width;
+            info->map_height = f->map.height;
+            info->map_components = f->map.components;
+            if (f->map.eoi_end > known_end)
+                known_end = f->map.eoi_end;
+        }
+    }
+
+    /* Effective metadata: ISO wins over XMP (pitfall 11); Apple on its own. */
+    if (f->map_found && f->has_map_layout) {
+        if (f->iso_in_map && f->iso_status == GAINMAP_OK) {
+            info->meta = f->iso;
+            info->meta_source = GAINMAP_META_ISO21496;
+        } else if (f->xmp_meta_present && f->xmp_status == GAINMAP_OK) {
+            info->meta = f->xmp_meta;
+            info->meta_source = GAINMAP_META_XMP;
+        } else if (f->apple_map) {
+            /* XMP headroom (linear) wins over the maker notes (FORMATS 5.2) */
+            if (f->xmp_map.has_apple_headroom && f->xmp_map.apple_headroom >= 1.0 &&
+                isfinite(f->xmp_map.apple_headroom)) {
+                f->apple_headroom = f->xmp_map.apple_headroom;
+                f->apple_headroom_source = 1;
+            } else if (f->exif.has_apple_headroom) {
+                f->apple_headroom = f->exif.apple_headroom;
+                f->apple_headroom_source = 2;
+            }
+            if (f->apple_headroom_source) {
+                gainmap_params p;
+                memset(&p, 0, sizeof p);
+                p.channel_count = 1;
+                p.use_base_colour_space = 1;
+                p.alternate_hdr_headroom = log2(f->apple_headroom);
+                p.gain_map_max[0] = log2(f->apple_headroom);
+                p.gamma[0] = 1.0;
+                if (gainmap_params_to_metadata(&p, &info->meta) == GAINMAP_OK) {
+                    info->meta.kind = GAINMAP_KIND_APPLE;
+                    info->meta.apple_headroom = f->apple_headroom;
+                    info->meta_source = GAINMAP_META_APPLE;
+                }
+            }
+        }
+    }
+    info->has_gainmap = info->meta_source != GAINMAP_META_NONE;
+
+    unsigned d = 0;
+    if (xp->has_hdrgm || f->xmp_map.has_hdrgm)
+        d |= GAINMAP_DIALECT_HDRGM_XMP;
+    if (xp->has_directory || xp->nitems)
+        d |= GAINMAP_DIALECT_GCONTAINER;
+    if (f->has_mpf)
+        d |= GAINMAP_DIALECT_MPF;
+    if (f->iso_stub || f->iso_in_map)
+        d |= GAINMAP_DIALECT_ISO21496;
+    if (f->xmp_map.has_apple || f->apple_map)
+        d |= GAINMAP_DIALECT_APPLE;
+    info->dialects = d;
+
+    /* Other MPF images (depth maps, ...) count as known data. */
+    if (f->has_mpf && !f->mpf_broken) {
+        for (uint32_t i = 1; i < f->mpf.nentries; i++) {
+            uint64_t at = (uint64_t)f->mpf.tiff_base + f->mpf.entries[i].offset;
+            uint64_t end = at + f->mpf.entries[i].size;
+            if (f->mpf.entries[i].offset && is_jpeg_at(f, at) && end <= f->size && end > known_end)
+                known_end = end;
+        }
+    }
+    f->trailing_bytes = f->size > known_end ? f->size - known_end : 0;
+    return GAINMAP_OK;
+}
+
+static gainmap_status open_owned(gainmap_ctx *ctx, uint8_t *data, size_t size, gainmap_file **out)
+{
+    gainmap_file *f = gm_calloc(ctx, 1, sizeof *f);
+    if (!f) {
+        free(data);
+        return GAINMAP_ERR_NOMEM;
+    }
+    f->data = data;
+    f->size = size;
+    gainmap_status st = open_jpeg(ctx, f);
+    if (st != GAINMAP_OK) {
+        gainmap_file_close(f);
+        return st;
+    }
+    gm_validate_file(f);
+    *out = f;
+    return GAINMAP_OK;
+}
+
+static gainmap_status sniff(gainmap_ctx *ctx, const uint8_t *data, size_t size)
+{
+    if (size >= 12 && !memcmp(data + 4, "ftyp", 4))
+        return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "HEIF gain-map files are not supported yet");
+    if (size < 3 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF)
+        return gm_error(ctx, GAINMAP_ERR_FORMAT, "not a JPEG or HEIF file");
+    return GAINMAP_OK;
+}
+
+gainmap_status gainmap_file_open_memory(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_file **out)
+{
+    if (out)
+        *out = NULL;
+    if (!data || !out)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "file_open_memory: NULL argument");
+    gainmap_status st = sniff(ctx, data, size);
+    if (st != GAINMAP_OK)
+        return st;
+    uint8_t *copy = gm_malloc(ctx, size);
+    if (!copy)
+        return GAINMAP_ERR_NOMEM;
+    memcpy(copy, data, size);
+    return open_owned(ctx, copy, size, out);
+}
+
+gainmap_status gainmap_file_open(gainmap_ctx *ctx, const char *path, gainmap_file **out)
+{
+    if (out)
+        *out = NULL;
+    if (!path || !out)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "file_open: NULL argument");
+    uint8_t *data;
+    size_t size;
+    gainmap_status st = gainmap_read_file(ctx, path, &data, &size);
+    if (st != GAINMAP_OK)
+        return st;
+    st = sniff(ctx, data, size);
+    if (st != GAINMAP_OK) {
+        free(data);
+        return st;
+    }
+    return open_owned(ctx, data, size, out);
+}
+
+void gainmap_file_close(gainmap_file *f)
+{
+    if (!f)
+        return;
+    gm_jpeg_layout_free(&f->base);
+    gm_jpeg_layout_free(&f->map);
+    gm_issue_list_free(&f->issues);
+    free(f->icc);
+    free(f->data);
+    free(f);
+}
+
+const gainmap_info *gainmap_file_info(const gainmap_file *f) { return f ? &f->info : NULL; }
+
+size_t gainmap_file_issues(const gainmap_file *f, const gainmap_issue **issues)
+{
+    if (issues)
+        *issues = f ? f->issues.items : NULL;
+    return f ? f->issues.count : 0;
+}
+
+gainmap_status gainmap_file_base_stream(const gainmap_file *f, const uint8_t **data, size_t *size)
+{
+    if (!f || !data || !size)
+        return GAINMAP_ERR_INVALID_ARG;
+    *data = f->data;
+    *size = (size_t)f->info.base_size;
+    return GAINMAP_OK;
+}
+
+gainmap_status gainmap_file_map_stream(const gainmap_file *f, const uint8_t **data, size_t *size)
+{
+    if (!f || !data || !size)
+        return GAINMAP_ERR_INVALID_ARG;
+    *data = NULL;
+    *size = 0;
+    if (!f->map_found || !f->has_map_layout)
+        return GAINMAP_ERR_NO_GAINMAP;
+    *data = f->data + f->info.map_offset;
+    *size = (size_t)f->info.map_size;
+    return GAINMAP_OK;
+}
+
+gainmap_status gainmap_file_base_icc(const gainmap_file *f, const uint8_t **data, size_t *size)
+{
+    if (!f || !data || !size)
+        return GAINMAP_ERR_INVALID_ARG;
+    *data = f->icc;
+    *size = f->icc ? f->icc_size : 0;
+    return GAINMAP_OK;
+}
+
+gainmap_status gainmap_file_exif(const gainmap_file *f, const uint8_t **data, size_t *size)
+{
+    if (!f || !data || !size)
+        return GAINMAP_ERR_INVALID_ARG;
+    *data = f->exif_size ? f->data + f->exif_offset : NULL;
+    *size = f->exif_size;
+    return GAINMAP_OK;
+}

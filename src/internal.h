@@ -374,4 +374,274 @@ typedef struct gm_jpeg_extra {
 gainmap_status gm_jpeg_encode(gainmap_ctx *ctx, const gainmap_image *img, int quality, int subsampling,
                               int optimize, const gm_jpeg_extra *extra, uint8_t **out, size_t *size);
 
+/* resample.c: an 8-bit image (the gain map) resampled to dst_w x dst_h one
+ * output row at a time (centre-aligned; bilinear when enlarging, area filter
+ * when shrinking).  Values come out as floats in byte units [0, 255].  One
+ * resampler per thread; the source must outlive it. */
+typedef struct gm_resampler {
+    const gainmap_image *src;
+    uint32_t dst_w, dst_h, ch;   /* ch: leading source channels used */
+    int nx, ny;                  /* taps per output pixel on each axis */
+    uint32_t *xi, *yi;           /* tap source indices */
+    float *xw, *yw;              /* tap weights (sum 1) */
+    float *vrow;                 /* vertical pass for cached_y: src width x ch */
+    uint32_t cached_y;
+} gm_resampler;
+gainmap_status gm_resample_init(gainmap_ctx *ctx, gm_resampler *rs, const gainmap_image *src, uint32_t dst_w,
+                                uint32_t dst_h, uint32_t channels);
+/* out: dst_w * ch floats. */
+void gm_resample_row(gm_resampler *rs, uint32_t y, float *out);
+void gm_resample_free(gm_resampler *rs);
+
+/* orient.c: a new image with EXIF orientation 1..8 applied (the stored
+ * pixels turned/mirrored for display); 0 and 1 copy.  out's orientation is 1;
+ * colour tags, ICC and EXIF are copied. */
+gainmap_status gm_image_orient(gainmap_ctx *ctx, const gainmap_image *in, int orientation, gainmap_image *out);
+
+/* ---- heif.c / isobmff.c: ISOBMFF boxes and the HEIF item model ---- */
+#define GM_4CC(a, b, c, d) \
+    (((uint32_t)(uint8_t)(a) << 24) | ((uint32_t)(uint8_t)(b) << 16) | ((uint32_t)(uint8_t)(c) << 8) | (uint32_t)(uint8_t)(d))
+#define GM_BOX_MAX_DEPTH 32          /* nesting accepted by gm_box_next */
+#define GM_BOX_MAX_CHILDREN 100000   /* boxes inside one parent */
+
+/* One box.  offset is relative to the data of the reader it was read from;
+ * body covers the payload after the header (for a FullBox gm_box_full()
+ * consumes version and flags from body). */
+typedef struct gm_box {
+    uint32_t type;
+    uint8_t uuid[16];       /* 'uuid' boxes only */
+    size_t offset;          /* of the size field */
+    size_t header_size;     /* 8, 16 with largesize, +16 for 'uuid' */
+    size_t size;            /* header + payload */
+    bool large;             /* size came from the 64-bit largesize field */
+    bool to_end;            /* size field 0: the box runs to the end of its parent */
+    gm_reader body;
+    uint8_t version;        /* gm_box_full() */
+    uint32_t flags;
+} gm_box;
+/* Read the box at r's position and advance r past it.  TRUNCATED when the
+ * header or the claimed size runs past r's end, CORRUPT when the size is
+ * smaller than the header.  r is unchanged on failure only in position. */
+gainmap_status gm_box_read(gainmap_ctx *ctx, gm_reader *r, gm_box *box);
+/* Consume FullBox version (8 bits) and flags (24 bits); false if short. */
+bool gm_box_full(gm_box *box);
+/* Iterate the boxes of one payload with depth and count limits. */
+typedef struct gm_box_iter {
+    gm_reader r;
+    unsigned depth;
+    size_t count;
+    gainmap_status status;  /* first error seen */
+} gm_box_iter;
+void gm_box_iter_init(gm_box_iter *it, gm_reader body, unsigned depth);
+/* 1: *box is the next box; 0: end of the payload; -1: error (it->status,
+ * recorded in ctx), including LIMIT beyond GM_BOX_MAX_DEPTH/CHILDREN. */
+int gm_box_next(gainmap_ctx *ctx, gm_box_iter *it, gm_box *box);
+/* Iterator over box's payload one level deeper than parent. */
+void gm_box_iter_children(const gm_box_iter *parent, const gm_box *box, gm_box_iter *child);
+/* Plain containers (moov, trak, iprp, ipco, grpl, dinf, ...). */
+bool gm_box_is_container(uint32_t type);
+/* Depth-first walk of every box, descending into plain containers and into
+ * meta/iinf/iref.  visit returns 1 to descend, 0 to skip the children, -1
+ * to stop (walk then returns INVALID_ARG). */
+typedef int (*gm_box_visit)(void *user, const gm_box *box, unsigned depth);
+gainmap_status gm_box_walk(gainmap_ctx *ctx, const uint8_t *data, size_t size, gm_box_visit visit, void *user);
+/* Printable four-character code ('.' for unprintable bytes). */
+const char *gm_fourcc_str(uint32_t type, char buf[5]);
+/* Box writer on gm_buf: open returns the box start; close back-patches the
+ * 32-bit size (sets b->bad for boxes over 4 GiB). */
+size_t gm_boxw_open(gm_buf *b, uint32_t type);
+size_t gm_boxw_open_full(gm_buf *b, uint32_t type, uint8_t version, uint32_t flags);
+void gm_boxw_close(gm_buf *b, size_t at);
+void gm_boxw_raw(gm_buf *b, uint32_t type, const void *payload, size_t size);
+
+/* heif.c: a parsed HEIF/AVIF file.  Pointers into the file bytes stay valid
+ * while those bytes live (gm_heif_parse does not copy them). */
+#define GM_HEIF_MAX_ITEMS 20000
+#define GM_HEIF_MAX_PROPS 32767
+#define GM_HEIF_MAX_EXTENTS 4096     /* per item */
+#define GM_HEIF_MAX_ISSUES 32
+typedef struct gm_heif_issue {
+    gainmap_severity severity;
+    const char *code;       /* static, e.g. "tmap-not-in-altr" */
+    char message[240];
+} gm_heif_issue;
+typedef struct gm_heif_prop {
+    uint32_t type;
+    const uint8_t *box;  size_t box_size;    /* the whole property box */
+    const uint8_t *body; size_t body_size;   /* after the 8-byte header */
+    bool ok;                /* the typed fields below were read */
+    uint32_t width, height;                 /* ispe */
+    uint32_t colour_type;                    /* colr: 'nclx', 'prof', 'rICC' */
+    uint16_t cp, tc, mc; uint8_t full_range; /* colr nclx */
+    const uint8_t *icc; size_t icc_size;     /* colr prof/rICC */
+    uint8_t channels; uint8_t depth[4];      /* pixi (first 4 channels) */
+    char aux_type[128];                      /* auxC URN (NUL-terminated) */
+    const uint8_t *aux_subtype; size_t aux_subtype_size;
+    uint8_t angle;                           /* irot: anticlockwise quarter turns */
+    uint8_t axis;                            /* imir */
+    uint16_t max_cll, max_fall;              /* clli */
+    uint8_t chroma_format, bit_depth;        /* hvcC / av1C: 0 = monochrome, 1 = 4:2:0 ... */
+} gm_heif_prop;
+typedef struct gm_heif_extent {
+    uint64_t index, offset, length;     /* length 0 = to the end of the source */
+} gm_heif_extent;
+typedef struct gm_heif_assoc {
+    uint16_t index;         /* 1-based into props */
+    bool essential;
+} gm_heif_assoc;
+typedef struct gm_heif_item {
+    uint32_t id, type;      /* type: 'hvc1', 'av01', 'grid', 'tmap', 'Exif', 'mime', ... */
+    uint8_t infe_version;
+    bool hidden;            /* infe flags bit 0 */
+    uint16_t protection_index;
+    char name[64];
+    char content_type[64];  /* 'mime' items */
+    char content_encoding[32];
+    bool has_location;      /* listed in iloc */
+    uint8_t construction_method;   /* 0 file, 1 idat, 2 item (unsupported) */
+    uint16_t data_reference_index;
+    uint64_t base_offset;
+    uint32_t nextents;
+    gm_heif_extent *extents;
+    uint32_t nassoc;
+    gm_heif_assoc *assoc;
+} gm_heif_item;
+typedef struct gm_heif_ref {
+    uint32_t type, from, count;   /* 'dimg', 'auxl', 'thmb', 'cdsc', ... */
+    uint32_t *to;
+} gm_heif_ref;
+typedef struct gm_heif_group {
+    uint32_t type, id, count;     /* 'altr', ... */
+    uint32_t *ids;
+} gm_heif_group;
+typedef struct gm_heif {
+    const uint8_t *data;
+    size_t size;
+    uint32_t major_brand, minor_version;
+    uint32_t *brands;
+    size_t nbrands;
+    uint32_t handler;
+    bool has_primary;
+    uint32_t primary_id;
+    gm_heif_item *items;    /* sorted by id */
+    size_t nitems;
+    gm_heif_prop *props;    /* ipco order; association index i is props[i - 1] */
+    size_t nprops;
+    gm_heif_ref *refs;
+    size_t nrefs;
+    gm_heif_group *groups;
+    size_t ngroups;
+    size_t meta_offset, meta_size;
+    bool has_idat;
+    size_t idat_offset, idat_size;   /* payload, file offsets */
+    size_t nmdat;
+    bool meta_after_mdat;
+    uint64_t trailing_bytes;         /* after the last parsable top-level box */
+    size_t nissues;
+    gm_heif_issue issues[GM_HEIF_MAX_ISSUES];
+} gm_heif;
+/* Parse the boxes of a HEIF/AVIF file (ftyp first, one meta with hdlr
+ * 'pict', pitm, iinf, iloc, iref, iprp, idat, grpl; meta may follow mdat).
+ * Errors: FORMAT (no ftyp first), TRUNCATED/CORRUPT (bad boxes in meta),
+ * UNSUPPORTED (handler not 'pict'), LIMIT, NOMEM.  Oddities that do not stop
+ * reading go to (*out)->issues.  Free with gm_heif_free. */
+gainmap_status gm_heif_parse(gainmap_ctx *ctx, const uint8_t *data, size_t size, gm_heif **out);
+void gm_heif_free(gm_heif *h);
+bool gm_heif_has_brand(const gm_heif *h, uint32_t brand);   /* major or compatible */
+const gm_heif_item *gm_heif_item_by_id(const gm_heif *h, uint32_t id);
+/* The n-th (0-based) property of this type associated with the item, or NULL. */
+const gm_heif_prop *gm_heif_item_prop(const gm_heif *h, const gm_heif_item *item, uint32_t type, unsigned n);
+/* The reference box of this type from item `from`, or NULL. */
+const gm_heif_ref *gm_heif_ref_from(const gm_heif *h, uint32_t type, uint32_t from);
+/* Does any reference of this type go from `from` to `to`? */
+bool gm_heif_refers(const gm_heif *h, uint32_t type, uint32_t from, uint32_t to);
+/* Is this item an image we can hand to the codec ('hvc1', 'av01', 'grid')? */
+bool gm_heif_is_image(const gm_heif_item *item);
+/* The item's bytes (extents concatenated, from the file or idat), malloc'd;
+ * LIMIT when larger than max, TRUNCATED when an extent lies outside the file. */
+gainmap_status gm_heif_item_data(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *item, uint64_t max,
+                                 uint8_t **out, size_t *size);
+/* ImageGrid payload of a 'grid' item (ISO/IEC 23008-12 6.6.2.3). */
+typedef struct gm_heif_grid {
+    uint8_t version, flags;
+    uint32_t rows, columns;               /* rows_minus_one + 1, ... */
+    uint32_t output_width, output_height;
+    const gm_heif_ref *tiles;             /* the item's dimg reference (count == rows*columns) */
+} gm_heif_grid;
+gainmap_status gm_heif_grid_read(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *item, gm_heif_grid *g);
+/* Stored size (ispe, or the grid's output size) and displayed size (after
+ * irot); false when the item has neither. */
+bool gm_heif_item_size(const gm_heif *h, const gm_heif_item *item, uint32_t *w, uint32_t *hgt, bool displayed);
+
+/* Colour description of one item (pointers into the file). */
+typedef struct gm_heif_colour {
+    bool has_nclx;
+    uint8_t cp, tc, mc, full_range;
+    const uint8_t *icc; size_t icc_size;
+    bool has_clli;
+    uint16_t max_cll, max_fall;
+    uint8_t pixi_channels, pixi_depth;   /* 0 when no pixi */
+} gm_heif_colour;
+void gm_heif_item_colour(const gm_heif *h, const gm_heif_item *item, gm_heif_colour *c);
+
+/* How the gain map is carried. */
+typedef enum gm_heif_gm_kind {
+    GM_HEIF_GM_NONE = 0,
+    GM_HEIF_GM_TMAP,          /* ISO 21496-1 'tmap' derived item (may also be an aux image) */
+    GM_HEIF_GM_APPLE_AUX,     /* urn:com:apple:photo:2020:aux:hdrgainmap only */
+    GM_HEIF_GM_SAMSUNG_AUX,   /* urn:com:samsung:photo:2024:aux:hdrgainmap only */
+    GM_HEIF_GM_ADOBE_AUX      /* urn:com:photo:aux:hdrgainmap (pre-tmap ACR AVIF) */
+} gm_heif_gm_kind;
+#define GM_HEIF_AUX_APPLE "urn:com:apple:photo:2020:aux:hdrgainmap"
+#define GM_HEIF_AUX_SAMSUNG "urn:com:samsung:photo:2024:aux:hdrgainmap"
+#define GM_HEIF_AUX_ADOBE "urn:com:photo:aux:hdrgainmap"
+typedef struct gm_heif_gainmap {
+    gm_heif_gm_kind kind;
+    uint32_t base_id, map_id, tmap_id;   /* tmap_id 0 unless kind TMAP */
+    char map_aux_type[128];              /* the map item's auxC URN, "" when none */
+    /* ISO tmap payload (after the version byte), copied; truncated to 512 bytes. */
+    uint8_t tmap_version;
+    uint8_t iso_payload[512];
+    size_t iso_payload_size;
+    gainmap_status iso_status;           /* gainmap_iso21496_parse result */
+    /* Effective metadata (has_metadata 0 when none could be read). */
+    bool has_metadata;
+    gainmap_metadata metadata;
+    /* Apple: the map is (also) Apple's aux gain map. */
+    bool apple;
+    double apple_headroom;               /* linear, 0 when unknown */
+    int apple_headroom_source;           /* 0 none, 1 XMP, 2 maker notes */
+    /* Metadata items (0 = none). */
+    uint32_t map_xmp_id, base_xmp_id, exif_id;
+    /* Sizes: stored (ispe) and displayed (after irot). */
+    uint32_t base_width, base_height, base_display_width, base_display_height;
+    uint32_t map_width, map_height, map_display_width, map_display_height;
+    uint32_t tmap_width, tmap_height;    /* tmap ispe, 0 when none */
+    uint8_t base_angle, map_angle, tmap_angle;   /* irot */
+    uint32_t map_channels;               /* coded channels: 1 monochrome, 3 colour */
+    gm_heif_colour base_colour, map_colour, tmap_colour;
+    uint32_t ignored_tmap_id;            /* a tmap present but not usable (see issues) */
+    size_t nissues;
+    gm_heif_issue issues[16];
+} gm_heif_gainmap;
+/* Locate the gain map (FORMATS 3.4, 5): a usable 'tmap' wins; otherwise an
+ * Apple, Samsung or Adobe auxiliary gain map of the primary.  OK when found,
+ * NO_GAINMAP otherwise (nothing recorded in ctx); out->issues explain what
+ * was ignored either way.  ctx may be NULL. */
+gainmap_status gm_heif_find_gainmap(gainmap_ctx *ctx, const gm_heif *h, gm_heif_gainmap *out);
+
+/* Decode one image item (coded, grid, hidden or auxiliary) with libheif:
+ * the item and its tiles are copied into a small single-image HEIF built
+ * with the box writer, so libheif never sees the rest of the file.  Output:
+ * 1 channel for monochrome items, else RGB; U8 for 8-bit sources, U16
+ * (scaled to 0..65535, bit_depth = source bits) above.  irot/imir are
+ * applied unless flags has GM_HEIF_DECODE_NO_TRANSFORM.  Colour tags (nclx,
+ * ICC) of the item are copied into out. */
+#define GM_HEIF_DECODE_NO_TRANSFORM 1u
+gainmap_status gm_heif_decode_item(gainmap_ctx *ctx, const gm_heif *h, uint32_t item_id, unsigned flags,
+                                   gainmap_image *out);
+/* The single-image HEIF gm_heif_decode_item hands to libheif (for tests). */
+gainmap_status gm_heif_extract_item(gainmap_ctx *ctx, const gm_heif *h, uint32_t item_id, uint8_t **out,
+                                    size_t *size);
+
 #endif /* GAINMAP_INTERNAL_H */

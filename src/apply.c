@@ -1,0 +1,539 @@
+/* apply.c - gain-map application (ISO 21496-1 / Adobe hdrgm, and Apple),
+ * FORMATS.md sections 4.2, 4.3 and 5.3:
+ *
+ *   r = map code / 255, resampled to the base size
+ *   G = lerp(min, max, r^(1/gamma))                 (log2, per channel)
+ *   out = (base + k_base) * 2^(G * w) - k_alt         (linear, 1.0 = SDR white)
+ *
+ * with w from the display headroom (gainmap_weight, negative for an HDR
+ * base).  Apple maps: out = base * (1 + (H - 1) * g)^w, g the BT.709-decoded
+ * code and w = clamp(log2 D / log2 H, 0, 1) -- the display scales the gain
+ * in the log domain, as for ISO maps.
+ *
+ * Speed (issue 8): no pow/exp per pixel.  The map code -> 2^(G*w) curve is a
+ * table with 16 entries per code, interpolated linearly (the resampled code
+ * is fractional); the base decodes through a 256- or 65536-entry table; the
+ * output encodes through a table indexed by the float's exponent and top
+ * mantissa bits.  Rows are processed in strips by a few threads, the map is
+ * resampled row by row, and no full-size float copy exists. */
+#include "internal.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define GT_STEPS 16                        /* gain-table entries per map code */
+#define GT_SIZE (255 * GT_STEPS + 2)       /* + one pad entry for the interpolation */
+
+/* Curve table over x in [2^CT_MIN_EXP, 2^CT_MAX_EXP): 2^(23-CT_SHIFT) entries per octave. */
+#define CT_SHIFT 15
+#define CT_MIN_EXP (-32)
+#define CT_MAX_EXP 8
+#define CT_PER_OCTAVE (1 << (23 - CT_SHIFT))
+#define CT_SIZE ((CT_MAX_EXP - CT_MIN_EXP) * CT_PER_OCTAVE + 1)
+#define CT_BASE (((uint32_t)(127 + CT_MIN_EXP) << 23) >> CT_SHIFT)
+
+typedef struct curve_table {
+    float t[CT_SIZE];
+    float x_lo, y0, slope_lo;   /* below x_lo: y0 + slope_lo * x */
+    float x_hi, y_hi;           /* at and above x_hi: y_hi */
+} curve_table;
+
+typedef double (*curve_fn)(double x, const void *arg);
+
+static void curve_build(curve_table *ct, curve_fn f, const void *arg)
+{
+    for (int i = 0; i < CT_SIZE; i++) {
+        double x = ldexp(1.0 + (double)(i % CT_PER_OCTAVE) / CT_PER_OCTAVE, i / CT_PER_OCTAVE + CT_MIN_EXP);
+        ct->t[i] = (float)f(x, arg);
+    }
+    ct->x_lo = (float)ldexp(1.0, CT_MIN_EXP);
+    ct->y0 = (float)f(0.0, arg);
+    ct->slope_lo = (ct->t[0] - ct->y0) / ct->x_lo;
+    ct->x_hi = (float)ldexp(1.0, CT_MAX_EXP);
+    ct->y_hi = ct->t[CT_SIZE - 1];
+}
+
+static inline float curve_eval(const curve_table *ct, float x)
+{
+    if (!(x >= ct->x_lo))
+        return x > 0.0f ? ct->y0 + ct->slope_lo * x : ct->y0;
+    if (x >= ct->x_hi)
+        return ct->y_hi;
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    uint32_t i = (u >> CT_SHIFT) - CT_BASE;
+    float f = (float)(u & ((1u << CT_SHIFT) - 1)) * (1.0f / (float)(1u << CT_SHIFT));
+    return ct->t[i] + f * (ct->t[i + 1] - ct->t[i]);
+}
+
+#define SDR_WHITE 203.0
+#define HLG_PEAK 1000.0
+
+static double pq_signal(double x, const void *arg)
+{
+    (void)arg;
+    return gainmap_pq_inverse_eotf(x * SDR_WHITE);
+}
+static double srgb_signal(double x, const void *arg)
+{
+    (void)arg;
+    return gainmap_srgb_from_linear(GM_MIN(x, 1.0));
+}
+static double hlg_signal(double x, const void *arg)
+{
+    (void)arg;
+    return gainmap_hlg_oetf(GM_MIN(x, 1.0));
+}
+/* HLG inverse OOTF (BT.2100) for a HLG_PEAK display: scene E = x * K(Y) where
+ * x, Y are linear relative to SDR white; K(Y) = 203 / (a * (203 Y / a)^((g-1)/g)). */
+static double hlg_scale(double y, const void *arg)
+{
+    double g = *(const double *)arg;
+    if (!(y > 0.0))
+        return 0.0;
+    return SDR_WHITE / (HLG_PEAK * pow(SDR_WHITE * y / HLG_PEAK, (g - 1.0) / g));
+}
+
+/* Everything the row workers share (read-only while they run). */
+typedef struct apply_job {
+    const gainmap_image *base;
+    gainmap_image *out;
+    const float *base_lut;           /* U8/U16 base: code -> linear */
+    gainmap_transfer base_tf;        /* F32 base */
+    int conv_in, conv_out;
+    float m_in[9], m_out[9];
+    int use_map;
+    uint32_t mch;                    /* map channels resampled: 1 or 3 */
+    const float *gt[3];              /* per output channel: gain table */
+    float kb[3], ka[3], koff[3];
+    gainmap_transfer out_tf;
+    const curve_table *enc;          /* PQ/sRGB/HLG signal */
+    const curve_table *hlg_k;
+    float luma[3];
+    gm_resampler rs;                 /* taps shared; each worker owns a vrow */
+} apply_job;
+
+typedef struct apply_worker {
+    const apply_job *job;
+    uint32_t y0, y1;
+    gm_resampler rs;
+    float *v, *h;
+} apply_worker;
+
+static void base_row(const apply_job *j, uint32_t y, float *h)
+{
+    const gainmap_image *b = j->base;
+    const uint32_t w = b->width, ch = b->channels;
+    const char *row = (const char *)b->data + (size_t)y * b->stride;
+    if (b->type == GAINMAP_PIXEL_U8 || b->type == GAINMAP_PIXEL_U16) {
+        const float *lut = j->base_lut;
+        const uint8_t *r8 = (const uint8_t *)row;
+        const uint16_t *r16 = (const uint16_t *)(const void *)row;
+        const int u8 = b->type == GAINMAP_PIXEL_U8;
+        if (ch == 3 && u8) {
+            for (size_t i = 0; i < (size_t)w * 3; i++)
+                h[i] = lut[r8[i]];
+            return;
+        }
+        for (uint32_t x = 0; x < w; x++) {
+            for (uint32_t c = 0; c < 3; c++) {
+                size_t at = (size_t)x * ch + (ch == 1 ? 0 : c);
+                h[(size_t)x * 3 + c] = lut[u8 ? r8[at] : r16[at]];
+            }
+        }
+        return;
+    }
+    const float *rf = (const float *)(const void *)row;
+    int lin = j->base_tf == GAINMAP_TRANSFER_LINEAR || j->base_tf == GAINMAP_TRANSFER_UNKNOWN;
+    for (uint32_t x = 0; x < w; x++) {
+        for (uint32_t c = 0; c < 3; c++) {
+            float s = rf[(size_t)x * ch + (ch == 1 ? 0 : c)];
+            h[(size_t)x * 3 + c] = lin ? s : (float)gainmap_to_linear(j->base_tf, s);
+        }
+    }
+}
+
+static inline void mat3(const float *m, float *p)
+{
+    float r = p[0], g = p[1], b = p[2];
+    p[0] = m[0] * r + m[1] * g + m[2] * b;
+    p[1] = m[3] * r + m[4] * g + m[5] * b;
+    p[2] = m[6] * r + m[7] * g + m[8] * b;
+}
+
+static inline float gain(const float *t, float code)
+{
+    float s = code * GT_STEPS;
+    s = s < 0.0f ? 0.0f : s > 255.0f * GT_STEPS ? 255.0f * GT_STEPS : s;
+    int i = (int)s;
+    float f = s - (float)i;
+    return t[i] + f * (t[i + 1] - t[i]);
+}
+
+static void encode_row(const apply_job *j, const float *h, uint32_t y)
+{
+    gainmap_image *o = j->out;
+    const uint32_t w = o->width;
+    char *row = (char *)o->data + (size_t)y * o->stride;
+    switch (j->out_tf) {
+    case GAINMAP_TRANSFER_PQ: {
+        uint16_t *d = (uint16_t *)(void *)row;
+        for (size_t i = 0; i < (size_t)w * 3; i++)
+            d[i] = (uint16_t)(curve_eval(j->enc, h[i]) * 65535.0f + 0.5f);
+        break;
+    }
+    case GAINMAP_TRANSFER_HLG: {
+        uint16_t *d = (uint16_t *)(void *)row;
+        for (uint32_t x = 0; x < w; x++) {
+            const float *p = h + (size_t)x * 3;
+            float r = GM_MAX(p[0], 0.0f), g = GM_MAX(p[1], 0.0f), b = GM_MAX(p[2], 0.0f);
+            float k = curve_eval(j->hlg_k, j->luma[0] * r + j->luma[1] * g + j->luma[2] * b);
+            d[(size_t)x * 3 + 0] = (uint16_t)(curve_eval(j->enc, r * k) * 65535.0f + 0.5f);
+            d[(size_t)x * 3 + 1] = (uint16_t)(curve_eval(j->enc, g * k) * 65535.0f + 0.5f);
+            d[(size_t)x * 3 + 2] = (uint16_t)(curve_eval(j->enc, b * k) * 65535.0f + 0.5f);
+        }
+        break;
+    }
+    case GAINMAP_TRANSFER_SRGB: {
+        uint8_t *d = (uint8_t *)row;
+        for (size_t i = 0; i < (size_t)w * 3; i++)
+            d[i] = (uint8_t)(curve_eval(j->enc, h[i]) * 255.0f + 0.5f);
+        break;
+    }
+    default: {
+        float *d = (float *)(void *)row;
+        for (size_t i = 0; i < (size_t)w * 3; i++)
+            d[i] = h[i] > 0.0f ? h[i] : 0.0f;   /* also turns NaN into 0 */
+        break;
+    }
+    }
+}
+
+static void *apply_rows(void *arg)
+{
+    apply_worker *wk = arg;
+    const apply_job *j = wk->job;
+    const uint32_t w = j->base->width;
+    for (uint32_t y = wk->y0; y < wk->y1; y++) {
+        float *h = wk->h;
+        base_row(j, y, h);
+        if (j->conv_in)
+            for (uint32_t x = 0; x < w; x++)
+                mat3(j->m_in, h + (size_t)x * 3);
+        if (j->use_map) {
+            gm_resample_row(&wk->rs, y, wk->v);
+            const float *v = wk->v;
+            if (j->mch == 1) {
+                for (uint32_t x = 0; x < w; x++) {
+                    float *p = h + (size_t)x * 3;
+                    for (int c = 0; c < 3; c++)
+                        p[c] = (p[c] + j->kb[c]) * gain(j->gt[c], v[x]) - j->ka[c];
+                }
+            } else {
+                for (uint32_t x = 0; x < w; x++) {
+                    float *p = h + (size_t)x * 3;
+                    const float *q = v + (size_t)x * 3;
+                    for (int c = 0; c < 3; c++)
+                        p[c] = (p[c] + j->kb[c]) * gain(j->gt[c], q[c]) - j->ka[c];
+                }
+            }
+        } else {
+            for (uint32_t x = 0; x < w; x++)
+                for (int c = 0; c < 3; c++)
+                    h[(size_t)x * 3 + c] += j->koff[c];
+        }
+        if (j->conv_out)
+            for (uint32_t x = 0; x < w; x++)
+                mat3(j->m_out, h + (size_t)x * 3);
+        encode_row(j, h, y);
+    }
+    return NULL;
+}
+
+void gainmap_decode_options_init(gainmap_decode_options *opts)
+{
+    if (!opts)
+        return;
+    memset(opts, 0, sizeof *opts);
+    opts->headroom = 0.0;
+    opts->transfer = GAINMAP_TRANSFER_PQ;
+    opts->primaries = GAINMAP_PRIMARIES_BT2020;
+    opts->keep_orientation = 0;
+}
+
+static int worker_count(const gainmap_ctx *ctx, uint32_t rows)
+{
+    long n = ctx ? (long)ctx->threads : 0;
+    if (n <= 0) {
+        n = sysconf(_SC_NPROCESSORS_ONLN);
+        if (n < 1)
+            n = 1;
+    }
+    n = GM_MIN(n, 64L);
+    n = GM_MIN(n, (long)(rows / 16 + 1));
+    return (int)n;
+}
+
+static void to_f9(const double *m, float *f)
+{
+    for (int i = 0; i < 9; i++)
+        f[i] = (float)m[i];
+}
+
+gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const gainmap_image *map,
+                             const gainmap_metadata *meta, const gainmap_decode_options *opts, gainmap_image *out)
+{
+    if (!out)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: NULL output image");
+    memset(out, 0, sizeof *out);
+    if (!base || !base->data || !meta)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: missing base image or metadata");
+    if (base->channels < 1 || base->channels > 4 || base->channels == 2 || !gm_pixel_size(base->type))
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: the base must be 1, 3 or 4 channels of U8, U16 or F32");
+    if (base->width == 0 || base->height == 0)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: the base image is empty");
+    gainmap_decode_options defaults;
+    if (!opts) {
+        gainmap_decode_options_init(&defaults);
+        opts = &defaults;
+    }
+    gainmap_transfer otf = opts->transfer;
+    if (otf != GAINMAP_TRANSFER_LINEAR && otf != GAINMAP_TRANSFER_PQ && otf != GAINMAP_TRANSFER_HLG &&
+        otf != GAINMAP_TRANSFER_SRGB)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: output transfer must be linear, pq, hlg or srgb, not %s",
+                        gainmap_transfer_name(otf));
+    if (!(opts->headroom == 0.0 || opts->headroom >= 1.0) || !isfinite(opts->headroom))
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: display headroom must be 0 (full) or at least 1, not %g",
+                        opts->headroom);
+
+    /* Weight and per-channel constants. */
+    const int apple = meta->kind == GAINMAP_KIND_APPLE;
+    gainmap_params p;
+    double w, apple_h = 1.0;
+    if (apple) {
+        apple_h = meta->apple_headroom;
+        if (!(apple_h >= 1.0) || !isfinite(apple_h))
+            return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: Apple headroom %g is not a number of at least 1",
+                            apple_h);
+        memset(&p, 0, sizeof p);
+        p.use_base_colour_space = 1;
+        double hl = log2(apple_h);
+        double d = otf == GAINMAP_TRANSFER_SRGB ? 0.0 : opts->headroom == 0.0 ? hl : log2(opts->headroom);
+        w = hl > 0.0 ? GM_CLAMP(d / hl, 0.0, 1.0) : 0.0;
+    } else {
+        gainmap_status st = gainmap_metadata_check(ctx, meta);
+        if (st != GAINMAP_OK)
+            return st;
+        st = gainmap_metadata_to_params(meta, &p);
+        if (st != GAINMAP_OK)
+            return gm_error(ctx, st, "apply: unusable gain-map metadata");
+        /* "Full" = the HDR rendition, whichever of base and alternate it is. */
+        double full = GM_MAX(p.base_hdr_headroom, p.alternate_hdr_headroom);
+        double d = otf == GAINMAP_TRANSFER_SRGB ? 0.0 : opts->headroom == 0.0 ? full : log2(opts->headroom);
+        w = gainmap_weight(&p, d);
+    }
+    const int use_map = w != 0.0;
+    if (use_map) {
+        if (!map || !map->data || map->type != GAINMAP_PIXEL_U8 || map->channels < 1 || map->channels > 4 ||
+            map->channels == 2 || map->width == 0 || map->height == 0)
+            return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: the gain map must be 8-bit with 1, 3 or 4 channels");
+    }
+
+    /* Colour spaces: base -> maths space -> output. */
+    gainmap_primaries bp = base->primaries != GAINMAP_PRIMARIES_UNKNOWN ? base->primaries : GAINMAP_PRIMARIES_BT709;
+    gainmap_primaries op = opts->primaries != GAINMAP_PRIMARIES_UNKNOWN ? opts->primaries : bp;
+    /* JPEG gain maps do not signal the alternate's primaries: when the maths
+     * is in the alternate space we use the requested output primaries, or
+     * BT.2020 when the caller asked for the base's. */
+    gainmap_primaries mp = p.use_base_colour_space ? bp
+                           : opts->primaries != GAINMAP_PRIMARIES_UNKNOWN ? opts->primaries
+                                                                         : GAINMAP_PRIMARIES_BT2020;
+
+    apply_job *j = calloc(1, sizeof *j);
+    float *gt = NULL, *lut = NULL;
+    curve_table *enc = NULL, *hk = NULL;
+    apply_worker *wk = NULL;
+    gainmap_status st = GAINMAP_OK;
+    if (!j) {
+        st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
+        goto done;
+    }
+    j->base = base;
+    j->out = out;
+    j->base_tf = base->transfer;
+    j->out_tf = otf;
+    j->use_map = use_map;
+    double m[9];
+    if (bp != mp) {
+        if (gainmap_gamut_matrix(bp, mp, m) != 0) {
+            st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: no matrix from %s to %s", gainmap_primaries_name(bp),
+                          gainmap_primaries_name(mp));
+            goto done;
+        }
+        to_f9(m, j->m_in);
+        j->conv_in = 1;
+    }
+    if (mp != op) {
+        if (gainmap_gamut_matrix(mp, op, m) != 0) {
+            st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: no matrix from %s to %s", gainmap_primaries_name(mp),
+                          gainmap_primaries_name(op));
+            goto done;
+        }
+        to_f9(m, j->m_out);
+        j->conv_out = 1;
+    }
+
+    /* Base decoding table. */
+    if (base->type != GAINMAP_PIXEL_F32) {
+        gainmap_transfer btf = base->transfer == GAINMAP_TRANSFER_UNKNOWN ? GAINMAP_TRANSFER_SRGB : base->transfer;
+        size_t n = base->type == GAINMAP_PIXEL_U8 ? 256 : 65536;
+        lut = gm_malloc(ctx, n * sizeof *lut);
+        if (!lut) {
+            st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
+            goto done;
+        }
+        for (size_t i = 0; i < n; i++)
+            lut[i] = (float)gainmap_to_linear(btf, (double)i / (double)(n - 1));
+        j->base_lut = lut;
+    }
+
+    /* Gain tables: code (in 1/GT_STEPS steps) -> linear factor. */
+    if (use_map) {
+        int ntab = apple ? 1 : 3;
+        gt = gm_malloc(ctx, (size_t)ntab * GT_SIZE * sizeof *gt);
+        if (!gt) {
+            st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
+            goto done;
+        }
+        for (int c = 0; c < ntab; c++) {
+            float *t = gt + (size_t)c * GT_SIZE;
+            for (int i = 0; i < GT_SIZE; i++) {
+                double r = GM_MIN((double)i / GT_STEPS, 255.0) / 255.0;
+                double lg;
+                if (apple) {
+                    lg = log2(1.0 + (apple_h - 1.0) * gainmap_bt709_to_linear(r));
+                } else {
+                    double rg = p.gamma[c] == 1.0 ? r : pow(r, 1.0 / p.gamma[c]);
+                    lg = p.gain_map_min[c] * (1.0 - rg) + p.gain_map_max[c] * rg;
+                }
+                t[i] = (float)exp2(lg * w);
+            }
+            j->gt[c] = t;
+        }
+        for (int c = ntab; c < 3; c++)
+            j->gt[c] = gt;
+        j->mch = map->channels >= 3 ? 3 : 1;
+    }
+    for (int c = 0; c < 3; c++) {
+        j->kb[c] = apple ? 0.0f : (float)p.base_offset[c];
+        j->ka[c] = apple ? 0.0f : (float)p.alternate_offset[c];
+        j->koff[c] = apple ? 0.0f : (float)(p.base_offset[c] - p.alternate_offset[c]);
+    }
+
+    /* Output encoding tables. */
+    if (otf != GAINMAP_TRANSFER_LINEAR) {
+        enc = gm_malloc(ctx, sizeof *enc);
+        if (!enc) {
+            st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
+            goto done;
+        }
+        curve_build(enc, otf == GAINMAP_TRANSFER_PQ ? pq_signal : otf == GAINMAP_TRANSFER_HLG ? hlg_signal : srgb_signal,
+                    NULL);
+        j->enc = enc;
+        if (otf == GAINMAP_TRANSFER_HLG) {
+            hk = gm_malloc(ctx, sizeof *hk);
+            if (!hk) {
+                st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
+                goto done;
+            }
+            double g = gainmap_hlg_system_gamma(HLG_PEAK);
+            curve_build(hk, hlg_scale, &g);
+            j->hlg_k = hk;
+            double lw[3];
+            gainmap_luma_weights(op, lw);
+            for (int c = 0; c < 3; c++)
+                j->luma[c] = (float)lw[c];
+        }
+    }
+
+    gainmap_pixel_type ot = otf == GAINMAP_TRANSFER_LINEAR ? GAINMAP_PIXEL_F32
+                            : otf == GAINMAP_TRANSFER_SRGB ? GAINMAP_PIXEL_U8
+                                                           : GAINMAP_PIXEL_U16;
+    st = gainmap_image_alloc(ctx, out, base->width, base->height, 3, ot);
+    if (st != GAINMAP_OK)
+        goto done;
+    if (use_map) {
+        st = gm_resample_init(ctx, &j->rs, map, base->width, base->height, j->mch);
+        if (st != GAINMAP_OK)
+            goto done;
+    }
+
+    int nw = worker_count(ctx, base->height);
+    wk = calloc((size_t)nw, sizeof *wk);
+    if (!wk) {
+        st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
+        goto done;
+    }
+    for (int i = 0; i < nw; i++) {
+        wk[i].job = j;
+        wk[i].y0 = (uint32_t)((uint64_t)base->height * i / nw);
+        wk[i].y1 = (uint32_t)((uint64_t)base->height * (i + 1) / nw);
+        wk[i].h = gm_malloc(ctx, (size_t)base->width * 3 * sizeof(float));
+        if (use_map) {
+            wk[i].rs = j->rs;
+            wk[i].rs.vrow = gm_malloc(ctx, (size_t)map->width * j->mch * sizeof(float));
+            wk[i].rs.cached_y = UINT32_MAX;
+            wk[i].v = gm_malloc(ctx, (size_t)base->width * j->mch * sizeof(float));
+        }
+        if (!wk[i].h || (use_map && (!wk[i].rs.vrow || !wk[i].v))) {
+            st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
+            nw = i + 1;
+            goto done;
+        }
+    }
+    pthread_t *tid = nw > 1 ? calloc((size_t)nw, sizeof *tid) : NULL;
+    int started = 0;
+    if (tid)
+        for (int i = 1; i < nw; i++, started++)
+            if (pthread_create(&tid[i], NULL, apply_rows, &wk[i]) != 0)
+                break;
+    apply_rows(&wk[0]);
+    for (int i = 1; i <= started; i++)
+        pthread_join(tid[i], NULL);
+    for (int i = started + 1; i < nw; i++)   /* threads that could not start */
+        apply_rows(&wk[i]);
+    free(tid);
+
+    out->transfer = otf;
+    out->primaries = op;
+    out->bit_depth = ot == GAINMAP_PIXEL_F32 ? 32 : ot == GAINMAP_PIXEL_U16 ? 16 : 8;
+    out->has_cicp = 1;
+    out->cicp[0] = (uint8_t)gainmap_primaries_to_cicp(op);
+    out->cicp[1] = (uint8_t)gainmap_transfer_to_cicp(otf);
+    out->cicp[2] = 0;
+    out->cicp[3] = 1;
+    out->orientation = base->orientation;
+
+done:
+    if (wk) {
+        for (int i = 0; i < nw; i++) {
+            free(wk[i].h);
+            free(wk[i].v);
+            free(wk[i].rs.vrow);
+        }
+        free(wk);
+    }
+    if (j)
+        gm_resample_free(&j->rs);
+    free(j);
+    free(gt);
+    free(lut);
+    free(enc);
+    free(hk);
+    if (st != GAINMAP_OK)
+        gainmap_image_free(out);
+    return st;
+}

@@ -155,6 +155,61 @@ void gm_temp_abort(char *tmp_path);
 /* image.c: bytes per sample of a pixel type. */
 size_t gm_pixel_size(gainmap_pixel_type t);
 
+/* ---- encoder (issue 5): xmp_write.c, mpf_write.c, jpeg_container.c, gainmap_compute.c, encode.c, remux.c ---- */
+extern const char GM_XMP_NS_HDRGM[], GM_XMP_NS_CONTAINER[], GM_XMP_NS_ITEM[], GM_XMP_NS_RDF[], GM_XMP_NS_X[];
+/* xmp_write.c: XMP packets (no APP1 header).  Primary: hdrgm:Version + GContainer
+ * with the gain map's Item:Length; gain map: hdrgm fields (forward direction,
+ * use_base_colour_space only). */
+gainmap_status gm_xmp_write_primary(gainmap_ctx *ctx, uint64_t map_length, gm_buf *out);
+gainmap_status gm_xmp_write_gainmap(gainmap_ctx *ctx, const gainmap_metadata *m, gm_buf *out);
+/* Decimal text of n/d: exact when d = 2^a 5^b, else 12 significant digits. */
+int gm_xmp_format_fraction(char *buf, size_t size, int64_t n, uint64_t d);
+/* mpf_write.c: the whole big-endian 2-image MPF APP2 segment, marker included. */
+#define GM_MPF_SEGMENT_SIZE 90
+void gm_mpf_write(uint8_t out[GM_MPF_SEGMENT_SIZE], uint32_t primary_size, uint32_t map_size, uint32_t map_offset);
+/* jpeg_container.c */
+typedef struct gm_jpeg_parts {
+    const uint8_t *base; size_t base_size;   /* complete base JPEG, SOI..EOI */
+    const uint8_t *map; size_t map_size;     /* complete gain-map JPEG, SOI..EOI */
+    const uint8_t *exif; size_t exif_size;   /* TIFF structure (no "Exif\0\0") or NULL */
+    const uint8_t *icc; size_t icc_size;     /* base ICC profile or NULL */
+    const gainmap_metadata *meta;            /* KIND_ISO, flags without 0x04/0x08 */
+    gainmap_metadata_mode mode;
+} gm_jpeg_parts;
+/* Build the two-image file (malloc'd *out).  The streams' own Exif, XMP,
+ * ICC, MPF and ISO segments are dropped; all else is copied byte for byte. */
+gainmap_status gm_jpeg_assemble(gainmap_ctx *ctx, const gm_jpeg_parts *p, uint8_t **out, size_t *out_size);
+/* Append a JPEG stream minus SOI and minus those segments to out. */
+gainmap_status gm_jpeg_copy_body(gainmap_ctx *ctx, const uint8_t *jpeg, size_t size, const char *what, gm_buf *out);
+/* gainmap_compute.c: rows of any image as linear RGB floats (1.0 = SDR white;
+ * HLG through the BT.2100 OOTF at 1000 cd/m2) in the primaries `dst`. */
+typedef struct gm_linear {
+    const gainmap_image *img;
+    gainmap_transfer tf;
+    float *lut;          /* U8/U16: sample -> linear (HLG: scene light) */
+    int hlg, convert;
+    double m[9];         /* gamut matrix source -> dst */
+} gm_linear;
+gainmap_status gm_linear_init(gainmap_ctx *ctx, gm_linear *lin, const gainmap_image *img, gainmap_primaries dst);
+void gm_linear_row(const gm_linear *lin, uint32_t y, float *out);   /* out: 3 * width floats */
+void gm_linear_free(gm_linear *lin);
+/* encode.c: the whole encoder with per-stage timings (seconds) for bench/. */
+typedef struct gm_encode_stats {
+    double tonemap, gainmap, jpeg, assemble;
+    size_t base_bytes, map_bytes;
+    uint32_t map_width, map_height;
+} gm_encode_stats;
+/* Chroma subsampling of a 3-channel gain map (its channels are equally important). */
+#define GM_MAP_SUBSAMPLING 444
+/* base_jpeg != NULL: keep that JPEG byte for byte as the base (sdr ignored). */
+gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,
+                              const uint8_t *base_jpeg, size_t base_jpeg_size, const gainmap_encode_options *opts,
+                              uint8_t **out, size_t *out_size, gm_encode_stats *stats);
+/* remux.c: ISO description of an Apple map with linear headroom H (min 0,
+ * max log2 H, offsets 0, minimax-fitted gamma); *max_error_stops (may be
+ * NULL) receives the worst error of that curve against Apple's. */
+gainmap_status gm_apple_to_iso(gainmap_ctx *ctx, double headroom, gainmap_metadata *m, double *max_error_stops);
+
 /* ---- reader: jpeg.c / mpf.c / xmp.c / iso21496.c / apple.c / gmfile.c ---- */
 
 /* jpeg.c: JPEG segment walker.  Walks one JPEG image from its SOI to its
@@ -353,6 +408,43 @@ struct gainmap_file {
 };
 /* validate.c: derive the issue list from the facts. */
 void gm_validate_file(gainmap_file *f);
+
+/* exif.c: EXIF as a TIFF structure ("II*\0"/"MM\0*", an "Exif\0\0" prefix
+ * is skipped).  Every offset is bounds-checked. */
+/* Orientation (tag 0x0112 of IFD0): 1..8, or 0 when absent or malformed. */
+int gm_exif_orientation(const uint8_t *exif, size_t size);
+/* Patch an existing orientation tag in place; false when there is none. */
+bool gm_exif_set_orientation(uint8_t *exif, size_t size, int orientation);
+/* A minimal little-endian EXIF holding only IFD0 with the orientation. */
+gainmap_status gm_exif_make(gainmap_ctx *ctx, int orientation, uint8_t **out, size_t *size);
+
+/* image_io.c + png_io.c, tiff_io.c, exr_io.c, rgbe_io.c, pnm_io.c.
+ * Readers fill *out (zeroed on failure) from bytes in memory; writers write
+ * a whole file at `path` (the temp file of gainmap_image_write). */
+gainmap_status gm_png_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out);
+gainmap_status gm_png_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img);
+gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out);
+gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img);
+gainmap_status gm_exr_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out);
+gainmap_status gm_exr_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img);
+gainmap_status gm_rgbe_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out);
+gainmap_status gm_pfm_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out);
+gainmap_status gm_pfm_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img);
+gainmap_status gm_pnm_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out);
+gainmap_status gm_ppm_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img);
+/* A converted copy of src for a writer: type U16 (U8 * 257; F32 clamped to
+ * [0,1] only when src->transfer is non-linear) or F32 (integers normalised,
+ * then decoded to linear light when the transfer is non-linear, 1.0 = SDR
+ * white).  channels 0 = keep; 3 from 4 drops alpha.  Metadata is copied. */
+gainmap_status gm_image_convert(gainmap_ctx *ctx, const gainmap_image *src, gainmap_pixel_type type,
+                                uint32_t channels, gainmap_image *dst);
+/* Write all bytes to an open file descriptor-backed path (used by the
+ * simple writers); records an IO error naming `what`. */
+gainmap_status gm_write_bytes(gainmap_ctx *ctx, const char *path, const uint8_t *data, size_t size,
+                              const char *what);
+/* IEEE half <-> float (round to nearest even; inf/NaN kept). */
+uint16_t gm_float_to_half(float f);
+float gm_half_to_float(uint16_t h);
 
 /* jpeg_encode.c: 8-bit grey/RGB(A) pixels -> one JPEG stream (malloc'd,
  * release with gainmap_free).  subsampling 444/422/420 (ignored for grey);

@@ -484,6 +484,9 @@ typedef struct gainmap_encode_options {
     double target_headroom;      /* log2 alternate headroom; 0 = from content */
     gainmap_metadata_mode metadata;
     gainmap_tonemap_options tonemap;
+    /* Ordered (8x8 Bayer) dithering of the map codes: 0 off, 1 on, -1 auto
+     * (on when one code step exceeds 1/32 stop).  Default -1. */
+    int dither;
 } gainmap_encode_options;
 
 GAINMAP_API void gainmap_encode_options_init(gainmap_encode_options *opts);
@@ -495,6 +498,20 @@ GAINMAP_API gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image
  * NULL (tone-mapped from hdr). */
 GAINMAP_API gainmap_status gainmap_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,
                                                const gainmap_encode_options *opts, uint8_t **out, size_t *out_size);
+/* As gainmap_encode_jpeg with a finished SDR base JPEG, which is kept byte
+ * for byte (its own Exif/XMP/MPF/ISO segments are replaced; its ICC profile
+ * gives the base primaries, none = sRGB).  The map is computed against it. */
+GAINMAP_API gainmap_status gainmap_encode_jpeg_with_base(gainmap_ctx *ctx, const gainmap_image *hdr,
+                                                         const uint8_t *base_jpeg, size_t base_size,
+                                                         const gainmap_encode_options *opts, uint8_t **out,
+                                                         size_t *out_size);
+/* Rewrite a gain-map JPEG (XMP-only, ISO-only, v1.1 or Apple) as an
+ * UltraHDR v1.1 file carrying `mode` metadata, copying both JPEG streams'
+ * coded data byte for byte.  Apple maps are re-described in ISO terms
+ * (min 0, max log2(headroom), gamma fitted to Apple's curve) - an
+ * approximation, see docs/encoding.md.  *out is freed with gainmap_free. */
+GAINMAP_API gainmap_status gainmap_remux_jpeg(gainmap_ctx *ctx, const gainmap_file *f, gainmap_metadata_mode mode,
+                                              uint8_t **out, size_t *out_size);
 
 /* Write bytes to path through a temporary file in the same folder and an
  * atomic rename; never leaves a partial file.  Refuses to replace an

@@ -1,0 +1,221 @@
+/* encode.c - HDR master -> UltraHDR v1.1 JPEG.
+ *
+ * Closed loop: the base is tone-mapped (or given), JPEG-compressed, then
+ * DECODED again, and the gain map is computed against that decoded base, so
+ * the map also corrects the base's compression error (FORMATS.md 4.1). */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static const char *icc_name(gainmap_primaries p)
+{
+    switch (p) {
+    case GAINMAP_PRIMARIES_P3: return "p3";
+    case GAINMAP_PRIMARIES_BT709: return "srgb";
+    default: return NULL;
+    }
+}
+
+static gainmap_status check_options(gainmap_ctx *ctx, const gainmap_encode_options *o)
+{
+    if (o->quality < 1 || o->quality > 100)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "base JPEG quality %d is outside 1..100", o->quality);
+    if (o->gainmap_quality < 1 || o->gainmap_quality > 100)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map JPEG quality %d is outside 1..100",
+                        o->gainmap_quality);
+    if (o->subsampling != 444 && o->subsampling != 422 && o->subsampling != 420)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "chroma subsampling %d is not 444, 422 or 420", o->subsampling);
+    if (o->metadata != GAINMAP_METADATA_BOTH && o->metadata != GAINMAP_METADATA_XMP &&
+        o->metadata != GAINMAP_METADATA_ISO)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "unknown metadata mode %d", (int)o->metadata);
+    return GAINMAP_OK;
+}
+
+/* The EXIF to carry: the master's, else the given base's, else a minimal
+ * one when the master has a non-default orientation. */
+static gainmap_status pick_exif(gainmap_ctx *ctx, const gainmap_image *hdr, const uint8_t *base, size_t base_size,
+                                uint8_t **owned, const uint8_t **exif, size_t *exif_size)
+{
+    *owned = NULL;
+    *exif = NULL;
+    *exif_size = 0;
+    if (hdr->exif && hdr->exif_size) {
+        *exif = hdr->exif;
+        *exif_size = hdr->exif_size;
+        return GAINMAP_OK;
+    }
+    if (base) {
+        gm_jpeg_layout l;
+        if (gm_jpeg_scan(ctx, base, base_size, 0, &l) == GAINMAP_OK) {
+            long i = gm_jpeg_find(&l, base, 0xE1, GM_EXIF_ID, GM_EXIF_ID_LEN, 0);
+            if (i >= 0) {
+                *exif = base + l.segs[i].payload + GM_EXIF_ID_LEN;
+                *exif_size = l.segs[i].payload_size - GM_EXIF_ID_LEN;
+            }
+            gm_jpeg_layout_free(&l);
+        }
+        gainmap_clear_error(ctx);   /* the base is scanned again (strictly) when assembled */
+        if (*exif)
+            return GAINMAP_OK;
+    }
+    if (hdr->orientation > 1 && hdr->orientation <= 8) {
+        gainmap_status st = gm_exif_make(ctx, hdr->orientation, owned, exif_size);
+        *exif = *owned;
+        return st;
+    }
+    return GAINMAP_OK;
+}
+
+gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,
+                              const uint8_t *base_jpeg, size_t base_jpeg_size, const gainmap_encode_options *opts,
+                              uint8_t **out, size_t *out_size, gm_encode_stats *stats)
+{
+    if (!hdr || !hdr->data || !out || !out_size)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "encode: missing HDR image or output pointers");
+    *out = NULL;
+    *out_size = 0;
+    gainmap_encode_options defaults;
+    if (!opts) {
+        gainmap_encode_options_init(&defaults);
+        opts = &defaults;
+    }
+    gm_encode_stats local;
+    if (!stats)
+        stats = &local;
+    memset(stats, 0, sizeof *stats);
+    gainmap_status st = check_options(ctx, opts);
+    if (st != GAINMAP_OK)
+        return st;
+
+    gainmap_image tm, decoded, map;
+    memset(&tm, 0, sizeof tm);
+    memset(&decoded, 0, sizeof decoded);
+    memset(&map, 0, sizeof map);
+    uint8_t *base = NULL, *map_jpeg = NULL, *icc = NULL, *exif_owned = NULL;
+    size_t base_size = 0, map_size = 0, icc_size = 0;
+    const uint8_t *icc_use = NULL, *exif = NULL;
+    size_t icc_use_size = 0, exif_size = 0;
+    gainmap_primaries base_prim = opts->tonemap.base_primaries;
+    double t;
+
+    if (base_jpeg) {
+        /* A given JPEG base is kept byte for byte. */
+        t = now_seconds();
+        if ((st = gainmap_jpeg_decode(ctx, base_jpeg, base_jpeg_size, &decoded)) != GAINMAP_OK)
+            goto done;
+        stats->jpeg += now_seconds() - t;
+        base_prim = GAINMAP_PRIMARIES_BT709;   /* untagged JPEG = sRGB */
+        if (decoded.icc && decoded.icc_size) {
+            gainmap_primaries ip = GAINMAP_PRIMARIES_UNKNOWN;
+            gainmap_transfer itf = GAINMAP_TRANSFER_UNKNOWN;
+            if (gainmap_icc_identify(ctx, decoded.icc, decoded.icc_size, &ip, &itf) != GAINMAP_OK ||
+                ip == GAINMAP_PRIMARIES_UNKNOWN) {
+                st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "the SDR base's ICC profile names primaries we cannot use");
+                goto done;
+            }
+            base_prim = ip;
+            icc_use = decoded.icc;
+            icc_use_size = decoded.icc_size;
+        }
+        base = (uint8_t *)base_jpeg;
+        base_size = base_jpeg_size;
+    } else {
+        const gainmap_image *src = sdr;
+        if (!src) {
+            t = now_seconds();
+            if ((st = gainmap_tonemap(ctx, hdr, &opts->tonemap, &tm)) != GAINMAP_OK)
+                goto done;
+            stats->tonemap += now_seconds() - t;
+            src = &tm;
+        }
+        if (src->width != hdr->width || src->height != hdr->height) {
+            st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "SDR image is %ux%u but the HDR image is %ux%u", src->width,
+                          src->height, hdr->width, hdr->height);
+            goto done;
+        }
+        if (src->type != GAINMAP_PIXEL_U8) {
+            st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "the SDR base must be 8-bit");
+            goto done;
+        }
+        if (src->primaries != GAINMAP_PRIMARIES_UNKNOWN)
+            base_prim = src->primaries;
+        const char *name = icc_name(base_prim);
+        if (!name) {
+            st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "SDR base primaries %s are not supported (use p3 or srgb)",
+                          gainmap_primaries_name(base_prim));
+            goto done;
+        }
+        if ((st = gainmap_icc_generate(ctx, name, &icc, &icc_size)) != GAINMAP_OK)
+            goto done;
+        icc_use = icc;
+        icc_use_size = icc_size;
+        t = now_seconds();
+        if ((st = gm_jpeg_encode(ctx, src, opts->quality, opts->subsampling, 1, NULL, &base, &base_size)) !=
+            GAINMAP_OK)
+            goto done;
+        if ((st = gainmap_jpeg_decode(ctx, base, base_size, &decoded)) != GAINMAP_OK)
+            goto done;
+        stats->jpeg += now_seconds() - t;
+    }
+    gainmap_image_free(&tm);
+    decoded.primaries = base_prim;
+    decoded.transfer = GAINMAP_TRANSFER_SRGB;
+
+    t = now_seconds();
+    gainmap_metadata meta;
+    if ((st = gainmap_compute(ctx, &decoded, hdr, opts, &map, &meta)) != GAINMAP_OK)
+        goto done;
+    stats->gainmap += now_seconds() - t;
+
+    t = now_seconds();
+    if ((st = gm_jpeg_encode(ctx, &map, opts->gainmap_quality, GM_MAP_SUBSAMPLING, 1, NULL, &map_jpeg, &map_size)) !=
+        GAINMAP_OK)
+        goto done;
+    stats->jpeg += now_seconds() - t;
+
+    t = now_seconds();
+    if ((st = pick_exif(ctx, hdr, base_jpeg, base_jpeg_size, &exif_owned, &exif, &exif_size)) != GAINMAP_OK)
+        goto done;
+    gm_jpeg_parts parts = {base, base_size, map_jpeg, map_size, exif, exif_size, icc_use, icc_use_size,
+                           &meta,  opts->metadata};
+    st = gm_jpeg_assemble(ctx, &parts, out, out_size);
+    stats->assemble += now_seconds() - t;
+    stats->base_bytes = base_size;
+    stats->map_bytes = map_size;
+    stats->map_width = map.width;
+    stats->map_height = map.height;
+done:
+    if (base != base_jpeg)
+        free(base);
+    free(map_jpeg);
+    free(icc);
+    free(exif_owned);
+    gainmap_image_free(&tm);
+    gainmap_image_free(&decoded);
+    gainmap_image_free(&map);
+    return st;
+}
+
+gainmap_status gainmap_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,
+                                   const gainmap_encode_options *opts, uint8_t **out, size_t *out_size)
+{
+    return gm_encode_jpeg(ctx, hdr, sdr, NULL, 0, opts, out, out_size, NULL);
+}
+
+gainmap_status gainmap_encode_jpeg_with_base(gainmap_ctx *ctx, const gainmap_image *hdr, const uint8_t *base_jpeg,
+                                             size_t base_size, const gainmap_encode_options *opts, uint8_t **out,
+                                             size_t *out_size)
+{
+    if (!base_jpeg || !base_size)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "encode: missing base JPEG");
+    return gm_encode_jpeg(ctx, hdr, NULL, base_jpeg, base_size, opts, out, out_size, NULL);
+}

@@ -1,0 +1,668 @@
+/* test_encode.c - the UltraHDR writer: exact bytes of MPF and the segment
+ * layout, XMP numbers, gain-map maths on known inputs, metadata read back
+ * exactly by our reader and by exiftool, byte-exact SDR passthrough, remux. */
+#include "check.h"
+#include "internal.h"
+#include "support/testutil.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *tmp;
+
+/* ---- helpers ---------------------------------------------------------- */
+static bool frac_eq(gainmap_fraction a, gainmap_fraction b)
+{
+    return a.d && b.d && (int64_t)a.n * b.d == (int64_t)b.n * a.d;
+}
+static bool ufrac_eq(gainmap_ufraction a, gainmap_ufraction b)
+{
+    return a.d && b.d && (uint64_t)a.n * b.d == (uint64_t)b.n * a.d;
+}
+
+/* Same metadata values (fractions compared exactly as numbers). */
+static bool meta_equal(const gainmap_metadata *a, const gainmap_metadata *b, char *why, size_t n)
+{
+    if (a->channel_count != b->channel_count) {
+        snprintf(why, n, "channels %u vs %u", a->channel_count, b->channel_count);
+        return false;
+    }
+    if (a->use_base_colour_space != b->use_base_colour_space) {
+        snprintf(why, n, "use_base_colour_space");
+        return false;
+    }
+    if (!ufrac_eq(a->base_hdr_headroom, b->base_hdr_headroom) ||
+        !ufrac_eq(a->alternate_hdr_headroom, b->alternate_hdr_headroom)) {
+        snprintf(why, n, "headroom %u/%u vs %u/%u", a->alternate_hdr_headroom.n, a->alternate_hdr_headroom.d,
+                 b->alternate_hdr_headroom.n, b->alternate_hdr_headroom.d);
+        return false;
+    }
+    for (int c = 0; c < a->channel_count; c++) {
+        if (!frac_eq(a->gain_map_min[c], b->gain_map_min[c]) || !frac_eq(a->gain_map_max[c], b->gain_map_max[c]) ||
+            !ufrac_eq(a->gamma[c], b->gamma[c]) || !frac_eq(a->base_offset[c], b->base_offset[c]) ||
+            !frac_eq(a->alternate_offset[c], b->alternate_offset[c])) {
+            snprintf(why, n, "channel %d: min %d/%u vs %d/%u, max %d/%u vs %d/%u, gamma %u/%u vs %u/%u", c,
+                     a->gain_map_min[c].n, a->gain_map_min[c].d, b->gain_map_min[c].n, b->gain_map_min[c].d,
+                     a->gain_map_max[c].n, a->gain_map_max[c].d, b->gain_map_max[c].n, b->gain_map_max[c].d,
+                     a->gamma[c].n, a->gamma[c].d, b->gamma[c].n, b->gamma[c].d);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Same values within tol (XMP decimals of foreign fractions: the reader's
+ * decimal -> fraction step may pick a neighbour within 1e-12). */
+static bool meta_near(const gainmap_metadata *a, const gainmap_metadata *b, double tol)
+{
+    gainmap_params p, q;
+    gainmap_metadata_to_params(a, &p);
+    gainmap_metadata_to_params(b, &q);
+    if (p.channel_count != q.channel_count || fabs(p.base_hdr_headroom - q.base_hdr_headroom) > tol ||
+        fabs(p.alternate_hdr_headroom - q.alternate_hdr_headroom) > tol)
+        return false;
+    for (int c = 0; c < 3; c++)
+        if (fabs(p.gain_map_min[c] - q.gain_map_min[c]) > tol || fabs(p.gain_map_max[c] - q.gain_map_max[c]) > tol ||
+            fabs(p.gamma[c] - q.gamma[c]) > tol || fabs(p.base_offset[c] - q.base_offset[c]) > tol ||
+            fabs(p.alternate_offset[c] - q.alternate_offset[c]) > tol)
+            return false;
+    return true;
+}
+
+/* A w x h SDR (U8 sRGB P3) and HDR (F32 linear P3) pair with texture. */
+static void make_pair(uint32_t w, uint32_t h, gainmap_image *sdr, gainmap_image *hdr)
+{
+    gainmap_image_alloc(NULL, sdr, w, h, 3, GAINMAP_PIXEL_U8);
+    gainmap_image_alloc(NULL, hdr, w, h, 3, GAINMAP_PIXEL_F32);
+    sdr->transfer = GAINMAP_TRANSFER_SRGB;
+    sdr->primaries = GAINMAP_PRIMARIES_P3;
+    hdr->transfer = GAINMAP_TRANSFER_LINEAR;
+    hdr->primaries = GAINMAP_PRIMARIES_P3;
+    uint32_t seed = 12345;
+    for (uint32_t y = 0; y < h; y++) {
+        uint8_t *s = (uint8_t *)sdr->data + y * sdr->stride;
+        float *d = (float *)(void *)((uint8_t *)hdr->data + y * hdr->stride);
+        for (uint32_t x = 0; x < w; x++) {
+            seed = seed * 1103515245u + 12345u;
+            double base[3] = {0.2 + 0.6 * x / w, 0.1 + 0.8 * y / h, 0.5 + 0.1 * ((seed >> 16) % 100) / 100.0};
+            double boost = 1.0 + 7.0 * (double)x / w;   /* up to 3 stops */
+            for (int c = 0; c < 3; c++) {
+                s[3 * x + c] = (uint8_t)(gainmap_srgb_from_linear(base[c]) * 255.0 + 0.5);
+                d[3 * x + c] = (float)(gainmap_srgb_to_linear(s[3 * x + c] / 255.0) * boost);
+            }
+        }
+    }
+}
+
+/* ---- tests ------------------------------------------------------------ */
+static void test_format_fraction(void)
+{
+    char b[64];
+    gm_xmp_format_fraction(b, sizeof b, 1, 64);
+    CHECK_STR(b, "0.015625");
+    gm_xmp_format_fraction(b, sizeof b, 47091, 10000);
+    CHECK_STR(b, "4.7091");
+    gm_xmp_format_fraction(b, sizeof b, -1, 2);
+    CHECK_STR(b, "-0.5");
+    gm_xmp_format_fraction(b, sizeof b, 3, 1);
+    CHECK_STR(b, "3");
+    gm_xmp_format_fraction(b, sizeof b, -123456, 1000000);
+    CHECK_STR(b, "-0.123456");
+    gm_xmp_format_fraction(b, sizeof b, 1, 3);
+    CHECK_STR(b, "0.333333333333");
+    gm_xmp_format_fraction(b, sizeof b, 36533, 32768);   /* 2^15: 15 places, exact */
+    CHECK_STR(b, "1.114898681640625");
+}
+
+static void test_mpf_bytes(void)
+{
+    uint8_t m[GM_MPF_SEGMENT_SIZE];
+    gm_mpf_write(m, 1000, 500, 900);
+    static const uint8_t want[GM_MPF_SEGMENT_SIZE] = {
+        0xFF, 0xE2, 0x00, 0x58, 'M', 'P', 'F', 0, 'M', 'M', 0, '*', 0, 0, 0, 8, 0, 3,
+        0xB0, 0x00, 0, 7, 0, 0, 0, 4, '0', '1', '0', '0',
+        0xB0, 0x01, 0, 4, 0, 0, 0, 1, 0, 0, 0, 2,
+        0xB0, 0x02, 0, 7, 0, 0, 0, 32, 0, 0, 0, 50,
+        0, 0, 0, 0,
+        0x00, 0x03, 0x00, 0x00, 0, 0, 0x03, 0xE8, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0x01, 0xF4, 0, 0, 0x03, 0x84, 0, 0, 0, 0,
+    };
+    CHECK(memcmp(m, want, sizeof want) == 0);
+    /* the reader's MPF parser agrees */
+    gm_mpf mp;
+    CHECK_INT(gm_mpf_parse(NULL, m + 4, sizeof m - 4, 4, &mp), GAINMAP_OK);
+    CHECK(mp.big_endian);
+    CHECK_INT(mp.nentries, 2);
+    CHECK_INT(mp.entries[1].size, 500);
+    CHECK_INT(mp.entries[1].offset, 900);
+    CHECK_INT(mp.tiff_base, 8);
+}
+
+static void test_compute_known(void)
+{
+    /* Left half HDR = SDR (G = 0); right half HDR + k = 4 (SDR + k) (G = 2). */
+    gainmap_image sdr, hdr, map;
+    gainmap_image_alloc(NULL, &sdr, 8, 4, 3, GAINMAP_PIXEL_U8);
+    gainmap_image_alloc(NULL, &hdr, 8, 4, 3, GAINMAP_PIXEL_F32);
+    sdr.transfer = GAINMAP_TRANSFER_SRGB;
+    sdr.primaries = GAINMAP_PRIMARIES_BT709;
+    hdr.transfer = GAINMAP_TRANSFER_LINEAR;
+    hdr.primaries = GAINMAP_PRIMARIES_BT709;
+    double k = 1.0 / 64.0, L = gainmap_srgb_to_linear(188 / 255.0);
+    for (uint32_t y = 0; y < 4; y++)
+        for (uint32_t x = 0; x < 8; x++)
+            for (int c = 0; c < 3; c++) {
+                ((uint8_t *)sdr.data)[y * sdr.stride + 3 * x + c] = 188;
+                ((float *)(void *)((uint8_t *)hdr.data + y * hdr.stride))[3 * x + c] =
+                    (float)(x < 4 ? L : 4 * L + 3 * k);
+            }
+    gainmap_encode_options o;
+    gainmap_encode_options_init(&o);
+    gainmap_metadata m;
+    CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &map, &m), GAINMAP_OK);
+    CHECK_INT(map.width, 8);
+    CHECK_INT(map.channels, 1);
+    const uint8_t *p = map.data;
+    CHECK_INT(p[0], 0);
+    CHECK_INT(p[3], 0);
+    CHECK_INT(p[4], 255);
+    CHECK_INT(p[7 + 3 * map.stride], 255);
+    CHECK_INT(m.channel_count, 1);
+    CHECK_INT(m.flags, 0x40);
+    CHECK_INT(m.gain_map_min[0].n, 0);
+    CHECK_INT(m.gain_map_max[0].n, 2);
+    CHECK_INT(m.gain_map_max[0].d, 1);
+    CHECK_INT(m.alternate_hdr_headroom.n, 2);
+    CHECK_INT(m.alternate_hdr_headroom.d, 1);
+    CHECK_INT(m.base_offset[0].n, 1);
+    CHECK_INT(m.base_offset[0].d, 64);
+    CHECK_INT(m.gamma[0].n, 1);
+    CHECK_INT(m.gamma[0].d, 1);
+    gainmap_image_free(&map);
+
+    /* scale 2 averages in the log domain: a 2x2 block of G = 0 and 2 -> 1 -> code 128 */
+    for (uint32_t y = 0; y < 4; y++)
+        for (uint32_t x = 0; x < 8; x++)
+            for (int c = 0; c < 3; c++)
+                ((float *)(void *)((uint8_t *)hdr.data + y * hdr.stride))[3 * x + c] =
+                    (float)(((x + y) & 1) ? 4 * L + 3 * k : (x >= 6 ? 4 * L + 3 * k : L));
+    o.gainmap_scale = 2;
+    o.min_boost = 0.0;
+    o.max_boost = 2.0;
+    CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &map, &m), GAINMAP_OK);
+    CHECK_INT(map.width, 4);
+    CHECK_INT(map.height, 2);
+    p = map.data;
+    CHECK_INT(p[0], 128);   /* (0 + 2 + 2 + 0)/4 = 1 stop -> 127.5 -> 128 */
+    CHECK_INT(p[3], 255);   /* x 6..7 all G = 2 */
+    gainmap_image_free(&map);
+
+    /* 3 channels, gamma 2: a channel at half range -> 0.5^2 * 255 = 63.75 -> 64 */
+    o.gainmap_scale = 1;
+    o.gainmap_channels = 3;
+    o.gamma = 2.0;
+    for (uint32_t y = 0; y < 4; y++)
+        for (uint32_t x = 0; x < 8; x++) {
+            float *d = (float *)(void *)((uint8_t *)hdr.data + y * hdr.stride) + 3 * x;
+            d[0] = (float)L;
+            d[1] = (float)(2 * L + k);   /* G = 1 */
+            d[2] = (float)(4 * L + 3 * k);
+        }
+    CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &map, &m), GAINMAP_OK);
+    CHECK_INT(map.channels, 3);
+    CHECK_INT(m.channel_count, 3);
+    CHECK_INT(m.flags, 0xC0);
+    CHECK_INT(((uint8_t *)map.data)[1], 64);
+    CHECK_INT(m.gamma[1].n, 2);
+    gainmap_image_free(&map);
+
+    /* bad options are named */
+    o.gainmap_scale = 3;
+    CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &map, &m), GAINMAP_ERR_INVALID_ARG);
+    gainmap_image_free(&sdr);
+    gainmap_image_free(&hdr);
+}
+
+/* Encode with EXIF and check the primary's exact segment order and MPF. */
+static void test_layout(void)
+{
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    gainmap_image sdr, hdr;
+    make_pair(96, 64, &sdr, &hdr);
+    uint8_t *exif;
+    size_t exif_size;
+    CHECK_INT(gm_exif_make(ctx, 6, &exif, &exif_size), GAINMAP_OK);
+    gainmap_image_set_exif(&hdr, exif, exif_size);
+    gainmap_encode_options o;
+    gainmap_encode_options_init(&o);
+    uint8_t *out = NULL;
+    size_t size = 0;
+    gainmap_status st = gainmap_encode_jpeg(ctx, &hdr, &sdr, &o, &out, &size);
+    CHECK_MSG(st == GAINMAP_OK, "%s", gainmap_last_error(ctx));
+    if (st != GAINMAP_OK)
+        goto done;
+    tu_write(tu_path(tmp, "layout.jpg"), out, size);
+    gm_jpeg_layout l;
+    CHECK_INT(gm_jpeg_scan(ctx, out, size, 0, &l), GAINMAP_OK);
+    CHECK(l.nheader >= 6);
+    CHECK_INT(l.segs[0].marker, 0xE1);
+    CHECK(memcmp(out + l.segs[0].payload, GM_EXIF_ID, GM_EXIF_ID_LEN) == 0);
+    CHECK_INT(l.segs[0].payload_size, GM_EXIF_ID_LEN + exif_size);
+    CHECK(memcmp(out + l.segs[0].payload + 6, exif, exif_size) == 0);
+    CHECK_INT(l.segs[1].marker, 0xE1);
+    CHECK(memcmp(out + l.segs[1].payload, GM_XMP_ID, GM_XMP_ID_LEN) == 0);
+    CHECK_INT(l.segs[2].marker, 0xE2);
+    CHECK(memcmp(out + l.segs[2].payload, GM_ICC_ID, GM_ICC_ID_LEN) == 0);
+    CHECK_INT(out[l.segs[2].payload + 12], 1);   /* chunk 1 of 1 */
+    CHECK_INT(out[l.segs[2].payload + 13], 1);
+    CHECK_INT(l.segs[3].marker, 0xE2);
+    CHECK(memcmp(out + l.segs[3].payload, GM_ISO_ID, GM_ISO_ID_LEN) == 0);
+    CHECK_INT(l.segs[3].payload_size + 2, 34);
+    CHECK(memcmp(out + l.segs[3].payload + GM_ISO_ID_LEN, "\0\0\0\0", 4) == 0);
+    CHECK_INT(l.segs[4].marker, 0xE2);
+    CHECK(memcmp(out + l.segs[4].payload, "MPF\0", 4) == 0);
+    CHECK_INT(l.segs[4].payload_size + 2, 88);
+    CHECK_INT(l.segs[5].marker, 0xE0);   /* the base's own JFIF APP0 follows */
+    /* only one EXIF, XMP, ICC, ISO and MPF in the primary */
+    CHECK(gm_jpeg_find(&l, out, 0xE1, GM_EXIF_ID, GM_EXIF_ID_LEN, 1) < 0);
+    CHECK(gm_jpeg_find(&l, out, 0xE1, GM_XMP_ID, GM_XMP_ID_LEN, 1) < 0);
+    CHECK(gm_jpeg_find(&l, out, 0xE2, "MPF", 4, 1) < 0);
+
+    /* MPF: entry 1 = primary size, entry 2 offset -> FF D8 of the map */
+    const uint8_t *t = out + l.segs[4].payload + 4;
+    size_t tiff_pos = l.segs[4].payload + 4;
+    uint32_t psize = gm_be32(t + 54), msize = gm_be32(t + 70), moff = gm_be32(t + 74);
+    CHECK_INT(psize, l.eoi_end);
+    CHECK_INT(msize, size - l.eoi_end);
+    CHECK_INT(tiff_pos + moff, l.eoi_end);
+    CHECK(out[tiff_pos + moff] == 0xFF && out[tiff_pos + moff + 1] == 0xD8);
+    /* GContainer Item:Length = MPF size */
+    char want[64];
+    snprintf(want, sizeof want, "Item:Length=\"%u\"", msize);
+    char *xmp = strndup((const char *)out + l.segs[1].payload + GM_XMP_ID_LEN, l.segs[1].payload_size - GM_XMP_ID_LEN);
+    CHECK_CONTAINS(xmp, want);
+    CHECK_CONTAINS(xmp, "hdrgm:Version=\"1.0\"");
+    CHECK_CONTAINS(xmp, "Item:Semantic=\"GainMap\"");
+    free(xmp);
+
+    /* gain-map JPEG: SOI, APP1 XMP (hdrgm), APP2 ISO (61 bytes of metadata) */
+    gm_jpeg_layout ml;
+    CHECK_INT(gm_jpeg_scan(ctx, out, size, l.eoi_end, &ml), GAINMAP_OK);
+    CHECK_INT(ml.eoi_end, size);
+    CHECK_INT(ml.segs[0].marker, 0xE1);
+    CHECK(memcmp(out + ml.segs[0].payload, GM_XMP_ID, GM_XMP_ID_LEN) == 0);
+    CHECK_INT(ml.segs[1].marker, 0xE2);
+    CHECK(memcmp(out + ml.segs[1].payload, GM_ISO_ID, GM_ISO_ID_LEN) == 0);
+    CHECK_INT(ml.segs[1].payload_size, GM_ISO_ID_LEN + 61);
+    CHECK_INT(out[ml.segs[1].payload + GM_ISO_ID_LEN + 4], 0x40);   /* flags: 1 channel, base colour space */
+    CHECK_INT(ml.components, 1);
+    gm_jpeg_layout_free(&ml);
+    gm_jpeg_layout_free(&l);
+
+    /* the reader sees the orientation and the whole file as valid */
+    gainmap_file *f = NULL;
+    CHECK_INT(gainmap_file_open_memory(ctx, out, size, &f), GAINMAP_OK);
+    if (f) {
+        const gainmap_info *info = gainmap_file_info(f);
+        CHECK(info->has_gainmap);
+        CHECK_INT(info->orientation, 6);
+        CHECK_INT(info->locator, GAINMAP_LOCATOR_MPF);
+        CHECK_INT(info->dialects & 0x0F, 0x0F);
+        const gainmap_issue *is;
+        size_t n = gainmap_file_issues(f, &is);
+        for (size_t i = 0; i < n; i++)
+            CHECK_MSG(is[i].severity == GAINMAP_SEVERITY_INFO, "issue %s: %s", is[i].code, is[i].message);
+        gainmap_file_close(f);
+    }
+    char *o2 = NULL;
+    int rc = tu_run(&o2, "'%s' validate '%s'", tu_cli(), tu_path(tmp, "layout.jpg"));
+    CHECK_MSG(rc == 0, "validate exit %d: %s", rc, o2 ? o2 : "");
+    free(o2);
+done:
+    free(exif);
+    gainmap_free(out);
+    gainmap_image_free(&sdr);
+    gainmap_image_free(&hdr);
+    gainmap_ctx_free(ctx);
+}
+
+/* gainmap_compute + assemble with each metadata mode; our reader must give
+ * back exactly the metadata we wrote, from ISO and from XMP. */
+static void test_readback(void)
+{
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    gainmap_image sdr, hdr;
+    make_pair(64, 48, &sdr, &hdr);
+    for (int ch = 1; ch <= 3; ch += 2) {
+        for (int mode = 0; mode < 3; mode++) {
+            gainmap_encode_options o;
+            gainmap_encode_options_init(&o);
+            o.gainmap_channels = ch;
+            o.gamma = ch == 3 ? 0.8 : 1.0;
+            o.metadata = (gainmap_metadata_mode)mode;
+            uint8_t *out = NULL;
+            size_t size = 0;
+            gainmap_status st = gainmap_encode_jpeg(ctx, &hdr, &sdr, &o, &out, &size);
+            CHECK_MSG(st == GAINMAP_OK, "%s", gainmap_last_error(ctx));
+            if (st != GAINMAP_OK)
+                continue;
+            gainmap_file *f = NULL;
+            CHECK_INT(gainmap_file_open_memory(ctx, out, size, &f), GAINMAP_OK);
+            if (f) {
+                const gainmap_info *info = gainmap_file_info(f);
+                CHECK(info->has_gainmap);
+                char why[256] = "";
+                if (mode != GAINMAP_METADATA_XMP) {
+                    CHECK_INT(f->iso_status, GAINMAP_OK);
+                    CHECK_INT(info->meta_source, GAINMAP_META_ISO21496);
+                    CHECK(info->dialects & GAINMAP_DIALECT_ISO21496);
+                    CHECK_INT(f->iso.flags, ch == 3 ? 0xC0 : 0x40);
+                }
+                if (mode != GAINMAP_METADATA_ISO) {
+                    CHECK_INT(f->xmp_status, GAINMAP_OK);
+                    CHECK(info->dialects & GAINMAP_DIALECT_GCONTAINER);
+                }
+                if (mode == GAINMAP_METADATA_BOTH)
+                    CHECK_MSG(meta_equal(&f->iso, &f->xmp_meta, why, sizeof why), "ISO vs XMP: %s", why);
+                if (mode == GAINMAP_METADATA_ISO)
+                    CHECK(!(info->dialects & (GAINMAP_DIALECT_HDRGM_XMP | GAINMAP_DIALECT_GCONTAINER)));
+                if (mode == GAINMAP_METADATA_XMP)
+                    CHECK(!(info->dialects & GAINMAP_DIALECT_ISO21496));
+                CHECK_INT(info->meta.channel_count, ch);
+                CHECK_INT(info->map_components, ch);
+                /* same numbers as the maths produced: recompute against the decoded base */
+                const uint8_t *b;
+                size_t bs;
+                gainmap_image dec;
+                gainmap_file_base_stream(f, &b, &bs);
+                CHECK_INT(gainmap_jpeg_decode(ctx, b, bs, &dec), GAINMAP_OK);
+                dec.primaries = GAINMAP_PRIMARIES_P3;
+                gainmap_image map;
+                gainmap_metadata m;
+                CHECK_INT(gainmap_compute(ctx, &dec, &hdr, &o, &map, &m), GAINMAP_OK);
+                CHECK_MSG(meta_equal(&info->meta, &m, why, sizeof why), "mode %d ch %d: %s", mode, ch, why);
+                gainmap_image_free(&map);
+                gainmap_image_free(&dec);
+                /* no issue beyond the one naming ISO-only files (a real interop risk) */
+                const gainmap_issue *is;
+                size_t n = gainmap_file_issues(f, &is);
+                for (size_t i = 0; i < n; i++)
+                    CHECK_MSG(is[i].severity == GAINMAP_SEVERITY_INFO ||
+                                  (mode == GAINMAP_METADATA_ISO && strcmp(is[i].code, "iso-only") == 0),
+                              "mode %d: issue %s: %s", mode, is[i].code, is[i].message);
+                gainmap_file_close(f);
+            }
+            gainmap_free(out);
+        }
+    }
+    gainmap_image_free(&sdr);
+    gainmap_image_free(&hdr);
+    gainmap_ctx_free(ctx);
+}
+
+/* Number after "key": in exiftool's JSON, or NAN. */
+static double json_number(const char *json, const char *key)
+{
+    char k[128];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(json, k);
+    if (!p)
+        return NAN;
+    p += strlen(k);
+    while (*p == ' ' || *p == '"')
+        p++;
+    return strtod(p, NULL);
+}
+
+static void test_exiftool(void)
+{
+    if (!tu_have("exiftool")) {
+        printf("SKIP: exiftool not installed\n");
+        return;
+    }
+    const char *path = tu_path(tmp, "layout.jpg");
+    size_t size;
+    uint8_t *data = tu_read(path, &size);
+    CHECK(data != NULL);
+    if (!data)
+        return;
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    gainmap_file *f = NULL;
+    CHECK_INT(gainmap_file_open_memory(ctx, data, size, &f), GAINMAP_OK);
+    char *json = NULL;
+    int rc = tu_run(&json, "exiftool -ee -j -G1 -a -n '%s'", path);
+    CHECK_INT(rc, 0);
+    if (f && json) {
+        const gainmap_info *info = gainmap_file_info(f);
+        gainmap_params p;
+        gainmap_metadata_to_params(&info->meta, &p);
+        CHECK_NEAR(json_number(json, "XMP-hdrgm:GainMapMax"), p.gain_map_max[0], 1e-9);
+        CHECK_NEAR(json_number(json, "XMP-hdrgm:GainMapMin"), p.gain_map_min[0], 1e-9);
+        CHECK_NEAR(json_number(json, "XMP-hdrgm:HDRCapacityMax"), p.alternate_hdr_headroom, 1e-9);
+        CHECK_NEAR(json_number(json, "XMP-hdrgm:OffsetSDR"), 0.015625, 0);
+        CHECK_NEAR(json_number(json, "XMP-hdrgm:Gamma"), 1.0, 0);
+        CHECK_NEAR(json_number(json, "MPF0:NumberOfImages"), 2, 0);
+        CHECK_NEAR(json_number(json, "MPImage2:MPImageLength"), (double)info->map_size, 0);
+        CHECK_NEAR(json_number(json, "MPImage2:MPImageStart"), (double)info->map_offset, 0);
+        CHECK_NEAR(json_number(json, "XMP-Container:DirectoryItemLength"), (double)info->map_size, 0);
+        CHECK_NEAR(json_number(json, "IFD0:Orientation"), 6, 0);
+    }
+    free(json);
+    gainmap_file_close(f);
+    gainmap_ctx_free(ctx);
+    free(data);
+}
+
+/* --sdr JPEG: the base keeps its tables and entropy data byte for byte. */
+static void test_sdr_passthrough(void)
+{
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    gainmap_image sdr, hdr;
+    make_pair(80, 40, &sdr, &hdr);
+    uint8_t *icc = NULL, *base = NULL, *out = NULL;
+    size_t icc_size = 0, base_size = 0, size = 0;
+    CHECK_INT(gainmap_icc_generate(ctx, "p3", &icc, &icc_size), GAINMAP_OK);
+    gm_jpeg_extra extra = {1, NULL, 0, icc, icc_size};
+    CHECK_INT(gm_jpeg_encode(ctx, &sdr, 80, 444, 0, &extra, &base, &base_size), GAINMAP_OK);
+    gainmap_encode_options o;
+    gainmap_encode_options_init(&o);
+    gainmap_status st = gainmap_encode_jpeg_with_base(ctx, &hdr, base, base_size, &o, &out, &size);
+    CHECK_MSG(st == GAINMAP_OK, "%s", gainmap_last_error(ctx));
+    if (st == GAINMAP_OK) {
+        gm_jpeg_layout a, b;
+        CHECK_INT(gm_jpeg_scan(ctx, base, base_size, 0, &a), GAINMAP_OK);
+        CHECK_INT(gm_jpeg_scan(ctx, out, size, 0, &b), GAINMAP_OK);
+        size_t na = a.eoi_end - a.sos_offset, nb = b.eoi_end - b.sos_offset;
+        CHECK_INT(na, nb);
+        CHECK(na == nb && memcmp(base + a.sos_offset, out + b.sos_offset, na) == 0);
+        /* tables (DQT, SOF, DHT) identical too */
+        long qa = gm_jpeg_find(&a, base, 0xDB, NULL, 0, 0), qb = gm_jpeg_find(&b, out, 0xDB, NULL, 0, 0);
+        CHECK(qa >= 0 && qb >= 0);
+        if (qa >= 0 && qb >= 0)
+            CHECK(memcmp(base + a.segs[qa].offset, out + b.segs[qb].offset, b.sos_offset - b.segs[qb].offset) == 0);
+        /* the given ICC is carried: P3 base */
+        gainmap_file *f = NULL;
+        CHECK_INT(gainmap_file_open_memory(ctx, out, size, &f), GAINMAP_OK);
+        if (f) {
+            CHECK_INT(gainmap_file_info(f)->base_primaries, GAINMAP_PRIMARIES_P3);
+            const uint8_t *ic;
+            size_t is;
+            CHECK_INT(gainmap_file_base_icc(f, &ic, &is), GAINMAP_OK);
+            CHECK(is == icc_size && memcmp(ic, icc, is) == 0);
+            gainmap_file_close(f);
+        }
+        gm_jpeg_layout_free(&a);
+        gm_jpeg_layout_free(&b);
+    }
+    gainmap_free(icc);
+    gainmap_free(base);
+    gainmap_free(out);
+    gainmap_image_free(&sdr);
+    gainmap_image_free(&hdr);
+    gainmap_ctx_free(ctx);
+}
+
+/* Entropy-coded data of image `which` (0 base, 1 map) of a file. */
+static bool same_streams(gainmap_ctx *ctx, const gainmap_file *a, const gainmap_file *b)
+{
+    bool ok = true;
+    for (int which = 0; which < 2; which++) {
+        const uint8_t *da, *db;
+        size_t sa, sb;
+        if (which == 0) {
+            gainmap_file_base_stream(a, &da, &sa);
+            gainmap_file_base_stream(b, &db, &sb);
+        } else {
+            gainmap_file_map_stream(a, &da, &sa);
+            gainmap_file_map_stream(b, &db, &sb);
+        }
+        gm_jpeg_layout la, lb;
+        if (gm_jpeg_scan(ctx, da, sa, 0, &la) != GAINMAP_OK)
+            return false;
+        if (gm_jpeg_scan(ctx, db, sb, 0, &lb) != GAINMAP_OK) {
+            gm_jpeg_layout_free(&la);
+            return false;
+        }
+        size_t na = la.eoi_end - la.sos_offset, nb = lb.eoi_end - lb.sos_offset;
+        if (na != nb || memcmp(da + la.sos_offset, db + lb.sos_offset, na) != 0)
+            ok = false;
+        gm_jpeg_layout_free(&la);
+        gm_jpeg_layout_free(&lb);
+    }
+    return ok;
+}
+
+static void remux_one(const char *rel, bool apple)
+{
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    gainmap_file *in = NULL, *re = NULL;
+    uint8_t *out = NULL;
+    size_t size = 0;
+    gainmap_status st = gainmap_file_open(ctx, tu_corpus(rel), &in);
+    CHECK_MSG(st == GAINMAP_OK, "%s: %s", rel, gainmap_last_error(ctx));
+    if (st != GAINMAP_OK)
+        goto done;
+    st = gainmap_remux_jpeg(ctx, in, GAINMAP_METADATA_BOTH, &out, &size);
+    CHECK_MSG(st == GAINMAP_OK, "%s: %s", rel, gainmap_last_error(ctx));
+    if (st != GAINMAP_OK)
+        goto done;
+    CHECK_INT(gainmap_file_open_memory(ctx, out, size, &re), GAINMAP_OK);
+    if (!re)
+        goto done;
+    const gainmap_info *a = gainmap_file_info(in), *b = gainmap_file_info(re);
+    CHECK(b->has_gainmap);
+    CHECK_INT(b->dialects & 0x0F, 0x0F);   /* XMP, GContainer, MPF, ISO */
+    CHECK_INT(b->meta_source, GAINMAP_META_ISO21496);
+    CHECK_MSG(same_streams(ctx, in, re), "%s: coded data changed", rel);
+    CHECK_INT(a->base_width, b->base_width);
+    CHECK_INT(a->map_width, b->map_width);
+    CHECK_INT(a->orientation, b->orientation);
+    char why[256] = "";
+    if (!apple)
+        CHECK_MSG(meta_equal(&a->meta, &b->meta, why, sizeof why), "%s: %s", rel, why);
+    CHECK_MSG(meta_near(&re->iso, &re->xmp_meta, 1e-9), "%s: ISO and XMP differ", rel);
+    const gainmap_issue *is;
+    size_t n = gainmap_file_issues(re, &is);
+    for (size_t i = 0; i < n; i++)
+        CHECK_MSG(is[i].severity == GAINMAP_SEVERITY_INFO, "%s: issue %s: %s", rel, is[i].code, is[i].message);
+    if (apple) {
+        gainmap_params p;
+        gainmap_metadata_to_params(&b->meta, &p);
+        CHECK_NEAR(p.gain_map_max[0], log2(a->meta.apple_headroom), 1e-6);
+        CHECK_NEAR(p.alternate_hdr_headroom, log2(a->meta.apple_headroom), 1e-6);
+        CHECK_NEAR(p.gain_map_min[0], 0.0, 0);
+        CHECK_NEAR(p.base_offset[0], 0.0, 0);
+    }
+    /* and back to ISO only: still the same streams, no XMP */
+    gainmap_free(out);
+    out = NULL;
+    CHECK_INT(gainmap_remux_jpeg(ctx, re, GAINMAP_METADATA_ISO, &out, &size), GAINMAP_OK);
+    gainmap_file *iso = NULL;
+    if (out && gainmap_file_open_memory(ctx, out, size, &iso) == GAINMAP_OK) {
+        CHECK(!(gainmap_file_info(iso)->dialects & GAINMAP_DIALECT_HDRGM_XMP));
+        CHECK(same_streams(ctx, in, iso));
+        CHECK(meta_equal(&gainmap_file_info(iso)->meta, &b->meta, why, sizeof why));
+        gainmap_file_close(iso);
+    }
+done:
+    gainmap_free(out);
+    gainmap_file_close(in);
+    gainmap_file_close(re);
+    gainmap_ctx_free(ctx);
+}
+
+static void test_remux(void)
+{
+    remux_one("adobe_hdrgm_jpeg/libavif__seine_sdr_gainmap_srgb.jpg", false);   /* XMP only, 3 channels */
+    remux_one("ultrahdr_iso21496_jpeg/uhdrrs__minnie_ultrahdr_sys.jpg", false); /* ISO only */
+    remux_one("ultrahdr_v1_xmp_mpf/vearutop__s01.orig.jpg", false);             /* Pixel, extended XMP */
+    remux_one("apple_jpeg_gainmap/libavif__apple_gainmap_new.jpg", true);
+}
+
+static void test_apple_fit(void)
+{
+    /* FORMATS.md pitfall 17: gamma 1 is 0.15 stop off at H = 6.9; the fit must beat it. */
+    gainmap_metadata m;
+    double err;
+    CHECK_INT(gm_apple_to_iso(NULL, 6.902454, &m, &err), GAINMAP_OK);
+    double gamma1 = 0;
+    for (int c = 0; c < 256; c++) {
+        double r = c / 255.0;
+        gamma1 = fmax(gamma1, fabs(log2(6.902454) * r - log2(1 + 5.902454 * gainmap_bt709_to_linear(r))));
+    }
+    CHECK(gamma1 > 0.14 && gamma1 < 0.16);
+    CHECK_MSG(err < 0.8 * gamma1, "fit error %g vs gamma-1 error %g", err, gamma1);
+    CHECK_INT(m.gain_map_min[0].n, 0);
+    CHECK_NEAR((double)m.gain_map_max[0].n / m.gain_map_max[0].d, log2(6.902454), 1e-6);
+    CHECK_INT(gm_apple_to_iso(NULL, 0.5, &m, &err), GAINMAP_ERR_CORRUPT);
+}
+
+static void test_cli_errors(void)
+{
+    char *o = NULL;
+    int rc = tu_run(&o, "'%s' encode in.tif -o x.jpg --gainmap-scale 3", tu_cli());
+    CHECK_INT(rc, 2);
+    CHECK_CONTAINS(o, "--gainmap-scale expects 1, 2 or 4, not '3'");
+    free(o);
+    rc = tu_run(&o, "'%s' encode in.tif -o x.jpg --metadata all", tu_cli());
+    CHECK_INT(rc, 2);
+    CHECK_CONTAINS(o, "--metadata expects both, xmp or iso, not 'all'");
+    free(o);
+    rc = tu_run(&o, "'%s' encode in.tif", tu_cli());
+    CHECK_INT(rc, 2);
+    CHECK_CONTAINS(o, "missing -o");
+    free(o);
+    rc = tu_run(&o, "'%s' encode '%s' -o '%s'", tu_cli(), tu_path(tmp, "none.tif"), tu_path(tmp, "x.jpg"));
+    CHECK_INT(rc, 1);
+    CHECK_CONTAINS(o, "none.tif");
+    free(o);
+    rc = tu_run(&o, "'%s' remux '%s' -o '%s'", tu_cli(), tu_corpus("negative_no_gainmap/gainmapjs__plain-jpeg.jpg"),
+                tu_path(tmp, "r.jpg"));
+    CHECK_INT(rc, 1);
+    CHECK_CONTAINS(o, "no usable gain map");
+    free(o);
+    rc = tu_run(&o, "'%s' remux '%s' -o '%s'", tu_cli(), tu_path(tmp, "layout.jpg"), tu_path(tmp, "layout.jpg"));
+    CHECK_INT(rc, 2);
+    CHECK_CONTAINS(o, "would overwrite the input");
+    free(o);
+    rc = tu_run(&o, "'%s' help encode", tu_cli());
+    CHECK_INT(rc, 0);
+    CHECK_CONTAINS(o, "--gainmap-channels");
+    free(o);
+}
+
+int main(void)
+{
+    tmp = tu_tmpdir("test_encode");
+    RUN_TEST(test_format_fraction);
+    RUN_TEST(test_mpf_bytes);
+    RUN_TEST(test_compute_known);
+    RUN_TEST(test_layout);
+    RUN_TEST(test_readback);
+    RUN_TEST(test_exiftool);
+    RUN_TEST(test_sdr_passthrough);
+    RUN_TEST(test_remux);
+    RUN_TEST(test_apple_fit);
+    RUN_TEST(test_cli_errors);
+    TEST_SUMMARY();
+}

@@ -1,0 +1,317 @@
+/* tiff_io.c - TIFF reader (8/16-bit integer, 16/32-bit float; contiguous
+ * grey, RGB, RGBA; strips or tiles) and writer (16-bit integer, or 32-bit
+ * float for linear float images; deflate) through libtiff 4.5.  libtiff's
+ * messages go to per-file handlers (TIFFOpenOptions), never to stderr. */
+#include "internal.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <tiffio.h>
+
+typedef struct tiff_state {
+    const uint8_t *data;
+    uint64_t size, pos;
+    char msg[200];
+} tiff_state;
+
+static int on_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
+{
+    (void)tif;
+    tiff_state *s = user;
+    if (s && !s->msg[0]) {
+        char text[180];
+        vsnprintf(text, sizeof text, fmt, ap);
+        /* libtiff's own messages start with the module; keep the text only. */
+        snprintf(s->msg, sizeof s->msg, "%s", text);
+        (void)module;
+    }
+    return 1; /* handled: do not call the global (printing) handler */
+}
+
+static int on_warning(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
+{
+    (void)tif;
+    (void)user;
+    (void)module;
+    (void)fmt;
+    (void)ap;
+    return 1;
+}
+
+static TIFFOpenOptions *make_options(gainmap_ctx *ctx, tiff_state *s)
+{
+    TIFFOpenOptions *o = TIFFOpenOptionsAlloc();
+    if (!o)
+        return NULL;
+    TIFFOpenOptionsSetErrorHandlerExtR(o, on_error, s);
+    TIFFOpenOptionsSetWarningHandlerExtR(o, on_warning, s);
+    int64_t lim = ctx ? ctx->max_alloc_bytes : ((int64_t)4 << 30);
+    TIFFOpenOptionsSetMaxSingleMemAlloc(o, (tmsize_t)lim);
+    return o;
+}
+
+static tmsize_t mem_read(thandle_t h, void *buf, tmsize_t n)
+{
+    tiff_state *s = (tiff_state *)h;
+    if (n < 0 || s->pos >= s->size)
+        return 0;
+    uint64_t k = GM_MIN((uint64_t)n, s->size - s->pos);
+    memcpy(buf, s->data + s->pos, (size_t)k);
+    s->pos += k;
+    return (tmsize_t)k;
+}
+
+static tmsize_t mem_write(thandle_t h, void *buf, tmsize_t n)
+{
+    (void)h;
+    (void)buf;
+    (void)n;
+    return -1;
+}
+
+static toff_t mem_seek(thandle_t h, toff_t off, int whence)
+{
+    tiff_state *s = (tiff_state *)h;
+    uint64_t base = whence == SEEK_CUR ? s->pos : whence == SEEK_END ? s->size : 0;
+    if (off > UINT64_MAX - base)
+        return (toff_t)-1;
+    s->pos = base + off;
+    return s->pos;
+}
+
+static int mem_close(thandle_t h)
+{
+    (void)h;
+    return 0;
+}
+
+static toff_t mem_size(thandle_t h) { return ((tiff_state *)h)->size; }
+
+static int mem_map(thandle_t h, void **base, toff_t *size)
+{
+    tiff_state *s = (tiff_state *)h;
+    *base = (void *)(uintptr_t)s->data;
+    *size = s->size;
+    return 1;
+}
+
+static void mem_unmap(thandle_t h, void *base, toff_t size)
+{
+    (void)h;
+    (void)base;
+    (void)size;
+}
+
+static gainmap_status fail(gainmap_ctx *ctx, gainmap_status st, const tiff_state *s, const char *fallback)
+{
+    return gm_error(ctx, st, "TIFF: %s", s->msg[0] ? s->msg : fallback);
+}
+
+/* Copy `rows` rows of `cols` pixels from a decoded block into the image,
+ * converting half floats when needed. */
+static void put_block(gainmap_image *img, const uint8_t *src, size_t src_stride, uint32_t x0, uint32_t y0,
+                      uint32_t cols, uint32_t rows, bool half)
+{
+    size_t ps = gm_pixel_size(img->type) * img->channels;
+    for (uint32_t r = 0; r < rows; r++) {
+        const uint8_t *s = src + (size_t)r * src_stride;
+        uint8_t *d = (uint8_t *)img->data + (size_t)(y0 + r) * img->stride + (size_t)x0 * ps;
+        if (!half) {
+            memcpy(d, s, (size_t)cols * ps);
+            continue;
+        }
+        float *df = (float *)(void *)d;
+        for (size_t i = 0; i < (size_t)cols * img->channels; i++) {
+            uint16_t hv;
+            memcpy(&hv, s + 2 * i, 2);
+            df[i] = gm_half_to_float(hv);
+        }
+    }
+}
+
+gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out)
+{
+    tiff_state s;
+    memset(&s, 0, sizeof s);
+    s.data = data;
+    s.size = size;
+    TIFFOpenOptions *opts = make_options(ctx, &s);
+    if (!opts)
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "TIFF: out of memory");
+    TIFF *tif = TIFFClientOpenExt("image", "rm", (thandle_t)&s, mem_read, mem_write, mem_seek, mem_close, mem_size,
+                                  mem_map, mem_unmap, opts);
+    TIFFOpenOptionsFree(opts);
+    if (!tif)
+        return fail(ctx, size < 16 ? GAINMAP_ERR_TRUNCATED : GAINMAP_ERR_CORRUPT, &s, "cannot read the header");
+    gainmap_status st = GAINMAP_OK;
+    uint8_t *buf = NULL;
+    uint32_t w = 0, h = 0;
+    uint16_t spp = 1, bps = 1, fmt = SAMPLEFORMAT_UINT, planar = PLANARCONFIG_CONTIG, photo = 0, orient = 1;
+    if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w) || !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h)) {
+        st = fail(ctx, GAINMAP_ERR_CORRUPT, &s, "no image width or length");
+        goto done;
+    }
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &spp);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_BITSPERSAMPLE, &bps);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLEFORMAT, &fmt);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_PLANARCONFIG, &planar);
+    TIFFGetFieldDefaulted(tif, TIFFTAG_ORIENTATION, &orient);
+    if (!TIFFGetField(tif, TIFFTAG_PHOTOMETRIC, &photo))
+        photo = spp >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK;
+    if (spp != 1 && spp != 3 && spp != 4) {
+        st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "TIFF: unsupported %u samples per pixel", spp);
+        goto done;
+    }
+    if ((spp == 1 && photo != PHOTOMETRIC_MINISBLACK) || (spp > 1 && photo != PHOTOMETRIC_RGB)) {
+        st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED,
+                      "TIFF: unsupported photometric interpretation %u with %u samples (only RGB and grey)", photo,
+                      spp);
+        goto done;
+    }
+    if (planar != PLANARCONFIG_CONTIG && spp > 1) {
+        st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "TIFF: separate colour planes are not supported");
+        goto done;
+    }
+    gainmap_pixel_type type;
+    bool half = false;
+    if (fmt == SAMPLEFORMAT_UINT && (bps == 8 || bps == 16)) {
+        type = bps == 8 ? GAINMAP_PIXEL_U8 : GAINMAP_PIXEL_U16;
+    } else if (fmt == SAMPLEFORMAT_IEEEFP && (bps == 32 || bps == 16)) {
+        type = GAINMAP_PIXEL_F32;
+        half = bps == 16;
+    } else {
+        st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "TIFF: unsupported %u-bit %s samples", bps,
+                      fmt == SAMPLEFORMAT_IEEEFP ? "float" : fmt == SAMPLEFORMAT_INT ? "signed" : "integer");
+        goto done;
+    }
+    st = gm_check_dims(ctx, w, h, (uint64_t)spp * gm_pixel_size(type), "TIFF image");
+    if (st != GAINMAP_OK)
+        goto done;
+    uint32_t icc_len = 0;
+    void *icc = NULL;
+    if (TIFFGetField(tif, TIFFTAG_ICCPROFILE, &icc_len, &icc) && icc && icc_len) {
+        if ((st = gm_check_meta_size(ctx, icc_len, "TIFF ICC profile")) != GAINMAP_OK)
+            goto done;
+        if (gainmap_image_set_icc(out, icc, icc_len) != GAINMAP_OK) {
+            st = gm_error(ctx, GAINMAP_ERR_NOMEM, "TIFF: out of memory");
+            goto done;
+        }
+    }
+    /* Keep the metadata across the pixel allocation, which zeroes *out. */
+    uint8_t *icc_copy = out->icc;
+    size_t icc_size = out->icc_size;
+    out->icc = NULL;
+    st = gainmap_image_alloc(ctx, out, w, h, spp, type);
+    out->icc = icc_copy;
+    out->icc_size = icc_copy ? icc_size : 0;
+    if (st != GAINMAP_OK)
+        goto done;
+    size_t file_bps = bps / 8;
+    size_t row_bytes = (size_t)w * spp * file_bps;
+    if (TIFFIsTiled(tif)) {
+        uint32_t tw = 0, th = 0;
+        TIFFGetField(tif, TIFFTAG_TILEWIDTH, &tw);
+        TIFFGetField(tif, TIFFTAG_TILELENGTH, &th);
+        tmsize_t tsize = TIFFTileSize(tif);
+        size_t tstride = (size_t)tw * spp * file_bps;
+        if (!tw || !th || tsize <= 0 || (uint64_t)tsize < (uint64_t)tstride * th) {
+            st = fail(ctx, GAINMAP_ERR_CORRUPT, &s, "bad tile size");
+            goto done;
+        }
+        buf = gm_malloc(ctx, (size_t)tsize);
+        if (!buf) {
+            st = GAINMAP_ERR_NOMEM;
+            goto done;
+        }
+        for (uint32_t ty = 0; ty < h; ty += th) {
+            for (uint32_t tx = 0; tx < w; tx += tw) {
+                if (TIFFReadTile(tif, buf, tx, ty, 0, 0) < 0) {
+                    st = fail(ctx, GAINMAP_ERR_CORRUPT, &s, "cannot decode a tile");
+                    goto done;
+                }
+                put_block(out, buf, tstride, tx, ty, GM_MIN(tw, w - tx), GM_MIN(th, h - ty), half);
+            }
+        }
+    } else {
+        uint32_t rps = h;
+        TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rps);
+        if (rps == 0 || rps > h)
+            rps = h;
+        size_t strip_bytes = row_bytes * rps;
+        buf = gm_malloc(ctx, strip_bytes);
+        if (!buf) {
+            st = GAINMAP_ERR_NOMEM;
+            goto done;
+        }
+        for (uint32_t y = 0, strip = 0; y < h; y += rps, strip++) {
+            uint32_t rows = GM_MIN(rps, h - y);
+            tmsize_t want = (tmsize_t)(row_bytes * rows);
+            tmsize_t got = TIFFReadEncodedStrip(tif, strip, buf, want);
+            if (got != want) {
+                st = fail(ctx, got < 0 ? GAINMAP_ERR_CORRUPT : GAINMAP_ERR_TRUNCATED, &s,
+                          "truncated strip data");
+                goto done;
+            }
+            put_block(out, buf, row_bytes, 0, y, w, rows, half);
+        }
+    }
+    out->bit_depth = bps == 16 && half ? 16 : bps;
+    out->orientation = orient >= 1 && orient <= 8 ? orient : 1;
+done:
+    free(buf);
+    TIFFClose(tif);
+    if (st != GAINMAP_OK)
+        gainmap_image_free(out);
+    return st;
+}
+
+gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img)
+{
+    bool as_float = img->type == GAINMAP_PIXEL_F32 &&
+                    (img->transfer == GAINMAP_TRANSFER_LINEAR || img->transfer == GAINMAP_TRANSFER_UNKNOWN);
+    gainmap_image u;
+    gainmap_status st =
+        gm_image_convert(ctx, img, as_float ? GAINMAP_PIXEL_F32 : GAINMAP_PIXEL_U16, 0, &u);
+    if (st != GAINMAP_OK)
+        return st;
+    tiff_state s;
+    memset(&s, 0, sizeof s);
+    TIFFOpenOptions *opts = make_options(ctx, &s);
+    TIFF *tif = opts ? TIFFOpenExt(path, "w", opts) : NULL;
+    if (opts)
+        TIFFOpenOptionsFree(opts);
+    if (!tif) {
+        gainmap_image_free(&u);
+        return fail(ctx, GAINMAP_ERR_IO, &s, "cannot open the output for writing");
+    }
+    int ok = 1;
+    ok &= TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, u.width);
+    ok &= TIFFSetField(tif, TIFFTAG_IMAGELENGTH, u.height);
+    ok &= TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)u.channels);
+    ok &= TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)(as_float ? 32 : 16));
+    ok &= TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, (uint16_t)(as_float ? SAMPLEFORMAT_IEEEFP : SAMPLEFORMAT_UINT));
+    ok &= TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, (uint16_t)(u.channels >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK));
+    ok &= TIFFSetField(tif, TIFFTAG_PLANARCONFIG, (uint16_t)PLANARCONFIG_CONTIG);
+    ok &= TIFFSetField(tif, TIFFTAG_COMPRESSION, (uint16_t)COMPRESSION_ADOBE_DEFLATE);
+    ok &= TIFFSetField(tif, TIFFTAG_PREDICTOR, (uint16_t)(as_float ? PREDICTOR_FLOATINGPOINT : PREDICTOR_HORIZONTAL));
+    ok &= TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, TIFFDefaultStripSize(tif, 0));
+    if (u.channels == 4) {
+        uint16_t extra = EXTRASAMPLE_UNASSALPHA;
+        ok &= TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, (uint16_t)1, &extra);
+    }
+    if (img->orientation >= 1 && img->orientation <= 8)
+        ok &= TIFFSetField(tif, TIFFTAG_ORIENTATION, (uint16_t)img->orientation);
+    if (u.icc && u.icc_size)
+        ok &= TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)u.icc_size, u.icc);
+    for (uint32_t y = 0; ok && y < u.height; y++)
+        ok = TIFFWriteScanline(tif, (uint8_t *)u.data + (size_t)y * u.stride, y, 0) == 1;
+    if (ok)
+        ok = TIFFWriteDirectory(tif);
+    TIFFClose(tif);
+    gainmap_image_free(&u);
+    if (!ok || s.msg[0])
+        return fail(ctx, GAINMAP_ERR_IO, &s, "cannot write the output");
+    return GAINMAP_OK;
+}

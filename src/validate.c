@@ -226,9 +226,10 @@ void gm_validate_file(gainmap_file *f)
             gm_issue_add(L, W, "iso-reserved-flags", "ISO 21496-1 reserved flag bits are set (flags 0x%02X)",
                          f->iso.flags);
     }
-    if (f->xmp_meta_present && !xp->has_version && !f->iso_stub)
+    if (f->xmp_meta_present && !xp->has_version)
         gm_issue_add(L, W, "hdrgm-version-primary",
-                     "the primary image has no hdrgm:Version in its XMP; UltraHDR readers look for it there");
+                     "the gain map has hdrgm XMP but the primary image's XMP has no hdrgm:Version: XMP-only "
+                     "(UltraHDR v1.0) readers such as Android 14 do not look for the gain map");
     if (has_xmp && f->xmp_map.base_rendition_is_hdr == 1)
         gm_issue_add(L, I, "base-is-hdr",
                      "hdrgm:BaseRenditionIsHDR is True (HDR base): libultrahdr cannot decode such files");

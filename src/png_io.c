@@ -87,9 +87,11 @@ static gainmap_status inflate_icc(gainmap_ctx *ctx, const uint8_t *z, size_t zsi
         zr = inflate(&zs, Z_NO_FLUSH);
         b.size += 65536 - zs.avail_out;
         if (b.size > limit) {
+            size_t got = b.size;
             inflateEnd(&zs);
             gm_buf_free(&b);
-            return gm_check_meta_size(ctx, b.size, "PNG iCCP profile");
+            return gm_error(ctx, GAINMAP_ERR_LIMIT, "PNG iCCP profile is at least %zu bytes, more than the "
+                            "%llu-byte metadata limit", got, (unsigned long long)limit);
         }
         if (zr == Z_OK && zs.avail_in == 0 && zs.avail_out != 0)
             zr = Z_BUF_ERROR;

@@ -227,6 +227,13 @@ gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, 
         }
         for (uint32_t ty = 0; ty < h; ty += th) {
             for (uint32_t tx = 0; tx < w; tx += tw) {
+                uint32_t tile = TIFFComputeTile(tif, tx, ty, 0, 0);
+                uint64_t off = TIFFGetStrileOffset(tif, tile), len = TIFFGetStrileByteCount(tif, tile);
+                if (off > size || len > size - off) {
+                    st = gm_error(ctx, GAINMAP_ERR_TRUNCATED, "TIFF: truncated: tile %u runs past the end of the file",
+                                  tile);
+                    goto done;
+                }
                 if (TIFFReadTile(tif, buf, tx, ty, 0, 0) < 0) {
                     st = fail(ctx, GAINMAP_ERR_CORRUPT, &s, "cannot decode a tile");
                     goto done;
@@ -248,6 +255,12 @@ gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, 
         for (uint32_t y = 0, strip = 0; y < h; y += rps, strip++) {
             uint32_t rows = GM_MIN(rps, h - y);
             tmsize_t want = (tmsize_t)(row_bytes * rows);
+            uint64_t off = TIFFGetStrileOffset(tif, strip), len = TIFFGetStrileByteCount(tif, strip);
+            if (off > size || len > size - off) {
+                st = gm_error(ctx, GAINMAP_ERR_TRUNCATED, "TIFF: truncated: strip %u runs past the end of the file",
+                              strip);
+                goto done;
+            }
             tmsize_t got = TIFFReadEncodedStrip(tif, strip, buf, want);
             if (got != want) {
                 st = fail(ctx, got < 0 ? GAINMAP_ERR_CORRUPT : GAINMAP_ERR_TRUNCATED, &s,

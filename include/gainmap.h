@@ -419,12 +419,29 @@ typedef enum gainmap_tonemapper {
     GAINMAP_TONEMAP_CLIP
 } gainmap_tonemapper;
 
+typedef struct gainmap_lut gainmap_lut;
+
 typedef struct gainmap_tonemap_options {
     gainmap_tonemapper method;
     double hdr_white_nits;          /* HDR reference white, default 203        */
     double peak_nits;               /* source peak; 0 = from content/metadata  */
     gainmap_primaries base_primaries; /* SDR base gamut, default P3           */
     gainmap_transfer base_transfer;   /* SDR base encoding, default SRGB      */
+    /* Optional .cube LUT (not owned) replacing the built-in tone mapper: the
+     * HDR pixels are converted to lut_input_primaries (UNKNOWN = the HDR
+     * image's), encoded with lut_input (default PQ; also HLG, LINEAR with
+     * 1.0 = 203 cd/m2, SRGB), looked up, decoded with lut_output (default
+     * GAMMA22; or SRGB, ...) in lut_output_primaries (UNKNOWN = base
+     * primaries), then gamut-mapped into the base.  Default NULL. */
+    const gainmap_lut *lut;
+    gainmap_transfer lut_input;
+    gainmap_transfer lut_output;
+    gainmap_primaries lut_input_primaries;
+    gainmap_primaries lut_output_primaries;
+    /* Ordered (8x8) dithering of the 8-bit base, the same threshold for R, G
+     * and B (greys stay grey); removes banding and the quantisation hue error
+     * of low-chroma areas.  Default 1. */
+    int dither;
 } gainmap_tonemap_options;
 
 GAINMAP_API void gainmap_tonemap_options_init(gainmap_tonemap_options *opts);
@@ -435,7 +452,6 @@ GAINMAP_API gainmap_tonemapper gainmap_tonemapper_from_name(const char *name);
 GAINMAP_API gainmap_status gainmap_tonemap(gainmap_ctx *ctx, const gainmap_image *hdr,
                                            const gainmap_tonemap_options *opts, gainmap_image *sdr);
 
-typedef struct gainmap_lut gainmap_lut;
 GAINMAP_API gainmap_status gainmap_lut_load(gainmap_ctx *ctx, const char *path, gainmap_lut **out);
 GAINMAP_API gainmap_status gainmap_lut_parse(gainmap_ctx *ctx, const char *text, size_t size, gainmap_lut **out);
 GAINMAP_API void gainmap_lut_free(gainmap_lut *lut);

@@ -3,6 +3,7 @@
  * (FORMATS.md 6.4/6.5 lists the expected values). */
 #include "internal.h"
 
+#include <math.h>
 #include <string.h>
 
 static const double xy_table[][8] = {
@@ -170,4 +171,84 @@ int gainmap_primaries_to_cicp(gainmap_primaries p)
         if (prims[i].p == p)
             return prims[i].cicp;
     return 0;   /* header contract: 0 when not representable */
+}
+
+/* ------------------------------------------------------------------ */
+/* Internal helpers: 3x3 maths, Oklab, ICtCp (internal.h, "colour.c")  */
+/* ------------------------------------------------------------------ */
+void gm_mat3_mul(const double a[9], const double b[9], double out[9]) { mul3(a, b, out); }
+int gm_mat3_invert(const double m[9], double out[9]) { return invert3(m, out); }
+
+void gm_mat3_apply(const double m[9], const double in[3], double out[3])
+{
+    double r[3];
+    for (int i = 0; i < 3; i++)
+        r[i] = m[3 * i] * in[0] + m[3 * i + 1] * in[1] + m[3 * i + 2] * in[2];
+    memcpy(out, r, sizeof r);
+}
+
+/* Oklab (B. Ottosson 2020): XYZ (D65, Y = 1 white) -> LMS -> cube root -> Lab. */
+static const double OK_M1[9] = {0.8189330101, 0.3618667424, -0.1288597137, 0.0329845436, 0.9293118715,
+                                0.0361456387, 0.0482003018, 0.2643662691, 0.6338517070};
+static const double OK_M2[9] = {0.2104542553, 0.7936177850,  -0.0040720468, 1.9779984951, -2.4285922050,
+                                0.4505937099, 0.0259040371, 0.7827717662, -0.8086757660};
+
+int gm_oklab_matrix(gainmap_primaries p, double rgb_to_lms[9])
+{
+    double m[9];
+    if (gainmap_rgb_to_xyz(p, m) != 0)
+        return -1;
+    mul3(OK_M1, m, rgb_to_lms);
+    return 0;
+}
+
+void gm_oklab_from_lms(const double lms[3], double lab[3])
+{
+    double c[3];
+    for (int i = 0; i < 3; i++)
+        c[i] = cbrt(lms[i]);
+    gm_mat3_apply(OK_M2, c, lab);
+}
+
+void gm_oklab_to_lms_cbrt(const double lab[3], double lms_cbrt[3])
+{
+    /* inverse of OK_M2 (Ottosson's published coefficients) */
+    lms_cbrt[0] = lab[0] + 0.3963377774 * lab[1] + 0.2158037573 * lab[2];
+    lms_cbrt[1] = lab[0] - 0.1055613458 * lab[1] - 0.0638541728 * lab[2];
+    lms_cbrt[2] = lab[0] - 0.0894841775 * lab[1] - 1.2914855480 * lab[2];
+}
+
+int gm_oklab_from_linear(gainmap_primaries p, const double rgb[3], double lab[3])
+{
+    double m[9], lms[3];
+    if (gm_oklab_matrix(p, m) != 0)
+        return -1;
+    gm_mat3_apply(m, rgb, lms);
+    gm_oklab_from_lms(lms, lab);
+    return 0;
+}
+
+/* ICtCp (BT.2100): BT.2020 linear -> LMS -> PQ -> ICtCp. */
+int gm_ictcp_from_linear(gainmap_primaries p, const double rgb[3], double nits_per_unit, double itp[3])
+{
+    static const double LMS[9] = {1688 / 4096.0, 2146 / 4096.0, 262 / 4096.0, 683 / 4096.0, 2951 / 4096.0,
+                                  462 / 4096.0,  99 / 4096.0,   309 / 4096.0, 3688 / 4096.0};
+    static const double ICTCP[9] = {0.5,           0.5,            0.0,          6610 / 4096.0, -13613 / 4096.0,
+                                    7003 / 4096.0, 17933 / 4096.0, -17390 / 4096.0, -543 / 4096.0};
+    double m[9], v[3], lms[3];
+    if (gainmap_gamut_matrix(p, GAINMAP_PRIMARIES_BT2020, m) != 0)
+        return -1;
+    gm_mat3_apply(m, rgb, v);
+    gm_mat3_apply(LMS, v, lms);
+    for (int i = 0; i < 3; i++)
+        lms[i] = gainmap_pq_inverse_eotf(lms[i] * nits_per_unit);
+    gm_mat3_apply(ICTCP, lms, itp);
+    return 0;
+}
+
+double gm_delta_e_itp(const double a[3], const double b[3])
+{
+    /* ITU-R BT.2124: T = 0.5 Ct */
+    double di = a[0] - b[0], dt = 0.5 * (a[1] - b[1]), dp = a[2] - b[2];
+    return 720.0 * sqrt(di * di + dt * dt + dp * dp);
 }

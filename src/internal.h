@@ -736,4 +736,43 @@ gainmap_status gm_heif_decode_item(gainmap_ctx *ctx, const gm_heif *h, uint32_t 
 gainmap_status gm_heif_extract_item(gainmap_ctx *ctx, const gm_heif *h, uint32_t item_id, uint8_t **out,
                                     size_t *size);
 
+/* colour.c: 3x3 maths (row-major, dst = M * src), Oklab and ICtCp. */
+void gm_mat3_mul(const double a[9], const double b[9], double out[9]);
+int gm_mat3_invert(const double m[9], double out[9]);                 /* -1 when singular */
+void gm_mat3_apply(const double m[9], const double in[3], double out[3]);   /* in == out allowed */
+/* Oklab (Ottosson 2020): linear RGB in p -> LMS matrix; LMS -> Lab; Lab -> cube roots of LMS. */
+int gm_oklab_matrix(gainmap_primaries p, double rgb_to_lms[9]);
+void gm_oklab_from_lms(const double lms[3], double lab[3]);
+void gm_oklab_to_lms_cbrt(const double lab[3], double lms_cbrt[3]);
+int gm_oklab_from_linear(gainmap_primaries p, const double rgb[3], double lab[3]);
+/* BT.2100 ICtCp of linear RGB in p, where 1.0 = nits_per_unit cd/m2; BT.2124 dE_ITP. */
+int gm_ictcp_from_linear(gainmap_primaries p, const double rgb[3], double nits_per_unit, double itp[3]);
+double gm_delta_e_itp(const double a[3], const double b[3]);
+
+/* tonemap.c: HDR -> SDR, usable pixel by pixel by the encoders.
+ * gm_tonemap_setup() resolves opts for one HDR image: source primaries and
+ * transfer (UNKNOWN: BT.2020 for PQ/HLG, else BT.709; LINEAR for F32, else
+ * sRGB), the peak (opts->peak_nits, else hdr->max_cll, else the 99.9th
+ * percentile of luminance, never below HDR white), the curve table, the
+ * gamut mapper and opts->lut (borrowed: it must outlive the state).  hdr's
+ * pixels are read only to find the percentile.  The state is read-only
+ * afterwards, so several threads may share it. */
+typedef struct gm_tonemap_state gm_tonemap_state;
+gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_tonemap_options *opts,
+                                gm_tonemap_state **out);
+void gm_tonemap_free(gm_tonemap_state *s);
+/* Row y of the HDR image as linear RGB floats (3 per pixel) in its own
+ * primaries, 1.0 = 203 cd/m2 (HLG through the BT.2100 OOTF at 1000 cd/m2). */
+void gm_tonemap_decode_row(const gm_tonemap_state *s, const gainmap_image *hdr, uint32_t y, float *out);
+/* n pixels: in = linear RGB in the HDR primaries, 1.0 = 203 cd/m2 (as from
+ * gm_tonemap_decode_row); out = SDR linear RGB in opts->base_primaries,
+ * 1.0 = SDR white, every value in [0,1], hue kept (luminance curve, then
+ * constant-hue gamut compression in Oklab).  in == out is allowed. */
+void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size_t n);
+/* The resolved source peak (cd/m2), the source primaries, and the bare curve
+ * (luminance relative to HDR white -> relative to SDR white). */
+double gm_tonemap_peak_nits(const gm_tonemap_state *s);
+gainmap_primaries gm_tonemap_source_primaries(const gm_tonemap_state *s);
+double gm_tonemap_curve(const gm_tonemap_state *s, double x);
+
 #endif /* GAINMAP_INTERNAL_H */

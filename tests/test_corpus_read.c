@@ -11,11 +11,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Corpus path: $GM_CORPUS_DIR, else the folder CMake compiled in (the
+ * support library's corpus() falls back to a cwd-relative path). */
+static const char *corpus(const char *rel)
+{
+    static char buf[4][4096];
+    static int slot;
+    const char *base = getenv("GM_CORPUS_DIR");
+    slot = (slot + 1) % 4;
+    snprintf(buf[slot], sizeof buf[slot], "%s/%s", base && *base ? base : GM_CORPUS_DIR, rel);
+    return buf[slot];
+}
+
 static gainmap_file *open_corpus(const char *rel)
 {
     gainmap_ctx *ctx = gainmap_ctx_new();
     gainmap_file *f = NULL;
-    gainmap_status st = gainmap_file_open(ctx, tu_corpus(rel), &f);
+    gainmap_status st = gainmap_file_open(ctx, corpus(rel), &f);
     CHECK_MSG(st == GAINMAP_OK, "%s: %s", rel, gainmap_last_error(ctx));
     gainmap_ctx_free(ctx);
     return f;
@@ -485,7 +497,7 @@ static void test_negative_heic(void)
 {
     gainmap_ctx *ctx = gainmap_ctx_new();
     gainmap_file *f = NULL;
-    CHECK_INT(gainmap_file_open(ctx, tu_corpus("negative_no_gainmap/pillowheif__empty_icc.heic"), &f),
+    CHECK_INT(gainmap_file_open(ctx, corpus("negative_no_gainmap/pillowheif__empty_icc.heic"), &f),
               GAINMAP_ERR_UNSUPPORTED);
     CHECK_STR(gainmap_last_error(ctx), "HEIF gain-map files are not supported yet");
     CHECK(f == NULL);
@@ -496,7 +508,7 @@ static void test_corrupt_truncated_ultrahdr(void)
 {
     gainmap_ctx *ctx = gainmap_ctx_new();
     gainmap_file *f = NULL;
-    CHECK_INT(gainmap_file_open(ctx, tu_corpus("corrupt_fuzz/gmspec__truncated_ultrahdr.jpg"), &f),
+    CHECK_INT(gainmap_file_open(ctx, corpus("corrupt_fuzz/gmspec__truncated_ultrahdr.jpg"), &f),
               GAINMAP_ERR_TRUNCATED);
     CHECK(f == NULL);
     const char *e = gainmap_last_error(ctx);
@@ -505,7 +517,7 @@ static void test_corrupt_truncated_ultrahdr(void)
     gainmap_ctx_free(ctx);
     /* every prefix of a real file: an error or a clean open, never a crash */
     size_t n;
-    uint8_t *d = tu_read(tu_corpus("ultrahdr_v1_xmp_mpf/gmspec__rgba_uhdr.jpg"), &n);
+    uint8_t *d = tu_read(corpus("ultrahdr_v1_xmp_mpf/gmspec__rgba_uhdr.jpg"), &n);
     CHECK(d != NULL);
     int opened = 0, failed = 0;
     for (size_t cut = 0; d && cut <= n; cut++) {

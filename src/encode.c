@@ -5,6 +5,7 @@
  * the map also corrects the base's compression error (FORMATS.md 4.1). */
 #include "internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -202,6 +203,69 @@ done:
     gainmap_image_free(&tm);
     gainmap_image_free(&decoded);
     gainmap_image_free(&map);
+    return st;
+}
+
+void gm_low_rate_options(gainmap_encode_options *o)
+{
+    gainmap_encode_options_init(o);
+    o->quality = 75;
+    o->gainmap_quality = 70;
+    o->gainmap_scale = 2;
+}
+
+/* PSNR of decode(jpg) at full headroom against the master, on 10-bit PQ
+ * code values of all channels, both in the master's primaries (float
+ * masters are PQ-encoded, clipped at 10000 cd/m2). */
+gainmap_status gm_encode_psnr_pq10(gainmap_ctx *ctx, const gainmap_image *master, const uint8_t *jpg, size_t size,
+                                   double *psnr)
+{
+    gainmap_file *f = NULL;
+    gainmap_status st = gainmap_file_open_memory(ctx, jpg, size, &f);
+    if (st != GAINMAP_OK)
+        return st;
+    gainmap_decode_options o;
+    gainmap_decode_options_init(&o);
+    o.headroom = 0;
+    o.transfer = GAINMAP_TRANSFER_PQ;
+    o.primaries = master->primaries != GAINMAP_PRIMARIES_UNKNOWN ? master->primaries : GAINMAP_PRIMARIES_BT709;
+    o.keep_orientation = 1;
+    gainmap_image out;
+    memset(&out, 0, sizeof out);
+    st = gainmap_decode(ctx, f, &o, &out);
+    gainmap_file_close(f);
+    if (st != GAINMAP_OK)
+        return st;
+    if (out.type != GAINMAP_PIXEL_U16 || out.width != master->width || out.height != master->height) {
+        gainmap_image_free(&out);
+        return gm_error(ctx, GAINMAP_ERR_STATE, "decoded image does not match the master");
+    }
+    gm_linear lin;
+    float *row = NULL;
+    bool direct = master->type == GAINMAP_PIXEL_U16 && master->transfer == GAINMAP_TRANSFER_PQ;
+    st = gm_linear_init(ctx, &lin, master, o.primaries);
+    if (st == GAINMAP_OK && !(row = gm_malloc(ctx, (size_t)master->width * 3 * sizeof(float))))
+        st = GAINMAP_ERR_NOMEM;
+    double se = 0;
+    for (uint32_t y = 0; st == GAINMAP_OK && y < master->height; y++) {
+        const uint16_t *d = (const uint16_t *)(const void *)((const uint8_t *)out.data + (size_t)y * out.stride);
+        const uint16_t *m = (const uint16_t *)(const void *)((const uint8_t *)master->data + (size_t)y * master->stride);
+        if (!direct)
+            gm_linear_row(&lin, y, row);
+        for (uint32_t x = 0; x < master->width; x++)
+            for (uint32_t c = 0; c < 3; c++) {
+                double ref = direct ? m[(size_t)x * master->channels + (master->channels == 1 ? 0 : c)] / 65535.0
+                                    : gainmap_pq_inverse_eotf(GM_CLAMP(row[3 * x + c] * 203.0, 0.0, 10000.0));
+                double a = floor(ref * 1023.0 + 0.5);
+                double b = floor(d[(size_t)x * out.channels + c] / 65535.0 * 1023.0 + 0.5);
+                se += (a - b) * (a - b);
+            }
+    }
+    double mse = se / ((double)master->width * master->height * 3.0);
+    *psnr = mse > 0 ? 10.0 * log10(1023.0 * 1023.0 / mse) : 99.0;
+    free(row);
+    gm_linear_free(&lin);
+    gainmap_image_free(&out);
     return st;
 }
 

@@ -209,6 +209,12 @@ gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const 
  * max log2 H, offsets 0, minimax-fitted gamma); *max_error_stops (may be
  * NULL) receives the worst error of that curve against Apple's. */
 gainmap_status gm_apple_to_iso(gainmap_ctx *ctx, double headroom, gainmap_metadata *m, double *max_error_stops);
+/* encode.c: the measured low-rate setting (docs/encoding.md), and the
+ * round-trip quality measure used by tests and bench: PSNR of decode(jpg) at
+ * full headroom vs the master, 10-bit PQ codes, master primaries. */
+void gm_low_rate_options(gainmap_encode_options *o);
+gainmap_status gm_encode_psnr_pq10(gainmap_ctx *ctx, const gainmap_image *master, const uint8_t *jpg, size_t size,
+                                   double *psnr);
 
 /* ---- reader: jpeg.c / mpf.c / xmp.c / iso21496.c / apple.c / gmfile.c ---- */
 

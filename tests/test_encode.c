@@ -10,6 +10,16 @@
 
 static const char *tmp;
 
+/* Corpus path from the build's GM_CORPUS_DIR (independent of the working folder). */
+static const char *corpus(const char *rel)
+{
+    static char buf[4][4096];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", GM_CORPUS_DIR, rel);
+    return buf[k];
+}
+
 /* ---- helpers ---------------------------------------------------------- */
 static bool frac_eq(gainmap_fraction a, gainmap_fraction b)
 {
@@ -158,6 +168,11 @@ static void test_compute_known(void)
             }
     gainmap_encode_options o;
     gainmap_encode_options_init(&o);
+    CHECK_INT(o.gainmap_channels, 3);   /* the measured defaults (docs/encoding.md) */
+    CHECK_INT(o.subsampling, 444);
+    CHECK_NEAR(o.offset, 1.0 / 1024.0, 0);
+    o.gainmap_channels = 1;
+    o.offset = k;
     gainmap_metadata m;
     CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &map, &m), GAINMAP_OK);
     CHECK_INT(map.width, 8);
@@ -235,6 +250,8 @@ static void test_layout(void)
     gainmap_image_set_exif(&hdr, exif, exif_size);
     gainmap_encode_options o;
     gainmap_encode_options_init(&o);
+    o.gainmap_channels = 1;   /* scalar hdrgm attributes, 1-component map */
+    o.offset = 1.0 / 64.0;
     uint8_t *out = NULL;
     size_t size = 0;
     gainmap_status st = gainmap_encode_jpeg(ctx, &hdr, &sdr, &o, &out, &size);
@@ -538,7 +555,7 @@ static void remux_one(const char *rel, bool apple)
     gainmap_file *in = NULL, *re = NULL;
     uint8_t *out = NULL;
     size_t size = 0;
-    gainmap_status st = gainmap_file_open(ctx, tu_corpus(rel), &in);
+    gainmap_status st = gainmap_file_open(ctx, corpus(rel), &in);
     CHECK_MSG(st == GAINMAP_OK, "%s: %s", rel, gainmap_last_error(ctx));
     if (st != GAINMAP_OK)
         goto done;
@@ -636,7 +653,7 @@ static void test_cli_errors(void)
     CHECK_INT(rc, 1);
     CHECK_CONTAINS(o, "none.tif");
     free(o);
-    rc = tu_run(&o, "'%s' remux '%s' -o '%s'", tu_cli(), tu_corpus("negative_no_gainmap/gainmapjs__plain-jpeg.jpg"),
+    rc = tu_run(&o, "'%s' remux '%s' -o '%s'", tu_cli(), corpus("negative_no_gainmap/gainmapjs__plain-jpeg.jpg"),
                 tu_path(tmp, "r.jpg"));
     CHECK_INT(rc, 1);
     CHECK_CONTAINS(o, "no usable gain map");

@@ -1,16 +1,269 @@
-/* cmd_encode.c - `gainmap encode` (not implemented yet). */
+/* cmd_encode.c - `gainmap encode`: HDR master -> UltraHDR v1.1 JPEG. */
 #include "cli.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "Usage: gainmap encode IN -o OUT.jpg [options]\n"
+    "\n"
+    "Turn an HDR master into an UltraHDR v1.1 JPEG: an SDR base that every viewer\n"
+    "shows, plus a gain map that HDR screens (Android, Chrome, Apple) use to bring\n"
+    "the highlights back.  The base is tone-mapped from the master (or given with\n"
+    "--sdr), compressed, decoded again, and the gain map is computed against that\n"
+    "decoded base, so the map also corrects the base's compression error.\n"
+    "IN: 16-bit PQ/HLG PNG or TIFF, OpenEXR, Radiance .hdr, PFM.\n"
+    "\n"
+    "Output:\n"
+    "  -o, --output FILE         the JPEG to write (required; never an input)\n"
+    "  -f, --force               replace OUT if it exists\n"
+    "      --metadata MODE       both (XMP + ISO 21496-1, UltraHDR v1.1), xmp or iso\n"
+    "                            (default both)\n"
+    "Base image:\n"
+    "  -q, --quality Q           base JPEG quality 1..100 (default 90)\n"
+    "      --subsampling S       base chroma subsampling 444, 422 or 420 (default 420)\n"
+    "      --sdr FILE            use this SDR rendition as the base instead of tone\n"
+    "                            mapping; a JPEG is kept byte for byte\n"
+    "      --tonemap NAME        default, bt2390, bt2446a, reinhard, filmic or clip\n"
+    "      --hdr-white NITS      HDR reference white for tone mapping (default 203)\n"
+    "      --peak NITS           master peak for tone mapping (default: from content)\n"
+    "      --base-primaries P    p3 or srgb (default p3)\n"
+    "Gain map:\n"
+    "      --gainmap-quality Q   gain-map JPEG quality 1..100 (default 85)\n"
+    "      --gainmap-channels N  1 (luminance) or 3 (per colour channel) (default 1)\n"
+    "      --gainmap-scale N     1, 2 or 4: map is 1/N of the base per side (default 1)\n"
+    "      --gamma G             map encoding gamma (default 1)\n"
+    "      --offset K            offset added to SDR and HDR before the ratio\n"
+    "                            (default 0.015625 = 1/64)\n"
+    "      --min-boost S         lowest gain in stops (log2; default from content)\n"
+    "      --max-boost S         highest gain in stops (log2; default from content)\n"
+    "      --target-headroom S   display headroom in stops at which the map applies\n"
+    "                            fully (default: the content's max boost)\n"
+    "      --dither MODE         ordered dithering of the map: auto, on or off\n"
+    "                            (default auto: on when a map step exceeds 1/32 stop)\n"
+    "Input tagging overrides (when the master is untagged or mistagged):\n"
+    "      --transfer T          pq, hlg or linear\n"
+    "      --primaries P         p3, bt2020 or srgb\n"
+    "\n"
+    "Examples:\n"
+    "  gainmap encode master.tif -o photo.jpg\n"
+    "  gainmap encode master.exr -o photo.jpg -q 85 --gainmap-channels 3\n"
+    "  gainmap encode master.tif --sdr graded.jpg -o photo.jpg\n"
+    "  gainmap encode master.png --metadata iso -o photo_iso.jpg\n";
+
+static bool parse_metadata_mode(const char *s, gainmap_metadata_mode *m)
+{
+    if (strcmp(s, "both") == 0)
+        *m = GAINMAP_METADATA_BOTH;
+    else if (strcmp(s, "xmp") == 0)
+        *m = GAINMAP_METADATA_XMP;
+    else if (strcmp(s, "iso") == 0)
+        *m = GAINMAP_METADATA_ISO;
+    else
+        return false;
+    return true;
+}
 
 static int run(int argc, char **argv)
 {
-    (void)argc;
-    fprintf(stderr, "gainmap %s: not implemented yet\n", argv[0]);
-    return EXIT_FAIL;
+    enum {
+        O_GMQ = 256, O_SUB, O_CH, O_SCALE, O_GAMMA, O_OFFSET, O_MINB, O_MAXB, O_TARGET, O_META, O_SDR, O_TM,
+        O_WHITE, O_PEAK, O_BASEP, O_TF, O_PRIM, O_DITHER, O_HELP
+    };
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'},     {"quality", required_argument, 0, 'q'},
+        {"gainmap-quality", required_argument, 0, O_GMQ}, {"subsampling", required_argument, 0, O_SUB},
+        {"gainmap-channels", required_argument, 0, O_CH}, {"gainmap-scale", required_argument, 0, O_SCALE},
+        {"gamma", required_argument, 0, O_GAMMA},   {"offset", required_argument, 0, O_OFFSET},
+        {"min-boost", required_argument, 0, O_MINB}, {"max-boost", required_argument, 0, O_MAXB},
+        {"target-headroom", required_argument, 0, O_TARGET}, {"metadata", required_argument, 0, O_META},
+        {"sdr", required_argument, 0, O_SDR},       {"tonemap", required_argument, 0, O_TM},
+        {"hdr-white", required_argument, 0, O_WHITE}, {"peak", required_argument, 0, O_PEAK},
+        {"base-primaries", required_argument, 0, O_BASEP}, {"transfer", required_argument, 0, O_TF},
+        {"primaries", required_argument, 0, O_PRIM}, {"dither", required_argument, 0, O_DITHER},
+        {"force", no_argument, 0, 'f'},             {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *cmd = "encode", *output = NULL, *sdr_path = NULL;
+    gainmap_encode_options o;
+    gainmap_encode_options_init(&o);
+    gainmap_transfer tf_override = GAINMAP_TRANSFER_UNKNOWN;
+    gainmap_primaries prim_override = GAINMAP_PRIMARIES_UNKNOWN;
+    long lv;
+    int force = 0;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:q:fh", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': output = optarg; break;
+        case 'f': force = 1; break;
+        case 'q':
+            if (!cli_parse_int(cmd, "--quality", optarg, 1, 100, &lv))
+                return EXIT_USAGE;
+            o.quality = (int)lv;
+            break;
+        case O_GMQ:
+            if (!cli_parse_int(cmd, "--gainmap-quality", optarg, 1, 100, &lv))
+                return EXIT_USAGE;
+            o.gainmap_quality = (int)lv;
+            break;
+        case O_SUB:
+            if (!cli_parse_int(cmd, "--subsampling", optarg, 420, 444, &lv) || (lv != 420 && lv != 422 && lv != 444))
+                return cli_usage_error(cmd, "option --subsampling expects 444, 422 or 420, not '%s'", optarg);
+            o.subsampling = (int)lv;
+            break;
+        case O_CH:
+            if (strcmp(optarg, "1") && strcmp(optarg, "3"))
+                return cli_usage_error(cmd, "option --gainmap-channels expects 1 or 3, not '%s'", optarg);
+            o.gainmap_channels = atoi(optarg);
+            break;
+        case O_SCALE:
+            if (strcmp(optarg, "1") && strcmp(optarg, "2") && strcmp(optarg, "4"))
+                return cli_usage_error(cmd, "option --gainmap-scale expects 1, 2 or 4, not '%s'", optarg);
+            o.gainmap_scale = atoi(optarg);
+            break;
+        case O_GAMMA:
+            if (!cli_parse_double(cmd, "--gamma", optarg, 0.01, 16, &o.gamma))
+                return EXIT_USAGE;
+            break;
+        case O_OFFSET:
+            if (!cli_parse_double(cmd, "--offset", optarg, 0, 1, &o.offset))
+                return EXIT_USAGE;
+            break;
+        case O_MINB:
+            if (!cli_parse_double(cmd, "--min-boost", optarg, -16, 16, &o.min_boost))
+                return EXIT_USAGE;
+            break;
+        case O_MAXB:
+            if (!cli_parse_double(cmd, "--max-boost", optarg, -16, 16, &o.max_boost))
+                return EXIT_USAGE;
+            break;
+        case O_TARGET:
+            if (!cli_parse_double(cmd, "--target-headroom", optarg, 0.01, 16, &o.target_headroom))
+                return EXIT_USAGE;
+            break;
+        case O_META:
+            if (!parse_metadata_mode(optarg, &o.metadata))
+                return cli_usage_error(cmd, "option --metadata expects both, xmp or iso, not '%s'", optarg);
+            break;
+        case O_SDR: sdr_path = optarg; break;
+        case O_TM:
+            o.tonemap.method = gainmap_tonemapper_from_name(optarg);
+            if (o.tonemap.method == GAINMAP_TONEMAP_DEFAULT && strcmp(optarg, "default") != 0)
+                return cli_usage_error(cmd,
+                                       "option --tonemap expects default, bt2390, bt2446a, reinhard, filmic or clip, "
+                                       "not '%s'",
+                                       optarg);
+            break;
+        case O_WHITE:
+            if (!cli_parse_double(cmd, "--hdr-white", optarg, 1, 10000, &o.tonemap.hdr_white_nits))
+                return EXIT_USAGE;
+            break;
+        case O_PEAK:
+            if (!cli_parse_double(cmd, "--peak", optarg, 1, 10000, &o.tonemap.peak_nits))
+                return EXIT_USAGE;
+            break;
+        case O_BASEP:
+            o.tonemap.base_primaries = gainmap_primaries_from_name(optarg);
+            if (o.tonemap.base_primaries != GAINMAP_PRIMARIES_P3 && o.tonemap.base_primaries != GAINMAP_PRIMARIES_BT709)
+                return cli_usage_error(cmd, "option --base-primaries expects p3 or srgb, not '%s'", optarg);
+            break;
+        case O_TF:
+            tf_override = gainmap_transfer_from_name(optarg);
+            if (tf_override != GAINMAP_TRANSFER_PQ && tf_override != GAINMAP_TRANSFER_HLG &&
+                tf_override != GAINMAP_TRANSFER_LINEAR)
+                return cli_usage_error(cmd, "option --transfer expects pq, hlg or linear, not '%s'", optarg);
+            break;
+        case O_PRIM:
+            prim_override = gainmap_primaries_from_name(optarg);
+            if (prim_override == GAINMAP_PRIMARIES_UNKNOWN)
+                return cli_usage_error(cmd, "option --primaries expects p3, bt2020 or srgb, not '%s'", optarg);
+            break;
+        case O_DITHER:
+            if (strcmp(optarg, "auto") == 0)
+                o.dither = -1;
+            else if (strcmp(optarg, "on") == 0)
+                o.dither = 1;
+            else if (strcmp(optarg, "off") == 0)
+                o.dither = 0;
+            else
+                return cli_usage_error(cmd, "option --dither expects auto, on or off, not '%s'", optarg);
+            break;
+        case 'h': return cli_print_help(&cli_cmd_encode, stdout);
+        default: return cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (optind >= argc)
+        return cli_usage_error(cmd, "missing input file (the HDR master)");
+    if (optind + 1 < argc)
+        return cli_usage_error(cmd, "expected one input file, got %d", argc - optind);
+    const char *input = argv[optind];
+    if (!output)
+        return cli_usage_error(cmd, "missing -o OUT.jpg");
+    if (cli_same_file(input, output) || (sdr_path && cli_same_file(sdr_path, output)))
+        return cli_usage_error(cmd, "output %s would overwrite an input", output);
+    if (isfinite(o.min_boost) && isfinite(o.max_boost) && o.max_boost <= o.min_boost)
+        return cli_usage_error(cmd, "--max-boost (%g) must be above --min-boost (%g)", o.max_boost, o.min_boost);
+
+    gainmap_ctx *ctx = cli_ctx_new();
+    gainmap_image hdr, sdr;
+    memset(&hdr, 0, sizeof hdr);
+    memset(&sdr, 0, sizeof sdr);
+    uint8_t *base = NULL, *out = NULL;
+    size_t base_size = 0, out_size = 0;
+    int rc = EXIT_OK;
+    const char *failed = input;
+    gainmap_status st = gainmap_image_read(ctx, input, &hdr);
+    if (st != GAINMAP_OK)
+        goto fail;
+    if (tf_override != GAINMAP_TRANSFER_UNKNOWN)
+        hdr.transfer = tf_override;
+    if (prim_override != GAINMAP_PRIMARIES_UNKNOWN)
+        hdr.primaries = prim_override;
+    if (sdr_path) {
+        failed = sdr_path;
+        st = gainmap_read_file(ctx, sdr_path, &base, &base_size);
+        if (st != GAINMAP_OK)
+            goto fail;
+        if (gainmap_detect_format(base, base_size) == GAINMAP_FORMAT_JPEG) {
+            failed = output;
+            st = gainmap_encode_jpeg_with_base(ctx, &hdr, base, base_size, &o, &out, &out_size);
+        } else {
+            st = gainmap_image_read_memory(ctx, base, base_size, &sdr);
+            if (st != GAINMAP_OK)
+                goto fail;
+            failed = output;
+            st = gainmap_encode_jpeg(ctx, &hdr, &sdr, &o, &out, &out_size);
+        }
+    } else {
+        failed = output;
+        st = gainmap_encode_jpeg(ctx, &hdr, NULL, &o, &out, &out_size);
+    }
+    if (st != GAINMAP_OK)
+        goto fail;
+    st = gainmap_write_file(ctx, output, out, out_size, force);
+    if (st != GAINMAP_OK)
+        goto fail;
+    if (cli_verbose)
+        cli_note("%s: %ux%u, %zu bytes, %.3f bits per pixel\n", output, hdr.width, hdr.height, out_size,
+                 8.0 * (double)out_size / ((double)hdr.width * hdr.height));
+    goto done;
+fail:
+    rc = cli_fail(failed, ctx, st);
+done:
+    gainmap_free(out);
+    gainmap_free(base);
+    gainmap_image_free(&hdr);
+    gainmap_image_free(&sdr);
+    gainmap_ctx_free(ctx);
+    return rc;
 }
 
 const cli_command cli_cmd_encode = {
     "encode",
-    "(not implemented yet)",
-    "Usage: gainmap encode\n\nNot implemented yet.\n",
+    "HDR master -> UltraHDR v1.1 JPEG (SDR base + gain map)",
+    usage,
     run,
 };

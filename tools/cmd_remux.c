@@ -18,6 +18,7 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  -o, --output FILE    the JPEG to write (required; never the input)\n"
+    "  -f, --force          replace OUT if it exists\n"
     "      --metadata MODE  both (XMP + ISO 21496-1, default), xmp or iso\n"
     "\n"
     "Examples:\n"
@@ -29,16 +30,19 @@ static int run(int argc, char **argv)
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},
         {"metadata", required_argument, 0, 'm'},
+        {"force", no_argument, 0, 'f'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
     const char *cmd = "remux", *output = NULL;
     gainmap_metadata_mode mode = GAINMAP_METADATA_BOTH;
+    int force = 0;
     int c;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "o:fh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': output = optarg; break;
+        case 'f': force = 1; break;
         case 'm':
             if (strcmp(optarg, "both") == 0)
                 mode = GAINMAP_METADATA_BOTH;
@@ -74,7 +78,7 @@ static int run(int argc, char **argv)
         st = gainmap_remux_jpeg(ctx, f, mode, &out, &out_size);
     if (st == GAINMAP_OK) {
         failed = output;
-        st = gainmap_write_file(ctx, output, out, out_size, 1);
+        st = gainmap_write_file(ctx, output, out, out_size, force);
     }
     if (st != GAINMAP_OK)
         rc = cli_fail(failed, ctx, st);

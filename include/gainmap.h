@@ -283,7 +283,15 @@ GAINMAP_API gainmap_status gainmap_params_to_metadata(const gainmap_params *p, g
 /* Structural validity: denominators, max >= min, gamma > 0, headrooms.
  * On failure ctx's last error names the field. */
 GAINMAP_API gainmap_status gainmap_metadata_check(gainmap_ctx *ctx, const gainmap_metadata *m);
-/* ISO 21496-1 GainMapMetadata payload (full form, never the 0x04/0x08 flags). */
+/* ISO 21496-1 GainMapMetadata payload (the bytes after the APP2 URN or the
+ * tmap item's contents).  parse: the full layout and libultrahdr's compact
+ * common-denominator form (flag 0x08; 0x04 is kept in flags, informational);
+ * extra bytes after the metadata are CORRUPT unless writer_version > 0; a
+ * 4-byte version-only payload (the primary image's stub) gives
+ * GAINMAP_ERR_NO_GAINMAP with the versions filled in.  Structural only: run
+ * gainmap_metadata_check() for value checks.  write: the full form only
+ * (flags 0x80/0x40, never 0x04/0x08), after gainmap_metadata_check(); the
+ * buffer is released with gainmap_free(). */
 GAINMAP_API gainmap_status gainmap_iso21496_parse(gainmap_ctx *ctx, const uint8_t *data, size_t size,
                                                   gainmap_metadata *out);
 GAINMAP_API gainmap_status gainmap_iso21496_write(gainmap_ctx *ctx, const gainmap_metadata *m,

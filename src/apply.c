@@ -29,7 +29,7 @@
 
 /* Curve table over x in [2^CT_MIN_EXP, 2^CT_MAX_EXP): 2^(23-CT_SHIFT) entries per octave. */
 #define CT_SHIFT 15
-#define CT_MIN_EXP (-32)
+#define CT_MIN_EXP (-40)
 #define CT_MAX_EXP 8
 #define CT_PER_OCTAVE (1 << (23 - CT_SHIFT))
 #define CT_SIZE ((CT_MAX_EXP - CT_MIN_EXP) * CT_PER_OCTAVE + 1)
@@ -37,8 +37,7 @@
 
 typedef struct curve_table {
     float t[CT_SIZE];
-    float x_lo, y0, slope_lo;   /* below x_lo: y0 + slope_lo * x */
-    float x_hi, y_hi;           /* at and above x_hi: y_hi */
+    float x_lo, x_top;   /* inputs are clamped to [x_lo, x_top], x_top just below 2^CT_MAX_EXP */
 } curve_table;
 
 typedef double (*curve_fn)(double x, const void *arg);
@@ -49,19 +48,16 @@ static void curve_build(curve_table *ct, curve_fn f, const void *arg)
         double x = ldexp(1.0 + (double)(i % CT_PER_OCTAVE) / CT_PER_OCTAVE, i / CT_PER_OCTAVE + CT_MIN_EXP);
         ct->t[i] = (float)f(x, arg);
     }
+    /* Below 2^-40 of SDR white every curve here is within 0.1 of a 16-bit code of its value at 0. */
     ct->x_lo = (float)ldexp(1.0, CT_MIN_EXP);
-    ct->y0 = (float)f(0.0, arg);
-    ct->slope_lo = (ct->t[0] - ct->y0) / ct->x_lo;
-    ct->x_hi = (float)ldexp(1.0, CT_MAX_EXP);
-    ct->y_hi = ct->t[CT_SIZE - 1];
+    ct->x_top = nextafterf((float)ldexp(1.0, CT_MAX_EXP), 0.0f);
 }
 
 static inline float curve_eval(const curve_table *ct, float x)
 {
-    if (!(x >= ct->x_lo))
-        return x > 0.0f ? ct->y0 + ct->slope_lo * x : ct->y0;
-    if (x >= ct->x_hi)
-        return ct->y_hi;
+    /* maxss/minss, no branch; NaN -> x_lo (fminf/fmaxf would be library calls) */
+    x = x > ct->x_lo ? x : ct->x_lo;
+    x = x < ct->x_top ? x : ct->x_top;
     uint32_t u;
     memcpy(&u, &x, sizeof u);
     uint32_t i = (u >> CT_SHIFT) - CT_BASE;
@@ -106,6 +102,7 @@ typedef struct apply_job {
     int conv_in, conv_out;
     float m_in[9], m_out[9];
     int use_map;
+    int one_gain;                    /* mch == 1 and the three curves are the same */
     uint32_t mch;                    /* map channels resampled: 1 or 3 */
     const float *gt[3];              /* per output channel: gain table */
     float kb[3], ka[3], koff[3];
@@ -173,42 +170,59 @@ static inline float gain(const float *t, float code)
     return t[i] + f * (t[i + 1] - t[i]);
 }
 
+/* Output primaries (when they differ from the maths space) and encoding, per pixel. */
 static void encode_row(const apply_job *j, const float *h, uint32_t y)
 {
     gainmap_image *o = j->out;
     const uint32_t w = o->width;
     char *row = (char *)o->data + (size_t)y * o->stride;
-    switch (j->out_tf) {
-    case GAINMAP_TRANSFER_PQ: {
-        uint16_t *d = (uint16_t *)(void *)row;
-        for (size_t i = 0; i < (size_t)w * 3; i++)
-            d[i] = (uint16_t)(curve_eval(j->enc, h[i]) * 65535.0f + 0.5f);
-        break;
-    }
-    case GAINMAP_TRANSFER_HLG: {
-        uint16_t *d = (uint16_t *)(void *)row;
-        for (uint32_t x = 0; x < w; x++) {
-            const float *p = h + (size_t)x * 3;
-            float r = GM_MAX(p[0], 0.0f), g = GM_MAX(p[1], 0.0f), b = GM_MAX(p[2], 0.0f);
-            float k = curve_eval(j->hlg_k, j->luma[0] * r + j->luma[1] * g + j->luma[2] * b);
-            d[(size_t)x * 3 + 0] = (uint16_t)(curve_eval(j->enc, r * k) * 65535.0f + 0.5f);
-            d[(size_t)x * 3 + 1] = (uint16_t)(curve_eval(j->enc, g * k) * 65535.0f + 0.5f);
-            d[(size_t)x * 3 + 2] = (uint16_t)(curve_eval(j->enc, b * k) * 65535.0f + 0.5f);
+    const int conv = j->conv_out;
+    const float *m = j->m_out;
+    const curve_table *enc = j->enc;
+    for (uint32_t x = 0; x < w; x++) {
+        float r = h[(size_t)x * 3], g = h[(size_t)x * 3 + 1], b = h[(size_t)x * 3 + 2];
+        if (conv) {
+            float r2 = m[0] * r + m[1] * g + m[2] * b;
+            float g2 = m[3] * r + m[4] * g + m[5] * b;
+            float b2 = m[6] * r + m[7] * g + m[8] * b;
+            r = r2;
+            g = g2;
+            b = b2;
         }
-        break;
-    }
-    case GAINMAP_TRANSFER_SRGB: {
-        uint8_t *d = (uint8_t *)row;
-        for (size_t i = 0; i < (size_t)w * 3; i++)
-            d[i] = (uint8_t)(curve_eval(j->enc, h[i]) * 255.0f + 0.5f);
-        break;
-    }
-    default: {
-        float *d = (float *)(void *)row;
-        for (size_t i = 0; i < (size_t)w * 3; i++)
-            d[i] = h[i] > 0.0f ? h[i] : 0.0f;   /* also turns NaN into 0 */
-        break;
-    }
+        switch (j->out_tf) {
+        case GAINMAP_TRANSFER_PQ: {
+            uint16_t *d = (uint16_t *)(void *)row + (size_t)x * 3;
+            d[0] = (uint16_t)(curve_eval(enc, r) * 65535.0f + 0.5f);
+            d[1] = (uint16_t)(curve_eval(enc, g) * 65535.0f + 0.5f);
+            d[2] = (uint16_t)(curve_eval(enc, b) * 65535.0f + 0.5f);
+            break;
+        }
+        case GAINMAP_TRANSFER_HLG: {
+            uint16_t *d = (uint16_t *)(void *)row + (size_t)x * 3;
+            r = r > 0.0f ? r : 0.0f;
+            g = g > 0.0f ? g : 0.0f;
+            b = b > 0.0f ? b : 0.0f;
+            float k = curve_eval(j->hlg_k, j->luma[0] * r + j->luma[1] * g + j->luma[2] * b);
+            d[0] = (uint16_t)(curve_eval(enc, r * k) * 65535.0f + 0.5f);
+            d[1] = (uint16_t)(curve_eval(enc, g * k) * 65535.0f + 0.5f);
+            d[2] = (uint16_t)(curve_eval(enc, b * k) * 65535.0f + 0.5f);
+            break;
+        }
+        case GAINMAP_TRANSFER_SRGB: {
+            uint8_t *d = (uint8_t *)row + (size_t)x * 3;
+            d[0] = (uint8_t)(curve_eval(enc, r) * 255.0f + 0.5f);
+            d[1] = (uint8_t)(curve_eval(enc, g) * 255.0f + 0.5f);
+            d[2] = (uint8_t)(curve_eval(enc, b) * 255.0f + 0.5f);
+            break;
+        }
+        default: {
+            float *d = (float *)(void *)row + (size_t)x * 3;
+            d[0] = r > 0.0f ? r : 0.0f;   /* also turns NaN into 0 */
+            d[1] = g > 0.0f ? g : 0.0f;
+            d[2] = b > 0.0f ? b : 0.0f;
+            break;
+        }
+        }
     }
 }
 
@@ -226,7 +240,19 @@ static void *apply_rows(void *arg)
         if (j->use_map) {
             gm_resample_row(&wk->rs, y, wk->v);
             const float *v = wk->v;
-            if (j->mch == 1) {
+            if (j->one_gain) {
+                /* One map channel, one curve: a single lookup serves R, G and B. */
+                const float *t = j->gt[0];
+                const float kb0 = j->kb[0], kb1 = j->kb[1], kb2 = j->kb[2];
+                const float ka0 = j->ka[0], ka1 = j->ka[1], ka2 = j->ka[2];
+                for (uint32_t x = 0; x < w; x++) {
+                    float *p = h + (size_t)x * 3;
+                    float f = gain(t, v[x]);
+                    p[0] = (p[0] + kb0) * f - ka0;
+                    p[1] = (p[1] + kb1) * f - ka1;
+                    p[2] = (p[2] + kb2) * f - ka2;
+                }
+            } else if (j->mch == 1) {
                 for (uint32_t x = 0; x < w; x++) {
                     float *p = h + (size_t)x * 3;
                     for (int c = 0; c < 3; c++)
@@ -245,9 +271,6 @@ static void *apply_rows(void *arg)
                 for (int c = 0; c < 3; c++)
                     h[(size_t)x * 3 + c] += j->koff[c];
         }
-        if (j->conv_out)
-            for (uint32_t x = 0; x < w; x++)
-                mat3(j->m_out, h + (size_t)x * 3);
         encode_row(j, h, y);
     }
     return NULL;
@@ -426,6 +449,9 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
         for (int c = ntab; c < 3; c++)
             j->gt[c] = gt;
         j->mch = map->channels >= 3 ? 3 : 1;
+        j->one_gain = j->mch == 1 &&
+                      (ntab == 1 || (memcmp(j->gt[0], j->gt[1], GT_SIZE * sizeof *gt) == 0 &&
+                                     memcmp(j->gt[0], j->gt[2], GT_SIZE * sizeof *gt) == 0));
     }
     for (int c = 0; c < 3; c++) {
         j->kb[c] = apple ? 0.0f : (float)p.base_offset[c];

@@ -139,9 +139,16 @@ void gm_resample_row(gm_resampler *rs, uint32_t y, float *out)
     const uint32_t ch = rs->ch, dw = rs->dst_w;
     const float *v = rs->vrow;
     if (rs->nx == 2) {
+        const uint32_t *xi = rs->xi;
+        const float *xw = rs->xw;
+        if (ch == 1) {
+            for (uint32_t o = 0; o < dw; o++)
+                out[o] = xw[2 * (size_t)o] * v[xi[2 * (size_t)o]] + xw[2 * (size_t)o + 1] * v[xi[2 * (size_t)o + 1]];
+            return;
+        }
         for (uint32_t o = 0; o < dw; o++) {
-            const uint32_t i0 = rs->xi[2 * (size_t)o] * ch, i1 = rs->xi[2 * (size_t)o + 1] * ch;
-            const float w0 = rs->xw[2 * (size_t)o], w1 = rs->xw[2 * (size_t)o + 1];
+            const uint32_t i0 = xi[2 * (size_t)o] * ch, i1 = xi[2 * (size_t)o + 1] * ch;
+            const float w0 = xw[2 * (size_t)o], w1 = xw[2 * (size_t)o + 1];
             for (uint32_t c = 0; c < ch; c++)
                 out[(size_t)o * ch + c] = w0 * v[i0 + c] + w1 * v[i1 + c];
         }

@@ -8,7 +8,7 @@
  * says whether the JPEG decoding or the maths moved. */
 #include "check.h"
 #include "internal.h"
-#include "testutil.h"
+#include "support/testutil.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -419,6 +419,8 @@ static void test_cli(void)
 
 int main(void)
 {
+    /* tu_corpus() reads this first; the support library is built without GM_CORPUS_DIR. */
+    setenv("GM_CORPUS_DIR", GM_CORPUS_DIR, 0);
     RUN_TEST(test_gmspec);
     RUN_TEST(test_seine);
     RUN_TEST(test_apple_larger_map);

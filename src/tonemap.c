@@ -41,6 +41,7 @@ struct gm_tonemap_state {
     /* gamut mapping in Oklab */
     double w_base[3];
     double base_to_lms[9], lms_to_base[9];
+    int soft;                 /* the colours come from a wider gamut: soft knee */
     /* input decoding */
     float *in_table;          /* U8/U16 sample -> linear (HLG: scene light) */
     size_t in_entries;
@@ -184,6 +185,8 @@ static void gamut_map(const gm_tonemap_state *s, double rgb[3])
         rgb[0] = rgb[1] = rgb[2] = 1.0;
         return;
     }
+    if (!s->soft && inside(rgb))
+        return;
     /* Cheap test first: how far along the line from the grey of equal
      * luminance can the pixel move before leaving the cube?  Three times its
      * distance or more keeps its Oklab chroma below the knee. */
@@ -195,7 +198,7 @@ static void gamut_map(const gm_tonemap_state *s, double rgb[3])
         else if (d < 0)
             reach = fmin(reach, y / -d);
     }
-    if (reach >= 3.0)
+    if (reach >= 3.0 && s->soft)
         return;
 
     double lms[3], lab[3];
@@ -227,9 +230,11 @@ static void gamut_map(const gm_tonemap_state *s, double rgb[3])
             hi = mid;
     }
     double cmax = lo;
-    if (C <= GAMUT_KNEE * cmax && inside(rgb))
+    if ((C <= GAMUT_KNEE * cmax || !s->soft) && inside(rgb))
         return;
-    double c2 = cmax * gamut_compress(C / fmax(cmax, 1e-12));
+    /* from a gamut no wider than the base, only what lies outside (bright
+     * colours whose channels passed 1) is brought to the boundary */
+    double c2 = s->soft ? cmax * gamut_compress(C / fmax(cmax, 1e-12)) : fmin(C, cmax);
     double q[3] = {L, c2 * ca, c2 * cb};
     oklab_to_base(s, q, rgb);
 }
@@ -436,6 +441,12 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
             return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "unknown LUT primaries");
         }
     }
+
+    /* BT.709 within P3 within BT.2020: a soft knee only when the colours
+     * arrive from a wider gamut than the base's */
+    gainmap_primaries from = s->lut ? (opts->lut_output_primaries ? opts->lut_output_primaries : base) : src;
+    s->soft = (from == GAINMAP_PRIMARIES_BT2020 && base != GAINMAP_PRIMARIES_BT2020) ||
+              (from == GAINMAP_PRIMARIES_P3 && base == GAINMAP_PRIMARIES_BT709);
 
     double peak = opts->peak_nits;
     if (!(peak > 0.0) && hdr->max_cll > 0.0)

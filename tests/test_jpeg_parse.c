@@ -848,6 +848,33 @@ static void test_file_dialects(void)
     CHECK(!has_issue(f, "iso-only"));
     gainmap_file_close(f);
 
+    /* ISO and XMP disagree on GainMapMax: ISO (14/4) is used and the mismatch reported */
+    {
+        size_t n0;
+        uint8_t *d0 = build(&s, &n0);
+        size_t urn = 0;
+        for (size_t k = n0 - 1; k > 0 && !urn; k--)   /* the map's ISO block is the last one */
+            if (k + GM_ISO_ID_LEN <= n0 && !memcmp(d0 + k, GM_ISO_ID, GM_ISO_ID_LEN) &&
+                k + GM_ISO_ID_LEN + 61 <= n0)
+                urn = k;
+        CHECK(urn != 0);
+        uint8_t *maxn = d0 + urn + GM_ISO_ID_LEN + 4 + 1 + 16 + 8;
+        CHECK_INT(gm_be32(maxn), 13);
+        maxn[3] = 14;
+        gainmap_file *g = open_mem(d0, n0);
+        CHECK(g && has_issue(g, "xmp-iso-mismatch"));
+        CHECK_INT(gainmap_file_info(g)->meta.gain_map_max[0].n, 14);
+        CHECK_INT(gainmap_file_info(g)->meta_source, GAINMAP_META_ISO21496);
+        const gainmap_issue *is;
+        size_t ni = gainmap_file_issues(g, &is);
+        for (size_t k = 0; k < ni; k++)
+            if (!strcmp(is[k].code, "xmp-iso-mismatch"))
+                CHECK_STR(is[k].message, "XMP and ISO 21496-1 metadata disagree on GainMapMax (every channel): "
+                                         "XMP 3.25, ISO 3.5; the ISO value is used");
+        gainmap_file_close(g);
+        free(d0);
+    }
+
     /* ISO only */
     s.map_xmp = false;
     f = open_spec(&s, &st);

@@ -73,8 +73,8 @@ static gainmap_primaries match_primaries(const exr_attr_chromaticities_t *ch)
  * floats each) and interleaved here: OpenEXR 3.1's interleaved 4-channel
  * fast paths assume their own channel order. */
 static exr_result_t decode_chunk(exr_const_context_t c, const exr_chunk_info_t *ci, exr_decode_pipeline_t *dec,
-                                 int *stage, const int map[4], uint32_t nch, gainmap_image *img, int32_t x0,
-                                 int32_t y0, float *tmp)
+                                 int *stage, const int map[4], uint32_t nch, gainmap_image *img, int64_t ox,
+                                 int64_t oy, float *tmp)
 {
     /* stage: 0 = no pipeline, 1 = initialised, 2 = routines chosen */
     exr_result_t rv = *stage ? exr_decoding_update(c, 0, ci, dec) : exr_decoding_initialize(c, 0, ci, dec);
@@ -82,9 +82,8 @@ static exr_result_t decode_chunk(exr_const_context_t c, const exr_chunk_info_t *
         return rv;
     if (!*stage)
         *stage = 1;
-    int32_t ox = ci->start_x - x0, oy = ci->start_y - y0;
-    if (ox < 0 || oy < 0 || ci->width < 1 || ci->height < 1 || (uint32_t)ox + (uint32_t)ci->width > img->width ||
-        (uint32_t)oy + (uint32_t)ci->height > img->height)
+    if (ox < 0 || oy < 0 || ci->width < 1 || ci->height < 1 || ox + ci->width > (int64_t)img->width ||
+        oy + ci->height > (int64_t)img->height)
         return EXR_ERR_CORRUPT_CHUNK;
     size_t plane = (size_t)ci->width * (size_t)ci->height;
     for (int16_t i = 0; i < dec->channel_count; i++)
@@ -213,7 +212,8 @@ gainmap_status gm_exr_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, g
             exr_chunk_info_t ci;
             rv = exr_read_scanline_chunk_info(c, 0, (int)y, &ci);
             if (rv == EXR_ERR_SUCCESS)
-                rv = decode_chunk(c, &ci, &dec, &stage, map, nch, out, dw.min.x, dw.min.y, tmp);
+                rv = decode_chunk(c, &ci, &dec, &stage, map, nch, out, (int64_t)ci.start_x - dw.min.x,
+                                  (int64_t)ci.start_y - dw.min.y, tmp);
             if (rv != EXR_ERR_SUCCESS) {
                 st = fail(ctx, rv == EXR_ERR_FEATURE_NOT_IMPLEMENTED ? GAINMAP_ERR_UNSUPPORTED : GAINMAP_ERR_CORRUPT,
                           &s, rv, "cannot decode the pixels");
@@ -225,8 +225,9 @@ gainmap_status gm_exr_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, g
             for (int64_t tx = 0; tx * tw < w64; tx++) {
                 exr_chunk_info_t ci;
                 rv = exr_read_tile_chunk_info(c, 0, (int)tx, (int)ty, 0, 0, &ci);
+                /* a tile chunk's start_x/start_y are tile indices, not pixels */
                 if (rv == EXR_ERR_SUCCESS)
-                    rv = decode_chunk(c, &ci, &dec, &stage, map, nch, out, dw.min.x, dw.min.y, tmp);
+                    rv = decode_chunk(c, &ci, &dec, &stage, map, nch, out, tx * tw, ty * th, tmp);
                 if (rv != EXR_ERR_SUCCESS) {
                     st = fail(ctx, GAINMAP_ERR_CORRUPT, &s, rv, "cannot decode a tile");
                     goto done;

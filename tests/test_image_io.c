@@ -7,6 +7,7 @@
 #include "support/testutil.h"
 
 #include <dirent.h>
+#include <openexr.h>
 #include <png.h>
 #include <tiffio.h>
 
@@ -459,6 +460,76 @@ static void test_exr_roundtrip(void)
     gainmap_ctx_free(ctx);
 }
 
+/* A tiled (16x16, one level) float EXR with a data window not at 0,0,
+ * written with OpenEXR's C API: the reader must place every tile. */
+static void test_exr_tiled(void)
+{
+    const char *p = tu_path(dir, "tiled.exr");
+    const uint32_t w = 37, h = 21;
+    exr_context_t c = NULL;
+    exr_context_initializer_t init = EXR_DEFAULT_CONTEXT_INITIALIZER;
+    int part = 0;
+    CHECK_INT(exr_start_write(&c, p, EXR_WRITE_FILE_DIRECTLY, &init), EXR_ERR_SUCCESS);
+    CHECK_INT(exr_add_part(c, "tiles", EXR_STORAGE_TILED, &part), EXR_ERR_SUCCESS);
+    CHECK_INT(exr_initialize_required_attr_simple(c, part, (int32_t)w, (int32_t)h, EXR_COMPRESSION_PIZ), EXR_ERR_SUCCESS);
+    exr_attr_box2i_t dw;
+    dw.min.x = 5;
+    dw.min.y = -3;
+    dw.max.x = 5 + (int32_t)w - 1;
+    dw.max.y = -3 + (int32_t)h - 1;
+    CHECK_INT(exr_set_data_window(c, part, &dw), EXR_ERR_SUCCESS);
+    CHECK_INT(exr_set_tile_descriptor(c, part, 16, 16, EXR_TILE_ONE_LEVEL, EXR_TILE_ROUND_DOWN), EXR_ERR_SUCCESS);
+    static const char *const names[3] = {"B", "G", "R"};
+    for (int k = 0; k < 3; k++)
+        CHECK_INT(exr_add_channel(c, part, names[k], EXR_PIXEL_FLOAT, EXR_PERCEPTUALLY_LINEAR, 1, 1), EXR_ERR_SUCCESS);
+    CHECK_INT(exr_write_header(c), EXR_ERR_SUCCESS);
+    float plane[3][16 * 16];
+    exr_encode_pipeline_t enc = EXR_ENCODE_PIPELINE_INITIALIZER;
+    int inited = 0;
+    for (uint32_t ty = 0; ty * 16 < h; ty++)
+        for (uint32_t tx = 0; tx * 16 < w; tx++) {
+            exr_chunk_info_t ci;
+            CHECK_INT(exr_write_tile_chunk_info(c, part, (int)tx, (int)ty, 0, 0, &ci), EXR_ERR_SUCCESS);
+            CHECK_INT(inited ? exr_encoding_update(c, part, &ci, &enc) : exr_encoding_initialize(c, part, &ci, &enc),
+                      EXR_ERR_SUCCESS);
+            for (int32_t y = 0; y < ci.height; y++)
+                for (int32_t x = 0; x < ci.width; x++)
+                    for (int k = 0; k < 3; k++) /* B, G, R: value encodes position and channel */
+                        plane[k][y * ci.width + x] = (float)((tx * 16 + (uint32_t)x) * 1000 + (ty * 16 + (uint32_t)y)) +
+                                                     (float)(2 - k) * 0.25f;
+            for (int k = 0; k < 3; k++) {
+                enc.channels[k].encode_from_ptr = (const uint8_t *)plane[k];
+                enc.channels[k].user_pixel_stride = 4;
+                enc.channels[k].user_line_stride = ci.width * 4;
+                enc.channels[k].user_bytes_per_element = 4;
+                enc.channels[k].user_data_type = EXR_PIXEL_FLOAT;
+            }
+            if (!inited)
+                CHECK_INT(exr_encoding_choose_default_routines(c, part, &enc), EXR_ERR_SUCCESS);
+            inited = 1;
+            CHECK_INT(exr_encoding_run(c, part, &enc), EXR_ERR_SUCCESS);
+        }
+    exr_encoding_destroy(c, &enc);
+    CHECK_INT(exr_finish(&c), EXR_ERR_SUCCESS);
+
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    gainmap_image b;
+    CHECK_INT(gainmap_image_read(ctx, p, &b), GAINMAP_OK);
+    CHECK_STR(gainmap_last_error(ctx), "");
+    CHECK(b.width == w && b.height == h && b.channels == 3);
+    int bad = 0;
+    for (uint32_t y = 0; y < h && b.data; y++)
+        for (uint32_t x = 0; x < w; x++)
+            for (int c3 = 0; c3 < 3; c3++) {
+                float v = ((float *)(void *)((uint8_t *)b.data + y * b.stride))[3 * x + (uint32_t)c3];
+                bad += v != (float)(x * 1000 + y) + (float)c3 * 0.25f;
+            }
+    CHECK_INT(bad, 0);
+    CHECK_INT(b.bit_depth, 32);
+    gainmap_image_free(&b);
+    gainmap_ctx_free(ctx);
+}
+
 static void test_write_refusals(void)
 {
     gainmap_ctx *ctx = gainmap_ctx_new();
@@ -616,6 +687,7 @@ int main(void)
     RUN_TEST(test_tiff_roundtrip);
     RUN_TEST(test_ppm_pfm_roundtrip);
     RUN_TEST(test_exr_roundtrip);
+    RUN_TEST(test_exr_tiled);
     RUN_TEST(test_write_refusals);
     RUN_TEST(test_corpus);
     RUN_TEST(test_sample_matches_generator);

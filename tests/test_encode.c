@@ -628,7 +628,7 @@ static void test_apple_fit(void)
         gamma1 = fmax(gamma1, fabs(log2(6.902454) * r - log2(1 + 5.902454 * gainmap_bt709_to_linear(r))));
     }
     CHECK(gamma1 > 0.14 && gamma1 < 0.16);
-    CHECK_MSG(err < 0.8 * gamma1, "fit error %g vs gamma-1 error %g", err, gamma1);
+    CHECK_MSG(err < 0.08 && err < 0.6 * gamma1, "fit error %g vs gamma-1 error %g", err, gamma1);
     CHECK_INT(m.gain_map_min[0].n, 0);
     CHECK_NEAR((double)m.gain_map_max[0].n / m.gain_map_max[0].d, log2(6.902454), 1e-6);
     CHECK_INT(gm_apple_to_iso(NULL, 0.5, &m, &err), GAINMAP_ERR_CORRUPT);

@@ -79,13 +79,20 @@ main().catch(e => { document.getElementById('out').textContent = 'ERROR ' + e; }
 </script></body></html>
 EOF
 
-DOM=$(timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
-  --disable-background-networking --disable-component-update --disable-sync \
-  --user-data-dir="$PROFILE" --enable-experimental-web-platform-features \
-  --enable-blink-features=CanvasGlobalHDRHeadroom,CanvasFloatingPoint \
-  --virtual-time-budget=10000 --dump-dom "file://$TMP/page.html" 2>/dev/null || true)
-# result lines (the page source itself also holds these words, so match whole lines)
-RESULT=$(printf '%s\n' "$DOM" | grep -E '^(both|iso|xmp|base) ' || true)
+# The page finishes asynchronously (image decode runs outside virtual time),
+# so a dump can come back before the result; try a few times.
+RESULT=
+for attempt in 1 2 3 4 5; do
+  DOM=$(timeout 120 "$CHROME" --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
+    --disable-background-networking --disable-component-update --disable-sync \
+    --user-data-dir="$PROFILE" --enable-experimental-web-platform-features \
+    --enable-blink-features=CanvasGlobalHDRHeadroom,CanvasFloatingPoint \
+    --virtual-time-budget=10000 --dump-dom "file://$TMP/page.html" 2>/dev/null || true)
+  # result lines (the page source itself also holds these words, so match whole lines)
+  RESULT=$(printf '%s\n' "$DOM" | grep -E '^(both|iso|xmp|base) ' || true)
+  [ -n "$RESULT" ] && break
+  sleep 1
+done
 printf '%s\n' "$RESULT"
 if [ -z "$RESULT" ]; then
   echo "FAIL: no result from chromium"; printf '%s\n' "$DOM" | head -5; exit 1

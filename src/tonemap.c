@@ -25,6 +25,7 @@
 #define GAMUT_KNEE 0.8
 #define GAMUT_LIMIT 1.5
 #define GAMUT_POWER 1.2
+#define GAMUT_SCALE 0.2466394453717216   /* from the three above, see gamut_compress() */
 
 struct gm_tonemap_state {
     gainmap_tonemapper method;
@@ -42,6 +43,7 @@ struct gm_tonemap_state {
     double w_base[3];
     double base_to_lms[9], lms_to_base[9];
     int soft;                 /* the colours come from a wider gamut: soft knee */
+    float *cmax;              /* GT_L x GT_H boundary chroma at (L, hue) */
     /* input decoding */
     float *in_table;          /* U8/U16 sample -> linear (HLG: scene light) */
     size_t in_entries;
@@ -147,13 +149,26 @@ static inline double curve_ratio(const gm_tonemap_state *s, double x)
 /* ------------------------------------------------------------------ */
 /* Gamut mapping at constant Oklab lightness and hue                   */
 /* ------------------------------------------------------------------ */
-static void oklab_to_base(const gm_tonemap_state *s, const double lab[3], double rgb[3])
+#define GT_L 128   /* boundary table: lightness steps */
+#define GT_H 256   /* boundary table: hue steps */
+
+static inline void mat_apply(const double m[9], const double in[3], double out[3])
+{
+    double r0 = m[0] * in[0] + m[1] * in[1] + m[2] * in[2];
+    double r1 = m[3] * in[0] + m[4] * in[1] + m[5] * in[2];
+    double r2 = m[6] * in[0] + m[7] * in[1] + m[8] * in[2];
+    out[0] = r0;
+    out[1] = r1;
+    out[2] = r2;
+}
+
+static inline void oklab_to_base(const gm_tonemap_state *s, const double lab[3], double rgb[3])
 {
     double c[3];
     gm_oklab_to_lms_cbrt(lab, c);
     for (int i = 0; i < 3; i++)
         c[i] = c[i] * c[i] * c[i];
-    gm_mat3_apply(s->lms_to_base, c, rgb);
+    mat_apply(s->lms_to_base, c, rgb);
 }
 
 static bool inside(const double rgb[3])
@@ -169,9 +184,52 @@ static double gamut_compress(double x)
     const double t = GAMUT_KNEE, p = GAMUT_POWER;
     if (x <= t)
         return x;
-    double sc = (GAMUT_LIMIT - t) / pow(pow((GAMUT_LIMIT - t) / (1.0 - t), p) - 1.0, 1.0 / p);
+    if (x >= GAMUT_LIMIT)
+        return 1.0;
+    /* scale so that f(LIMIT) = 1: (LIMIT-t) / (((LIMIT-t)/(1-t))^p - 1)^(1/p) */
+    const double sc = GAMUT_SCALE;
     double d = (x - t) / sc;
     return fmin(t + sc * d / pow(1.0 + pow(d, p), 1.0 / p), 1.0);
+}
+
+/* Largest in-gamut chroma at lightness L along hue (ca, cb), by bisection. */
+static double boundary_search(const gm_tonemap_state *s, double L, double ca, double cb)
+{
+    double lo = 0.0, hi = 0.6, t[3];   /* Oklab chroma of any RGB gamut here stays below 0.5 */
+    for (int k = 0; k < 24; k++) {
+        double mid = 0.5 * (lo + hi), q[3] = {L, mid * ca, mid * cb};
+        oklab_to_base(s, q, t);
+        if (inside(t))
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void boundary_table(gm_tonemap_state *s)
+{
+    for (int i = 0; i < GT_L; i++)
+        for (int j = 0; j < GT_H; j++) {
+            double L = (double)i / (GT_L - 1), h = 2.0 * M_PI * j / GT_H;
+            s->cmax[i * GT_H + j] = (float)boundary_search(s, L, cos(h), sin(h));
+        }
+}
+
+static inline double boundary_lookup(const gm_tonemap_state *s, double L, double h)
+{
+    double fl = GM_CLAMP(L, 0.0, 1.0) * (GT_L - 1), fh = (h < 0 ? h + 2.0 * M_PI : h) * (GT_H / (2.0 * M_PI));
+    int i = (int)fl, j = (int)fh;
+    if (i >= GT_L - 1)
+        i = GT_L - 2;
+    fl -= i;
+    fh -= j;
+    j %= GT_H;
+    int j1 = (j + 1) % GT_H;
+    const float *c = s->cmax;
+    double a = c[i * GT_H + j] + fh * (c[i * GT_H + j1] - c[i * GT_H + j]);
+    double b = c[(i + 1) * GT_H + j] + fh * (c[(i + 1) * GT_H + j1] - c[(i + 1) * GT_H + j]);
+    return a + fl * (b - a);
 }
 
 static void gamut_map(const gm_tonemap_state *s, double rgb[3])
@@ -185,7 +243,7 @@ static void gamut_map(const gm_tonemap_state *s, double rgb[3])
         rgb[0] = rgb[1] = rgb[2] = 1.0;
         return;
     }
-    if (!s->soft && inside(rgb))
+    if ((!s->soft || (rgb[0] == rgb[1] && rgb[1] == rgb[2])) && inside(rgb))
         return;
     /* Cheap test first: how far along the line from the grey of equal
      * luminance can the pixel move before leaving the cube?  Three times its
@@ -202,41 +260,40 @@ static void gamut_map(const gm_tonemap_state *s, double rgb[3])
         return;
 
     double lms[3], lab[3];
-    gm_mat3_apply(s->base_to_lms, rgb, lms);
+    mat_apply(s->base_to_lms, rgb, lms);
     gm_oklab_from_lms(lms, lab);
-    double L = fmin(lab[0], 1.0), C = hypot(lab[1], lab[2]);
-    if (!(C > 1e-9) || L <= 0.0) {
-        double g = L > 0.0 ? L * L * L : 0.0;
-        rgb[0] = rgb[1] = rgb[2] = g;
+    double L = fmin(lab[0], 1.0), C = sqrt(lab[1] * lab[1] + lab[2] * lab[2]);
+    if (!(C > 1e-4) || L <= 0.0) {
+        /* achromatic to far below visibility (Oklab's own white has a, b of
+         * order 1e-5): the grey of the same luminance */
+        rgb[0] = rgb[1] = rgb[2] = y;
         return;
     }
-    double ca = lab[1] / C, cb = lab[2] / C;
-    /* boundary chroma at this L and hue: bracket, then bisect */
-    double lo = 0.0, hi = C, t[3];
-    for (int k = 0; k < 8; k++) {
-        double q[3] = {L, hi * ca, hi * cb};
-        oklab_to_base(s, q, t);
-        if (!inside(t))
-            break;
-        lo = hi;
-        hi *= 1.5;
-    }
-    for (int k = 0; k < 14; k++) {   /* boundary to 1/16000 of the bracket */
-        double mid = 0.5 * (lo + hi), q[3] = {L, mid * ca, mid * cb};
-        oklab_to_base(s, q, t);
-        if (inside(t))
-            lo = mid;
-        else
-            hi = mid;
-    }
-    double cmax = lo;
+    double ca = lab[1] / C, cb = lab[2] / C, t[3];
+    double cmax = boundary_lookup(s, L, atan2(cb, ca));
     if ((C <= GAMUT_KNEE * cmax || !s->soft) && inside(rgb))
         return;
     /* from a gamut no wider than the base, only what lies outside (bright
      * colours whose channels passed 1) is brought to the boundary */
     double c2 = s->soft ? cmax * gamut_compress(C / fmax(cmax, 1e-12)) : fmin(C, cmax);
     double q[3] = {L, c2 * ca, c2 * cb};
-    oklab_to_base(s, q, rgb);
+    oklab_to_base(s, q, t);
+    if (!inside(t)) {
+        /* the interpolated boundary overshot (near a cusp): bisect below it */
+        double lo = 0.0, hi = c2;
+        for (int k = 0; k < 16; k++) {
+            double mid = 0.5 * (lo + hi), m[3] = {L, mid * ca, mid * cb};
+            oklab_to_base(s, m, t);
+            if (inside(t))
+                lo = mid;
+            else
+                hi = mid;
+        }
+        q[1] = lo * ca;
+        q[2] = lo * cb;
+        oklab_to_base(s, q, t);
+    }
+    memcpy(rgb, t, sizeof t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -266,8 +323,13 @@ void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size
             } else {
                 v[0] = v[1] = v[2] = 0.0;
             }
-            gm_mat3_apply(s->m_src_base, v, v);
+            mat_apply(s->m_src_base, v, v);
         }
+        /* a matrix whose rows sum to 1 only to rounding must not split a
+         * grey into three codes */
+        double mx = fmax(fabs(v[0]), fmax(fabs(v[1]), fabs(v[2])));
+        if (fabs(v[0] - v[1]) <= 1e-9 * mx && fabs(v[1] - v[2]) <= 1e-9 * mx)
+            v[0] = v[1] = v[2] = (v[0] + v[1] + v[2]) / 3.0;
         gamut_map(s, v);
         for (int c = 0; c < 3; c++)
             out[3 * i + c] = v[c] >= 0.0 ? (float)fmin(v[c], 1.0) : 0.0f;   /* NaN -> 0 */
@@ -448,6 +510,12 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
     s->soft = (from == GAINMAP_PRIMARIES_BT2020 && base != GAINMAP_PRIMARIES_BT2020) ||
               (from == GAINMAP_PRIMARIES_P3 && base == GAINMAP_PRIMARIES_BT709);
 
+    if (!(s->cmax = gm_malloc(ctx, (size_t)GT_L * GT_H * sizeof *s->cmax))) {
+        gm_tonemap_free(s);
+        return GAINMAP_ERR_NOMEM;
+    }
+    boundary_table(s);
+
     double peak = opts->peak_nits;
     if (!(peak > 0.0) && hdr->max_cll > 0.0)
         peak = hdr->max_cll;
@@ -472,6 +540,7 @@ void gm_tonemap_free(gm_tonemap_state *s)
     if (!s)
         return;
     free(s->in_table);
+    free(s->cmax);
     free(s);
 }
 

@@ -135,8 +135,11 @@ static double ramp_neutrality(const gainmap_image *sdr, int *exact)
         double rgb[3], itp[3], ref[3];
         sdr_linear(sdr, i, rgb);
         const uint8_t *p = (const uint8_t *)sdr->data + 3 * i;
-        if (p[0] != p[1] || p[1] != p[2])
+        if (p[0] != p[1] || p[1] != p[2]) {
+            if (*exact && getenv("GM_DEBUG"))
+                printf("    pixel %u: %u %u %u\n", i, p[0], p[1], p[2]);
             *exact = 0;
+        }
         double y = w[0] * rgb[0] + w[1] * rgb[1] + w[2] * rgb[2], g[3] = {y, y, y};
         gm_ictcp_from_linear(sdr->primaries, rgb, 203.0, itp);
         gm_ictcp_from_linear(sdr->primaries, g, 203.0, ref);

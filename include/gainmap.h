@@ -375,7 +375,11 @@ GAINMAP_API void gainmap_file_close(gainmap_file *f);
 GAINMAP_API const gainmap_info *gainmap_file_info(const gainmap_file *f);
 /* Spec violations and interop risks found while parsing (owned by f). */
 GAINMAP_API size_t gainmap_file_issues(const gainmap_file *f, const gainmap_issue **issues);
-/* Byte-exact streams inside the file (pointers owned by f). */
+/* Byte-exact streams inside the file (pointers owned by f).  For HEIF/AVIF,
+ * whose items are not standalone streams, each is a valid single-image HEIF
+ * (brand heic, or avif for AV1) holding the item - its tiles for a grid -
+ * with its properties, coded data copied unchanged; UNSUPPORTED when it
+ * could not be built (gainmap_file_issues says why). */
 GAINMAP_API gainmap_status gainmap_file_base_stream(const gainmap_file *f, const uint8_t **data, size_t *size);
 GAINMAP_API gainmap_status gainmap_file_map_stream(const gainmap_file *f, const uint8_t **data, size_t *size);
 /* ICC profile of the base image, or NULL/0. */
@@ -414,6 +418,15 @@ GAINMAP_API gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *
 /* Read a file's base and map and apply (what `gainmap decode` does). */
 GAINMAP_API gainmap_status gainmap_decode(gainmap_ctx *ctx, const gainmap_file *f,
                                           const gainmap_decode_options *opts, gainmap_image *out);
+/* A contact sheet of what a gain-map file holds, for an ordinary (SDR)
+ * screen: the SDR base, the gain map in false colour (log2 gain) with a
+ * scale bar, a histogram of the gain, renderings at display headroom 1, 2,
+ * 4 and 8 (all tone-mapped with one fixed hue-preserving curve, so more
+ * headroom looks brighter without clipping) and the key metadata as text.
+ * title (may be NULL) is printed at the top.  *sheet is allocated: U8 RGB,
+ * sRGB, 1260 pixels wide.  NO_GAINMAP when the file has no usable map. */
+GAINMAP_API gainmap_status gainmap_render_preview(gainmap_ctx *ctx, const gainmap_file *f, const char *title,
+                                                  gainmap_image *sheet);
 
 /* ------------------------------------------------------------------ */
 /* Tone mapping, gamut mapping, LUTs, ICC                              */
@@ -536,6 +549,45 @@ GAINMAP_API gainmap_status gainmap_encode_jpeg_with_base(gainmap_ctx *ctx, const
  * approximation, see docs/encoding.md.  *out is freed with gainmap_free. */
 GAINMAP_API gainmap_status gainmap_remux_jpeg(gainmap_ctx *ctx, const gainmap_file *f, gainmap_metadata_mode mode,
                                               uint8_t **out, size_t *out_size);
+
+/* HEIC outputs (HEVC through libheif/x265; our own HEIF container). */
+typedef enum gainmap_heic_variant {
+    /* Apple + ISO together, as current iPhones write them: an 8-bit Display
+     * P3 base, ONE hidden monochrome gain map that is both Apple's auxiliary
+     * image and the tmap's second input (Apple pixel encoding; the tmap's
+     * ISO 21496-1 metadata is the fitted description of that map, min 0,
+     * max log2 H, gamma fitted - as iPhone 16 does), Apple XMP and maker
+     * notes.  The default. */
+    GAINMAP_HEIC_BOTH = 0,
+    /* Base + Apple auxiliary gain map (urn:com:apple:photo:2020:aux:
+     * hdrgainmap, g = BT.709 OETF((HDR/SDR - 1)/(H - 1)) on luminance),
+     * HDRGainMap XMP (version 131072, linear headroom) and EXIF maker-note
+     * tags 33/48 that give H through Apple's formula. */
+    GAINMAP_HEIC_APPLE,
+    /* Base + ISO 21496-1 'tmap' item (payload in idat, dimg tmap -> base,
+     * map; altr [tmap, base]; hidden map of opts->gainmap_channels; tmap
+     * colour = the HDR alternate: nclx PQ, PQ ICC, clli, pixi 10). */
+    GAINMAP_HEIC_ISO,
+    /* 10-bit HEVC of the master as PQ Display P3 (converted when it is
+     * something else; chroma opts->subsampling 444 or 420), nclx 12/16/9
+     * full range, clli, and the ICC profile "HDR_P3_D65_ST2084"... */
+    GAINMAP_HEIC_PQ_HDR_P3_D65_ST2084,
+    /* ...or "P3_PQ" (see gainmap_icc_generate). */
+    GAINMAP_HEIC_PQ_P3_PQ
+} gainmap_heic_variant;
+
+/* HDR master -> HEIC in memory (free with gainmap_free).  sdr may be NULL
+ * (tone-mapped from hdr with opts->tonemap); it is ignored by the PQ
+ * variants.  opts->quality / gainmap_quality are libheif's HEVC quality
+ * (0..100) for the base / the map; subsampling 444 (default) or 420 for the
+ * base; an EXIF orientation of the master is applied to the pixels. */
+GAINMAP_API gainmap_status gainmap_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,
+                                               const gainmap_encode_options *opts, gainmap_heic_variant variant,
+                                               uint8_t **out, size_t *out_size);
+/* "heic", "heic-apple", "heic-iso", "heic-pq" (= HDR_P3_D65_ST2084),
+ * "heic-pq-p3" (= P3_PQ); from_name returns -1 when unknown. */
+GAINMAP_API const char *gainmap_heic_variant_name(gainmap_heic_variant v);
+GAINMAP_API int gainmap_heic_variant_from_name(const char *name);
 
 /* Write bytes to path through a temporary file in the same folder and an
  * atomic rename; never leaves a partial file.  Refuses to replace an

@@ -376,6 +376,243 @@ static gainmap_status open_jpeg(gainmap_ctx *ctx, gainmap_file *f)
     return GAINMAP_OK;
 }
 
+/* ---- HEIF / AVIF (docs/heif.md) ------------------------------------------ */
+
+/* Base colour: nclx when it names known primaries/transfer, else the ICC
+ * profile's contents, else sRGB. */
+static void heif_base_colour(gainmap_ctx *ctx, const gm_heif_colour *c, gainmap_info *info)
+{
+    info->base_primaries = GAINMAP_PRIMARIES_UNKNOWN;
+    info->base_transfer = GAINMAP_TRANSFER_UNKNOWN;
+    if (c->has_nclx) {
+        info->base_primaries = gainmap_primaries_from_cicp(c->cp);
+        info->base_transfer = gainmap_transfer_from_cicp(c->tc);
+    }
+    if (c->icc && c->icc_size &&
+        (info->base_primaries == GAINMAP_PRIMARIES_UNKNOWN || info->base_transfer == GAINMAP_TRANSFER_UNKNOWN)) {
+        gainmap_ctx tmp;
+        scratch_ctx(&tmp, ctx);
+        gainmap_primaries pr;
+        gainmap_transfer tf;
+        if (gainmap_icc_identify(&tmp, c->icc, c->icc_size, &pr, &tf) == GAINMAP_OK) {
+            if (info->base_primaries == GAINMAP_PRIMARIES_UNKNOWN)
+                info->base_primaries = pr;
+            if (info->base_transfer == GAINMAP_TRANSFER_UNKNOWN)
+                info->base_transfer = tf;
+        }
+    }
+    if (info->base_primaries == GAINMAP_PRIMARIES_UNKNOWN)
+        info->base_primaries = GAINMAP_PRIMARIES_BT709;
+    if (info->base_transfer == GAINMAP_TRANSFER_UNKNOWN)
+        info->base_transfer = GAINMAP_TRANSFER_SRGB;
+}
+
+/* Byte range of a coded item stored as one extent (0/0 for grids and
+ * multi-extent items). */
+static void heif_item_range(const gm_heif *h, uint32_t id, uint64_t *off, uint64_t *size)
+{
+    const gm_heif_item *it = gm_heif_item_by_id(h, id);
+    *off = *size = 0;
+    if (!it || !it->has_location || it->nextents != 1 || it->construction_method > 1 ||
+        it->type == GM_4CC('g', 'r', 'i', 'd'))
+        return;
+    uint64_t o = it->base_offset + it->extents[0].offset, n = it->extents[0].length;
+    if (it->construction_method == 1)
+        o += h->idat_offset;
+    if (n == 0 || o > h->size || n > h->size - o)
+        return;
+    *off = o;
+    *size = n;
+}
+
+/* The first item of this type describing `id` (cdsc -> id), or 0. */
+static uint32_t heif_cdsc(const gm_heif *h, uint32_t type, const char *mime, uint32_t id)
+{
+    for (size_t i = 0; i < h->nitems; i++) {
+        const gm_heif_item *it = &h->items[i];
+        if (it->type == type && (!mime || !strcmp(it->content_type, mime)) &&
+            gm_heif_refers(h, GM_4CC('c', 'd', 's', 'c'), it->id, id))
+            return it->id;
+    }
+    return 0;
+}
+
+/* EXIF item: a u32 offset to the TIFF header follows (ISO/IEC 23008-12 A.2.1). */
+static void heif_read_exif(gainmap_ctx *ctx, gainmap_file *f, uint32_t id)
+{
+    const gm_heif_item *it = gm_heif_item_by_id(f->heif, id);
+    uint8_t *data;
+    size_t size;
+    gainmap_ctx tmp;
+    scratch_ctx(&tmp, ctx);
+    if (!it || gm_heif_item_data(&tmp, f->heif, it, (uint64_t)tmp.max_metadata_bytes, &data, &size) != GAINMAP_OK)
+        return;
+    size_t at = SIZE_MAX;
+    if (size >= 12) {
+        uint32_t off = gm_be32(data);
+        at = off <= size - 12 ? 4 + (size_t)off : SIZE_MAX;
+        if (at == SIZE_MAX || (memcmp(data + at, "MM\0*", 4) && memcmp(data + at, "II*\0", 4)))
+            at = (size >= 14 && !memcmp(data + 4, "Exif\0\0", 6)) ? 10 : SIZE_MAX;
+    }
+    if (at == SIZE_MAX) {
+        free(data);
+        return;
+    }
+    f->heif_exif = data;
+    f->exif_offset = at;
+    f->exif_size = size - at;
+    gm_exif_read(data + at, size - at, &f->exif);
+}
+
+static void heif_read_xmp(gainmap_ctx *ctx, gainmap_file *f, uint32_t id, gm_xmp *x)
+{
+    const gm_heif_item *it = gm_heif_item_by_id(f->heif, id);
+    uint8_t *data;
+    size_t size;
+    gainmap_ctx tmp;
+    scratch_ctx(&tmp, ctx);
+    if (!it || gm_heif_item_data(&tmp, f->heif, it, (uint64_t)tmp.max_metadata_bytes, &data, &size) != GAINMAP_OK)
+        return;
+    gm_xmp_parse(x, data, size);
+    free(data);
+}
+
+/* A single-image HEIF of one item for base_stream/map_stream; a failure is
+ * kept as a sentence for those calls. */
+static void heif_extract(gainmap_ctx *ctx, gainmap_file *f, uint32_t id, uint8_t **out, size_t *size, char *err,
+                         size_t errn)
+{
+    gainmap_ctx tmp;
+    scratch_ctx(&tmp, ctx);
+    gainmap_status st = gm_heif_extract_item(&tmp, f->heif, id, out, size);
+    if (st != GAINMAP_OK)
+        copy_msg(err, errn, &tmp, st);
+}
+
+static gainmap_status open_heif(gainmap_ctx *ctx, gainmap_file *f)
+{
+    gainmap_status st = gm_heif_parse(ctx, f->data, f->size, &f->heif);
+    if (st != GAINMAP_OK)
+        return st;
+    const gm_heif *h = f->heif;
+    if (!h->has_primary || !gm_heif_item_by_id(h, h->primary_id))
+        return gm_error(ctx, GAINMAP_ERR_CORRUPT, "the HEIF file names no primary image item");
+    f->hg = gm_calloc(ctx, 1, sizeof *f->hg);
+    if (!f->hg)
+        return GAINMAP_ERR_NOMEM;
+    gm_heif_gainmap *g = f->hg;
+    gainmap_status find = gm_heif_find_gainmap(ctx, h, g);
+    if (find != GAINMAP_OK && find != GAINMAP_ERR_NO_GAINMAP)
+        return find;
+    for (size_t i = 0; i < h->nitems; i++)
+        f->heif_has_tmap |= h->items[i].type == GM_4CC('t', 'm', 'a', 'p');
+    for (size_t i = 0; i < h->nissues; i++)
+        gm_issue_add(&f->issues, h->issues[i].severity, h->issues[i].code, "%s", h->issues[i].message);
+    for (size_t i = 0; i < g->nissues; i++)
+        gm_issue_add(&f->issues, g->issues[i].severity, g->issues[i].code, "%s", g->issues[i].message);
+
+    gainmap_info *info = &f->info;
+    info->container = GAINMAP_CONTAINER_HEIF;
+    info->orientation = 1;   /* irot/imir are applied by the decoder; HEIF's EXIF orientation is informational */
+    info->base_components = 3;
+    uint32_t base_id = find == GAINMAP_OK ? g->base_id : h->primary_id;
+    gm_heif_colour bc;
+    if (find == GAINMAP_OK) {
+        bc = g->base_colour;
+        info->base_width = g->base_display_width;
+        info->base_height = g->base_display_height;
+    } else {
+        const gm_heif_item *p = gm_heif_item_by_id(h, base_id);
+        gm_heif_item_colour(h, p, &bc);
+        gm_heif_item_size(h, p, &info->base_width, &info->base_height, true);
+    }
+    /* a grid without colour properties of its own takes its first tile's */
+    const gm_heif_item *bi = gm_heif_item_by_id(h, base_id);
+    if (!bc.has_nclx && !bc.icc && bi && bi->type == GM_4CC('g', 'r', 'i', 'd')) {
+        const gm_heif_ref *tiles = gm_heif_ref_from(h, GM_4CC('d', 'i', 'm', 'g'), base_id);
+        const gm_heif_item *t0 = tiles && tiles->count ? gm_heif_item_by_id(h, tiles->to[0]) : NULL;
+        if (t0)
+            gm_heif_item_colour(h, t0, &bc);
+    }
+    heif_base_colour(ctx, &bc, info);
+    if (bc.icc && bc.icc_size) {
+        st = gm_check_meta_size(ctx, bc.icc_size, "ICC profile");
+        if (st != GAINMAP_OK)
+            return st;
+        f->icc = gm_malloc(ctx, bc.icc_size);
+        if (!f->icc)
+            return GAINMAP_ERR_NOMEM;
+        memcpy(f->icc, bc.icc, bc.icc_size);
+        f->icc_size = bc.icc_size;
+    }
+    heif_item_range(h, base_id, &info->base_offset, &info->base_size);
+    uint32_t exif_id = find == GAINMAP_OK && g->exif_id ? g->exif_id : heif_cdsc(h, GM_4CC('E', 'x', 'i', 'f'), NULL, base_id);
+    if (exif_id)
+        heif_read_exif(ctx, f, exif_id);
+    heif_extract(ctx, f, base_id, &f->heif_base, &f->heif_base_size, f->heif_base_error, sizeof f->heif_base_error);
+
+    if (find != GAINMAP_OK)
+        return GAINMAP_OK;
+    f->map_found = true;
+    f->has_map_layout = true;
+    info->locator = GAINMAP_LOCATOR_HEIF_ITEM;
+    info->map_width = g->map_display_width;
+    info->map_height = g->map_display_height;
+    info->map_components = g->map_channels;
+    heif_item_range(h, g->map_id, &info->map_offset, &info->map_size);
+    heif_extract(ctx, f, g->map_id, &f->heif_map, &f->heif_map_size, f->heif_map_error, sizeof f->heif_map_error);
+    if (g->map_xmp_id)
+        heif_read_xmp(ctx, f, g->map_xmp_id, &f->xmp_map);
+    f->apple_map = g->apple;
+    f->apple_headroom = g->apple_headroom;
+    f->apple_headroom_source = g->apple_headroom_source;
+
+    unsigned d = 0;
+    if (g->kind == GM_HEIF_GM_TMAP)
+        d |= GAINMAP_DIALECT_TMAP | GAINMAP_DIALECT_ISO21496;
+    if (g->apple)
+        d |= GAINMAP_DIALECT_APPLE;
+    if (g->kind == GM_HEIF_GM_SAMSUNG_AUX || g->kind == GM_HEIF_GM_ADOBE_AUX || f->xmp_map.has_hdrgm)
+        d |= GAINMAP_DIALECT_HDRGM_XMP;
+    info->dialects = d;
+
+    if (g->has_metadata) {
+        gainmap_ctx tmp;
+        scratch_ctx(&tmp, ctx);
+        gainmap_status ms = g->metadata.kind == GAINMAP_KIND_APPLE ? GAINMAP_OK : gainmap_metadata_check(&tmp, &g->metadata);
+        if (g->kind == GM_HEIF_GM_TMAP) {
+            f->iso_in_map = true;
+            f->iso = g->metadata;
+            f->iso_status = ms;
+            if (ms != GAINMAP_OK)
+                copy_msg(f->iso_error, sizeof f->iso_error, &tmp, ms);
+        } else if (g->kind != GM_HEIF_GM_APPLE_AUX) {
+            f->xmp_meta_present = true;
+            f->xmp_meta = g->metadata;
+            f->xmp_status = ms;
+            if (ms != GAINMAP_OK)
+                copy_msg(f->xmp_error, sizeof f->xmp_error, &tmp, ms);
+        }
+        if (ms == GAINMAP_OK) {
+            info->meta = g->metadata;
+            info->meta_source = g->kind == GM_HEIF_GM_TMAP        ? GAINMAP_META_ISO21496
+                                : g->kind == GM_HEIF_GM_APPLE_AUX ? GAINMAP_META_APPLE
+                                                                  : GAINMAP_META_XMP;
+        }
+    }
+    /* a tmap file may describe the same map in hdrgm XMP too (Samsung): kept for the comparison */
+    if (g->kind == GM_HEIF_GM_TMAP && f->xmp_map.has_hdrgm) {
+        gainmap_ctx tmp;
+        scratch_ctx(&tmp, ctx);
+        f->xmp_meta_present = true;
+        f->xmp_status = gm_xmp_to_metadata(&tmp, &f->xmp_map, &f->xmp_meta);
+        if (f->xmp_status != GAINMAP_OK)
+            copy_msg(f->xmp_error, sizeof f->xmp_error, &tmp, f->xmp_status);
+    }
+    info->has_gainmap = info->meta_source != GAINMAP_META_NONE;
+    return GAINMAP_OK;
+}
+
 static gainmap_status open_owned(gainmap_ctx *ctx, uint8_t *data, size_t size, gainmap_file **out)
 {
     gainmap_file *f = gm_calloc(ctx, 1, sizeof *f);
@@ -385,7 +622,8 @@ static gainmap_status open_owned(gainmap_ctx *ctx, uint8_t *data, size_t size, g
     }
     f->data = data;
     f->size = size;
-    gainmap_status st = open_jpeg(ctx, f);
+    bool heif = size >= 12 && !memcmp(data + 4, "ftyp", 4);
+    gainmap_status st = heif ? open_heif(ctx, f) : open_jpeg(ctx, f);
     if (st != GAINMAP_OK) {
         gainmap_file_close(f);
         return st;
@@ -398,7 +636,7 @@ static gainmap_status open_owned(gainmap_ctx *ctx, uint8_t *data, size_t size, g
 static gainmap_status sniff(gainmap_ctx *ctx, const uint8_t *data, size_t size)
 {
     if (size >= 12 && !memcmp(data + 4, "ftyp", 4))
-        return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "HEIF gain-map files are not supported yet");
+        return GAINMAP_OK;
     if (size < 3 || data[0] != 0xFF || data[1] != 0xD8 || data[2] != 0xFF)
         return gm_error(ctx, GAINMAP_ERR_FORMAT, "not a JPEG or HEIF file");
     return GAINMAP_OK;
@@ -446,6 +684,11 @@ void gainmap_file_close(gainmap_file *f)
     gm_jpeg_layout_free(&f->base);
     gm_jpeg_layout_free(&f->map);
     gm_issue_list_free(&f->issues);
+    gm_heif_free(f->heif);
+    free(f->hg);
+    free(f->heif_base);
+    free(f->heif_map);
+    free(f->heif_exif);
     free(f->icc);
     free(f->data);
     free(f);
@@ -464,6 +707,12 @@ gainmap_status gainmap_file_base_stream(const gainmap_file *f, const uint8_t **d
 {
     if (!f || !data || !size)
         return GAINMAP_ERR_INVALID_ARG;
+    if (f->info.container == GAINMAP_CONTAINER_HEIF) {
+        /* a HEIF item is not a standalone stream: a one-image HEIF of it */
+        *data = f->heif_base;
+        *size = f->heif_base_size;
+        return f->heif_base ? GAINMAP_OK : GAINMAP_ERR_UNSUPPORTED;
+    }
     *data = f->data;
     *size = (size_t)f->info.base_size;
     return GAINMAP_OK;
@@ -477,6 +726,11 @@ gainmap_status gainmap_file_map_stream(const gainmap_file *f, const uint8_t **da
     *size = 0;
     if (!f->map_found || !f->has_map_layout)
         return GAINMAP_ERR_NO_GAINMAP;
+    if (f->info.container == GAINMAP_CONTAINER_HEIF) {
+        *data = f->heif_map;
+        *size = f->heif_map_size;
+        return f->heif_map ? GAINMAP_OK : GAINMAP_ERR_UNSUPPORTED;
+    }
     *data = f->data + f->info.map_offset;
     *size = (size_t)f->info.map_size;
     return GAINMAP_OK;
@@ -495,7 +749,8 @@ gainmap_status gainmap_file_exif(const gainmap_file *f, const uint8_t **data, si
 {
     if (!f || !data || !size)
         return GAINMAP_ERR_INVALID_ARG;
-    *data = f->exif_size ? f->data + f->exif_offset : NULL;
+    const uint8_t *src = f->info.container == GAINMAP_CONTAINER_HEIF ? f->heif_exif : f->data;
+    *data = f->exif_size && src ? src + f->exif_offset : NULL;
     *size = f->exif_size;
     return GAINMAP_OK;
 }

@@ -411,6 +411,16 @@ struct gainmap_file {
     char map_error[256];           /* why the located map could not be walked */
     uint32_t mpf_map_entry_size;   /* MP entry size of the map */
     uint64_t trailing_bytes;       /* after the last image we know of */
+    /* HEIF/AVIF (info.container HEIF; docs/heif.md).  f->icc is a copy of
+     * the base item's ICC, f->exif the primary's EXIF facts, f->xmp_map the
+     * gain map's XMP item. */
+    struct gm_heif *heif;
+    struct gm_heif_gainmap *hg;    /* malloc'd; hg->kind NONE when no gain map */
+    uint8_t *heif_base, *heif_map; /* single-image HEIF of the base / map item (malloc'd) */
+    size_t heif_base_size, heif_map_size;
+    char heif_base_error[256], heif_map_error[256];
+    uint8_t *heif_exif;            /* EXIF item bytes (malloc'd); TIFF header at exif_offset */
+    bool heif_has_tmap;            /* some 'tmap' item exists (used or not) */
 };
 /* validate.c: derive the issue list from the facts. */
 void gm_validate_file(gainmap_file *f);
@@ -742,6 +752,99 @@ gainmap_status gm_heif_decode_item(gainmap_ctx *ctx, const gm_heif *h, uint32_t 
 gainmap_status gm_heif_extract_item(gainmap_ctx *ctx, const gm_heif *h, uint32_t item_id, uint8_t **out,
                                     size_t *size);
 
+/* ---- HEIC writing (issue 6): heif_encode.c, heif_write.c ---- */
+/* heif_encode.c: one picture -> HEVC through libheif/x265 as a codec.  img:
+ * U8 (8-bit) or U16 (0..65535, quantised to bit_depth), 3 channels for
+ * 444/420, 1 for 400 (monochrome).  Converted to Y'CbCr here with matrix
+ * cicp[2] (1, 5, 6 or 9) and range cicp[3]; cicp is also the nclx libheif
+ * gives x265's VUI. */
+typedef struct gm_hevc_settings {
+    int quality;        /* libheif lossy quality 0..100 */
+    int chroma;         /* 444, 420, or 400 = monochrome */
+    int bit_depth;      /* 8 or 10 */
+    uint8_t cicp[4];    /* primaries, transfer, matrix, full range */
+} gm_hevc_settings;
+typedef struct gm_hevc_picture {
+    uint8_t *hvcc; size_t hvcc_size;   /* whole property boxes from libheif's file */
+    uint8_t *ispe; size_t ispe_size;
+    uint8_t *clap; size_t clap_size;   /* NULL unless libheif cropped */
+    uint8_t *data; size_t data_size;   /* the coded item data */
+    uint32_t width, height;            /* the picture given */
+    uint32_t coded_width, coded_height;  /* ispe */
+    uint8_t bit_depth, channels;
+    uint8_t *heif; size_t heif_size;   /* libheif's whole one-image file */
+} gm_hevc_picture;
+gainmap_status gm_hevc_encode(gainmap_ctx *ctx, const gainmap_image *img, const gm_hevc_settings *s,
+                              gm_hevc_picture *out);
+/* Decode p back (libheif's file through gm_heif_decode_item). */
+gainmap_status gm_hevc_decode(gainmap_ctx *ctx, const gm_hevc_picture *p, gainmap_image *out);
+void gm_hevc_picture_free(gm_hevc_picture *p);
+
+/* heif_write.c: a HEIF file from a list of items (ftyp, meta with hdlr,
+ * pitm, iinf/infe v2, iref, iprp, idat, grpl/altr, iloc; then mdat).
+ * Property boxes are given whole and shared when byte-identical. */
+#define GM_HW_MAX_PROPS 10
+#define GM_HW_MAX_ITEMS 8
+typedef struct gm_hw_prop {
+    const uint8_t *box; size_t size;
+    bool essential;
+} gm_hw_prop;
+typedef struct gm_hw_item {
+    uint32_t id, type;
+    bool hidden;
+    const char *name;           /* may be NULL */
+    const char *content_type;   /* 'mime' items */
+    const uint8_t *data; size_t size;
+    bool in_idat;               /* iloc construction_method 1 */
+    gm_hw_prop props[GM_HW_MAX_PROPS];
+    unsigned nprops;
+} gm_hw_item;
+typedef struct gm_hw_ref {
+    uint32_t type, from;
+    uint32_t to[4];
+    unsigned count;
+} gm_hw_ref;
+typedef struct gm_hw_file {
+    uint32_t brands[6];         /* brands[0] is the major brand; all are listed as compatible */
+    unsigned nbrands;
+    uint32_t primary;
+    gm_hw_item items[GM_HW_MAX_ITEMS];
+    unsigned nitems;
+    gm_hw_ref refs[8];
+    unsigned nrefs;
+    uint32_t altr_id;           /* 0: no grpl */
+    uint32_t altr[4];
+    unsigned naltr;
+} gm_hw_file;
+gainmap_status gm_heif_write(gainmap_ctx *ctx, const gm_hw_file *f, uint8_t **out, size_t *size);
+/* Property boxes (appended whole to b). */
+void gm_hw_colr_nclx(gm_buf *b, const uint8_t cicp[4]);
+void gm_hw_colr_icc(gm_buf *b, const uint8_t *icc, size_t size);
+void gm_hw_pixi(gm_buf *b, unsigned channels, unsigned depth);
+void gm_hw_ispe(gm_buf *b, uint32_t width, uint32_t height);
+void gm_hw_clli(gm_buf *b, uint16_t max_cll, uint16_t max_fall);
+void gm_hw_auxc(gm_buf *b, const char *urn);
+/* Apple maker-note tags 33/48 (FORMATS 5.3, inverted) for a linear
+ * headroom: *m33 = 101/100 (the >= 1 branch), *m48 = n/1000000. */
+void gm_apple_maker_values(double headroom, int32_t m33[2], int32_t m48[2]);
+/* Big-endian EXIF (TIFF, no prefix): IFD0 -> Exif IFD -> Apple maker note
+ * holding tags 33 and 48. */
+gainmap_status gm_apple_exif_make(gainmap_ctx *ctx, double headroom, uint8_t **out, size_t *size);
+/* encode_heic.c: gainmap_encode_heic that also reports what it wrote (for
+ * tests and bench); w may be NULL. */
+typedef struct gm_heic_written {
+    bool has_iso;
+    gainmap_metadata iso;         /* the tmap's metadata */
+    double apple_headroom;        /* 0 unless an Apple map was written */
+    uint32_t map_width, map_height, map_channels;
+    size_t base_bytes, map_bytes;
+    uint16_t max_cll, max_fall;
+    double seconds_hevc, seconds_total;
+} gm_heic_written;
+gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,
+                              const gainmap_encode_options *opts, gainmap_heic_variant v, uint8_t **out,
+                              size_t *out_size, gm_heic_written *w);
+
 /* colour.c: 3x3 maths (row-major, dst = M * src), Oklab and ICtCp. */
 void gm_mat3_mul(const double a[9], const double b[9], double out[9]);
 int gm_mat3_invert(const double m[9], double out[9]);                 /* -1 when singular */
@@ -780,5 +883,22 @@ void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size
 double gm_tonemap_peak_nits(const gm_tonemap_state *s);
 gainmap_primaries gm_tonemap_source_primaries(const gm_tonemap_state *s);
 double gm_tonemap_curve(const gm_tonemap_state *s, double x);
+
+/* ---- preview (issue 7): preview.c, font5x7.c ---- */
+/* 5x7 glyph of ASCII 32..126: 7 rows top to bottom, bit 4 = left column;
+ * NULL outside that range. */
+const uint8_t *gm_font_glyph(int c);
+/* Panels of the contact sheet; rects are the drawn picture areas. */
+typedef enum gm_preview_panel {
+    GM_PREVIEW_BASE = 0, GM_PREVIEW_MAP, GM_PREVIEW_SCALE, GM_PREVIEW_HIST,
+    GM_PREVIEW_H1, GM_PREVIEW_H2, GM_PREVIEW_H4, GM_PREVIEW_H8, GM_PREVIEW_TEXT,
+    GM_PREVIEW_NPANELS
+} gm_preview_panel;
+typedef struct gm_rect {
+    uint32_t x, y, w, h;
+} gm_rect;
+/* Layout for a displayed (oriented) base of base_w x base_h pixels. */
+void gm_preview_layout(uint32_t base_w, uint32_t base_h, gm_rect rects[GM_PREVIEW_NPANELS], uint32_t *sheet_w,
+                       uint32_t *sheet_h);
 
 #endif /* GAINMAP_INTERNAL_H */

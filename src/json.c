@@ -155,6 +155,65 @@ static const char *severity_name(gainmap_severity s)
     return s == GAINMAP_SEVERITY_ERROR ? "error" : s == GAINMAP_SEVERITY_WARNING ? "warning" : "info";
 }
 
+static void jfourcc(gm_buf *b, uint32_t t)
+{
+    char s[5];
+    jstr(b, gm_fourcc_str(t, s));
+}
+
+/* HEIF items behind the description (docs/heif.md). */
+static void jheif(gm_buf *b, const gainmap_file *f)
+{
+    const gm_heif *h = f->heif;
+    const gm_heif_gainmap *g = f->hg;
+    gm_buf_str(b, ",\n  \"heif\": {\"major_brand\": ");
+    jfourcc(b, h->major_brand);
+    gm_buf_str(b, ", \"brands\": [");
+    for (size_t i = 0; i < h->nbrands; i++) {
+        if (i)
+            gm_buf_str(b, ", ");
+        jfourcc(b, h->brands[i]);
+    }
+    gm_buf_printf(b, "], \"items\": %zu, \"primary_item\": %u, \"meta_after_mdat\": %s", h->nitems, h->primary_id,
+                  h->meta_after_mdat ? "true" : "false");
+    bool found = g && g->kind != GM_HEIF_GM_NONE;
+    if (found) {
+        static const char *kinds[] = {"none", "tmap", "apple-aux", "samsung-aux", "adobe-aux"};
+        gm_buf_printf(b, ",\n    \"gainmap_kind\": \"%s\", \"base_item\": %u, \"gainmap_item\": %u",
+                      kinds[g->kind <= GM_HEIF_GM_ADOBE_AUX ? g->kind : 0], g->base_id, g->map_id);
+        if (g->tmap_id)
+            gm_buf_printf(b, ", \"tmap_item\": %u", g->tmap_id);
+        if (g->map_aux_type[0]) {
+            gm_buf_str(b, ", \"gainmap_aux_type\": ");
+            jstr(b, g->map_aux_type);
+        }
+        gm_buf_printf(b, ",\n    \"base_stored\": {\"width\": %u, \"height\": %u, \"irot\": %u}, "
+                         "\"gainmap_stored\": {\"width\": %u, \"height\": %u, \"irot\": %u}",
+                      g->base_width, g->base_height, g->base_angle, g->map_width, g->map_height, g->map_angle);
+        if (g->tmap_id) {
+            const gm_heif_colour *c = &g->tmap_colour;
+            gm_buf_printf(b, ",\n    \"alternate\": {\"width\": %u, \"height\": %u", g->tmap_width, g->tmap_height);
+            if (c->has_nclx)
+                gm_buf_printf(b, ", \"cicp\": [%u, %u, %u, %u]", c->cp, c->tc, c->mc, c->full_range);
+            gm_buf_printf(b, ", \"icc_size\": %zu", c->icc ? c->icc_size : (size_t)0);
+            if (c->pixi_depth)
+                gm_buf_printf(b, ", \"bit_depth\": %u", c->pixi_depth);
+            if (c->has_clli)
+                gm_buf_printf(b, ", \"max_cll\": %u, \"max_fall\": %u", c->max_cll, c->max_fall);
+            gm_buf_str(b, "}");
+        }
+        if (g->apple_headroom_source) {
+            gm_buf_str(b, ",\n    \"apple_headroom\": ");
+            jnum(b, g->apple_headroom);
+            gm_buf_printf(b, ", \"apple_headroom_source\": \"%s\"",
+                          g->apple_headroom_source == 1 ? "xmp" : "maker-notes");
+        }
+    }
+    if (g && g->ignored_tmap_id)
+        gm_buf_printf(b, ",\n    \"ignored_tmap_item\": %u", g->ignored_tmap_id);
+    gm_buf_str(b, "}");
+}
+
 gainmap_status gainmap_file_info_json(gainmap_ctx *ctx, const gainmap_file *f, char **json)
 {
     if (!f || !json)
@@ -281,6 +340,8 @@ gainmap_status gainmap_file_info_json(gainmap_ctx *ctx, const gainmap_file *f, c
     } else {
         gm_buf_str(&b, "null");
     }
+    if (in->container == GAINMAP_CONTAINER_HEIF && f->heif)
+        jheif(&b, f);
     gm_buf_str(&b, ",\n  \"issues\": [");
     for (size_t i = 0; i < f->issues.count; i++) {
         const gainmap_issue *is = &f->issues.items[i];

@@ -85,8 +85,119 @@ static void compare_xmp_iso(gainmap_file *f)
                      a, b);
 }
 
+static const char *heif_aux_name(int kind)
+{
+    return kind == GM_HEIF_GM_SAMSUNG_AUX ? "Samsung" : "Adobe";
+}
+
+static void map_geometry_issues(gainmap_file *f)
+{
+    gm_issue_list *L = &f->issues;
+    const gainmap_info *info = &f->info;
+    uint32_t bw = info->base_width, bh = info->base_height, mw = info->map_width, mh = info->map_height;
+    if (mw > bw || mh > bh)
+        gm_issue_add(L, GAINMAP_SEVERITY_WARNING, "map-larger-than-base",
+                     "the gain map (%ux%u) is larger than the base image (%ux%u); some readers refuse it", mw, mh, bw,
+                     bh);
+    if (bw && bh && mw && mh) {
+        double ra = (double)mw / bw, rb = (double)mh / bh;
+        if (fabs(ra / rb - 1.0) > 0.01)
+            gm_issue_add(L, GAINMAP_SEVERITY_WARNING, "map-aspect",
+                         "the gain map's aspect ratio (%ux%u) differs from the base's (%ux%u) by more than 1%%", mw,
+                         mh, bw, bh);
+    }
+}
+
+/* HEIF/AVIF: the parser's issues are already in the list (gmfile.c); these
+ * are about what the file means for readers (FORMATS 3.4, 5, pitfall 20). */
+static void validate_heif(gainmap_file *f)
+{
+    gm_issue_list *L = &f->issues;
+    const gainmap_info *info = &f->info;
+    const gm_heif_gainmap *g = f->hg;
+    const gainmap_severity E = GAINMAP_SEVERITY_ERROR, W = GAINMAP_SEVERITY_WARNING, I = GAINMAP_SEVERITY_INFO;
+    if (!f->map_found) {
+        if (!f->heif_has_tmap)
+            gm_issue_add(L, W, "no-gainmap",
+                         "no gain map: the file has no 'tmap' item and no auxiliary gain-map image; every viewer "
+                         "shows the primary image as it is");
+        return;
+    }
+    if (!f->heif_map)
+        gm_issue_add(L, E, "gainmap-unreadable", "the gain-map item %u cannot be copied out: %s", g->map_id,
+                     f->heif_map_error);
+    if (f->iso_in_map && f->iso_status != GAINMAP_OK)
+        gm_issue_add(L, E, "iso-invalid", "the tmap's ISO 21496-1 gain-map metadata is invalid: %s; the gain map is "
+                     "ignored", f->iso_error);
+    if (g->kind != GM_HEIF_GM_TMAP && f->xmp_meta_present && f->xmp_status != GAINMAP_OK)
+        gm_issue_add(L, E, "xmp-invalid", "the hdrgm XMP gain-map metadata is invalid: %s; the gain map is ignored",
+                     f->xmp_error);
+    if (f->xmp_map.conflicts)
+        gm_issue_add(L, W, "xmp-conflict", "an XMP property is given twice with different values; the first is used");
+    if (f->xmp_map.bad_packets)
+        gm_issue_add(L, W, "xmp-malformed", "%d XMP packet(s) are not well-formed XML and were ignored",
+                     f->xmp_map.bad_packets);
+    switch (g->kind) {
+    case GM_HEIF_GM_APPLE_AUX:
+        gm_issue_add(L, W, "apple-only",
+                     "Apple gain map only (no ISO 21496-1 'tmap' item): non-Apple platforms show SDR");
+        break;
+    case GM_HEIF_GM_SAMSUNG_AUX:
+    case GM_HEIF_GM_ADOBE_AUX:
+        gm_issue_add(L, W, "aux-gainmap-only",
+                     "%s auxiliary gain map with hdrgm XMP only (no ISO 21496-1 'tmap' item): readers that follow "
+                     "the AVIF/HEIF tmap (libavif, Chrome) show the base image",
+                     heif_aux_name(g->kind));
+        break;
+    default:
+        break;
+    }
+    if (g->kind == GM_HEIF_GM_TMAP && f->iso_status == GAINMAP_OK) {
+        if (f->xmp_meta_present && f->xmp_status == GAINMAP_OK)
+            compare_xmp_iso(f);
+        if (f->iso.flags & GM_ISO_FLAG_COMMON_DENOM)
+            gm_issue_add(L, W, "iso-flag-compact",
+                         "ISO 21496-1 flag 0x08 (libultrahdr's common-denominator short form) is not in the published "
+                         "layout: Chrome/Skia and libavif mis-read it and show SDR");
+        if (f->iso.flags & 0x33)
+            gm_issue_add(L, W, "iso-reserved-flags", "ISO 21496-1 reserved flag bits are set (flags 0x%02X)",
+                         f->iso.flags);
+        if (g->apple && f->apple_headroom_source) {
+            double iso_h = ufr(f->iso.alternate_hdr_headroom), apple_h = log2(f->apple_headroom);
+            if (fabs(iso_h - apple_h) > 0.01)
+                gm_issue_add(L, I, "apple-iso-headroom",
+                             "the Apple headroom (%.6g stops, from %s) and the tmap's alternate headroom (%.6g stops) "
+                             "differ; the tmap is used",
+                             apple_h, f->apple_headroom_source == 1 ? "HDRGainMapHeadroom" : "the maker notes", iso_h);
+        }
+    }
+    if (f->apple_map && f->apple_headroom_source == 1 && f->exif.has_apple_headroom &&
+        fabs(f->exif.apple_headroom - f->apple_headroom) > 0.01 * f->apple_headroom)
+        gm_issue_add(L, I, "apple-headroom-mismatch",
+                     "the XMP HDRGainMapHeadroom (%.6g) and the maker-note headroom (%.6g) differ; the XMP value is used",
+                     f->apple_headroom, f->exif.apple_headroom);
+    if (info->has_gainmap && info->meta.kind == GAINMAP_KIND_ISO) {
+        gainmap_params p;
+        gainmap_metadata_to_params(&info->meta, &p);
+        if (p.base_hdr_headroom == p.alternate_hdr_headroom)
+            gm_issue_add(L, E, "headroom-equal",
+                         "the base and alternate headrooms are equal (%g): the gain map is never applied",
+                         p.base_hdr_headroom);
+        else if (p.base_hdr_headroom > p.alternate_hdr_headroom)
+            gm_issue_add(L, I, "base-is-hdr",
+                         "the base image is the HDR rendition (%.6g stops; the alternate %.6g): readers that ignore "
+                         "the gain map show it as HDR",
+                         p.base_hdr_headroom, p.alternate_hdr_headroom);
+    }
+    map_geometry_issues(f);
+}
+
 void gm_validate_file(gainmap_file *f)
 {
+    if (f->info.container == GAINMAP_CONTAINER_HEIF) {
+        validate_heif(f);
+        return;
+    }
     gm_issue_list *L = &f->issues;
     const gainmap_info *info = &f->info;
     const gm_xmp *xp = &f->xmp_primary;

@@ -1019,9 +1019,10 @@ static void test_file_dialects(void)
     /* not JPEG, HEIF */
     gainmap_ctx *ctx = gainmap_ctx_new();
     gainmap_file *g = NULL;
+    /* a HEIF header goes to the HEIF reader, which finds this one cut short */
     CHECK_INT(gainmap_file_open_memory(ctx, (const uint8_t *)"\0\0\0\x18" "ftypheic\0\0\0\0", 16, &g),
-              GAINMAP_ERR_UNSUPPORTED);
-    CHECK_STR(gainmap_last_error(ctx), "HEIF gain-map files are not supported yet");
+              GAINMAP_ERR_TRUNCATED);
+    CHECK_STR(gainmap_last_error(ctx), "'ftyp' box at offset 0 claims 24 bytes but only 16 remain");
     gainmap_clear_error(ctx);
     CHECK_INT(gainmap_file_open_memory(ctx, (const uint8_t *)"GIF89a", 6, &g), GAINMAP_ERR_FORMAT);
     CHECK_STR(gainmap_last_error(ctx), "not a JPEG or HEIF file");

@@ -8,10 +8,12 @@
 static const char usage[] =
     "Usage: gainmap info [--json] FILE...\n"
     "\n"
-    "Describe what a gain-map photo holds: its container, which metadata dialects\n"
-    "it carries (hdrgm XMP, GContainer, MPF, ISO 21496-1, Apple), the base image\n"
-    "and gain-map sizes, where the gain map was found, the effective metadata\n"
-    "(ISO 21496-1 wins over XMP) and any problems found while reading.\n"
+    "Describe what a gain-map photo holds: its container (JPEG, or HEIF for\n"
+    "HEIC/AVIF/HIF), which metadata dialects it carries (hdrgm XMP, GContainer,\n"
+    "MPF, ISO 21496-1, Apple, HEIF tmap), the base image and gain-map sizes (for\n"
+    "HEIF as displayed, after rotation), where the gain map was found, the\n"
+    "effective metadata (ISO 21496-1 wins over XMP and Apple) and any problems\n"
+    "found while reading.\n"
     "\n"
     "Options:\n"
     "  -j, --json     print JSON (schema \"gainmap-info/1\"); several files give an array\n"
@@ -19,6 +21,7 @@ static const char usage[] =
     "\n"
     "Examples:\n"
     "  gainmap info photo.jpg\n"
+    "  gainmap info IMG_0001.HEIC\n"
     "  gainmap info --json photo.jpg | jq .metadata.alternate_hdr_headroom.value\n"
     "\n"
     "Exit status: 0 when every file was read, 1 when one could not be read.\n";
@@ -69,14 +72,24 @@ static void print_human(const char *path, const gainmap_file *f)
     printf("  %-15s%s\n", "container", in->container == GAINMAP_CONTAINER_HEIF ? "HEIF" : "JPEG");
     printf("  %-15s%s\n", "gain map", in->has_gainmap ? "yes" : "no");
     printf("  %-15s%s\n", "dialects", dl);
-    printf("  %-15s%ux%u, %u component%s, bytes %llu-%llu, %s primaries, %s transfer, orientation %d\n", "base image",
-           in->base_width, in->base_height, in->base_components, in->base_components == 1 ? "" : "s",
-           (unsigned long long)in->base_offset, (unsigned long long)(in->base_offset + in->base_size - 1),
+    char range[64];
+    /* HEIF grids and multi-extent items have no single byte range */
+    if (in->base_size)
+        snprintf(range, sizeof range, ", bytes %llu-%llu", (unsigned long long)in->base_offset,
+                 (unsigned long long)(in->base_offset + in->base_size - 1));
+    else
+        range[0] = 0;
+    printf("  %-15s%ux%u, %u component%s%s, %s primaries, %s transfer, orientation %d\n", "base image",
+           in->base_width, in->base_height, in->base_components, in->base_components == 1 ? "" : "s", range,
            gainmap_primaries_name(in->base_primaries), gainmap_transfer_name(in->base_transfer), in->orientation);
-    if (in->map_size) {
-        printf("  %-15s%ux%u, %u component%s, bytes %llu-%llu, found by %s\n", "gain-map image", in->map_width,
-               in->map_height, in->map_components, in->map_components == 1 ? "" : "s",
-               (unsigned long long)in->map_offset, (unsigned long long)(in->map_offset + in->map_size - 1),
+    if (in->map_size || (in->locator == GAINMAP_LOCATOR_HEIF_ITEM && in->map_width)) {
+        if (in->map_size)
+            snprintf(range, sizeof range, ", bytes %llu-%llu", (unsigned long long)in->map_offset,
+                     (unsigned long long)(in->map_offset + in->map_size - 1));
+        else
+            range[0] = 0;
+        printf("  %-15s%ux%u, %u component%s%s, found by %s\n", "gain-map image", in->map_width, in->map_height,
+               in->map_components, in->map_components == 1 ? "" : "s", range,
                loc[in->locator <= GAINMAP_LOCATOR_HEIF_ITEM ? in->locator : 0]);
     }
     if (in->meta_source != GAINMAP_META_NONE) {

@@ -1,0 +1,657 @@
+/* encode_heic.c - HDR master -> HEIC (PQ, Apple gain map, ISO 21496-1 tmap,
+ * or Apple + ISO), FORMATS.md 3.4, 5, 7.
+ *
+ * The gain-map variants are closed loop like the JPEG encoder: the base is
+ * HEVC-coded, decoded again, and the map is computed against the decoded
+ * base.  HEVC comes from libheif (heif_encode.c); the container is ours
+ * (heif_write.c). */
+#include "internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define APPLE_XMP_VERSION 131072   /* 0x20000: iOS 26, with the headroom element (FORMATS 5.2) */
+/* Item IDs of our files; the altr group takes the next free ID. */
+enum { ID_BASE = 1, ID_MAP = 2, ID_TMAP = 3, ID_EXIF = 4, ID_XMP = 5, ID_GROUP = 6 };
+
+static const char *const variant_names[] = {"heic", "heic-apple", "heic-iso", "heic-pq", "heic-pq-p3"};
+
+const char *gainmap_heic_variant_name(gainmap_heic_variant v)
+{
+    return (unsigned)v < sizeof variant_names / sizeof variant_names[0] ? variant_names[v] : "unknown";
+}
+
+int gainmap_heic_variant_from_name(const char *name)
+{
+    for (size_t i = 0; name && i < sizeof variant_names / sizeof variant_names[0]; i++)
+        if (!strcmp(name, variant_names[i]))
+            return (int)i;
+    return -1;
+}
+
+/* MaxCLL / MaxFALL (cd/m2, H.265 D.3.35: max and frame mean of max(R,G,B))
+ * of the master in `space`. */
+static gainmap_status light_level(gainmap_ctx *ctx, const gainmap_image *hdr, gainmap_primaries space,
+                                  uint16_t *cll, uint16_t *fall)
+{
+    gm_linear lin;
+    gainmap_status st = gm_linear_init(ctx, &lin, hdr, space);
+    float *row = st == GAINMAP_OK ? gm_malloc(ctx, (size_t)hdr->width * 3 * sizeof(float)) : NULL;
+    if (st == GAINMAP_OK && !row)
+        st = GAINMAP_ERR_NOMEM;
+    double mx = 0, sum = 0;
+    for (uint32_t y = 0; st == GAINMAP_OK && y < hdr->height; y++) {
+        gm_linear_row(&lin, y, row);
+        for (uint32_t x = 0; x < hdr->width; x++) {
+            double m = GM_MAX(row[3 * x], GM_MAX(row[3 * x + 1], row[3 * x + 2])) * 203.0;
+            m = GM_CLAMP(m, 0.0, 10000.0);
+            mx = GM_MAX(mx, m);
+            sum += m;
+        }
+    }
+    *cll = (uint16_t)floor(mx + 0.5);
+    *fall = (uint16_t)floor(sum / ((double)hdr->width * hdr->height) + 0.5);
+    free(row);
+    gm_linear_free(&lin);
+    return st;
+}
+
+/* The master as 16-bit PQ Display P3 RGB (codes 0..65535). */
+static gainmap_status to_p3_pq(gainmap_ctx *ctx, const gainmap_image *hdr, gainmap_image *out)
+{
+    gainmap_status st = gainmap_image_alloc(ctx, out, hdr->width, hdr->height, 3, GAINMAP_PIXEL_U16);
+    if (st != GAINMAP_OK)
+        return st;
+    bool direct = hdr->type == GAINMAP_PIXEL_U16 && hdr->transfer == GAINMAP_TRANSFER_PQ &&
+                  hdr->primaries == GAINMAP_PRIMARIES_P3;
+    gm_linear lin;
+    memset(&lin, 0, sizeof lin);
+    float *row = NULL;
+    if (!direct) {
+        st = gm_linear_init(ctx, &lin, hdr, GAINMAP_PRIMARIES_P3);
+        if (st == GAINMAP_OK && !(row = gm_malloc(ctx, (size_t)hdr->width * 3 * sizeof(float))))
+            st = GAINMAP_ERR_NOMEM;
+    }
+    for (uint32_t y = 0; st == GAINMAP_OK && y < hdr->height; y++) {
+        uint16_t *d = (uint16_t *)(void *)((uint8_t *)out->data + (size_t)y * out->stride);
+        if (direct) {
+            const uint16_t *s = (const uint16_t *)(const void *)((const uint8_t *)hdr->data + (size_t)y * hdr->stride);
+            for (uint32_t x = 0; x < hdr->width; x++)
+                for (uint32_t c = 0; c < 3; c++)
+                    d[3 * x + c] = s[(size_t)x * hdr->channels + (hdr->channels == 1 ? 0 : c)];
+            continue;
+        }
+        gm_linear_row(&lin, y, row);
+        for (size_t i = 0; i < (size_t)hdr->width * 3; i++) {
+            double v = gainmap_pq_inverse_eotf(GM_CLAMP(row[i] * 203.0, 0.0, 10000.0));
+            d[i] = (uint16_t)floor(v * 65535.0 + 0.5);
+        }
+    }
+    free(row);
+    gm_linear_free(&lin);
+    if (st != GAINMAP_OK)
+        gainmap_image_free(out);
+    out->transfer = GAINMAP_TRANSFER_PQ;
+    out->primaries = GAINMAP_PRIMARIES_P3;
+    out->bit_depth = 16;
+    return st;
+}
+
+/* Apple gain map (FORMATS 5.1, 5.3): per map pixel the mean log2 luminance
+ * ratio L of its block, r = 2^L, g = BT.709 OETF((r - 1) / (H - 1)) clipped
+ * to [0, 1]; H = the ratio below which all but 1e-5 of the map lies (or
+ * 2^target_headroom), rounded to 6 decimals as the XMP stores it. */
+static gainmap_status apple_map(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
+                                const gainmap_encode_options *o, gainmap_image *map, double *headroom)
+{
+    const uint32_t w = sdr->width, h = sdr->height, sc = (uint32_t)o->gainmap_scale;
+    const uint32_t mw = (w + sc - 1) / sc, mh = (h + sc - 1) / sc;
+    /* Apple applies no offset (HDR = SDR * gain), so the map's ratios take
+     * only a guard against 0/0; the headroom is chosen from ratios with the
+     * encoder's offset, so that near-black base pixels do not set it. */
+    const double k = 1e-7, kh = o->offset > 0 ? o->offset : 1.0 / 1024.0;
+    gainmap_primaries space = sdr->primaries;
+    double wt[3];
+    gainmap_luma_weights(space, wt);
+    gm_linear ls, lh;
+    memset(&lh, 0, sizeof lh);
+    float *rs = NULL, *rh = NULL, *lg = NULL;
+    double *acc = NULL, *acch = NULL;
+    enum { BINS = 16 * 256 };   /* 1/256-stop bins over [0, 16] stops */
+    uint32_t *hist = NULL;
+    memset(map, 0, sizeof *map);
+    gainmap_status st = gm_linear_init(ctx, &ls, sdr, space);
+    if (st == GAINMAP_OK)
+        st = gm_linear_init(ctx, &lh, hdr, space);
+    if (st != GAINMAP_OK)
+        goto done;
+    rs = gm_malloc(ctx, (size_t)w * 3 * sizeof(float));
+    rh = gm_malloc(ctx, (size_t)w * 3 * sizeof(float));
+    lg = gm_malloc(ctx, (size_t)mw * mh * sizeof(float));
+    acc = gm_calloc(ctx, mw, sizeof(double));
+    acch = gm_calloc(ctx, mw, sizeof(double));
+    hist = gm_calloc(ctx, BINS, sizeof(uint32_t));
+    if (!rs || !rh || !lg || !acc || !acch || !hist) {
+        st = GAINMAP_ERR_NOMEM;
+        goto done;
+    }
+    double vmax = 0;
+    for (uint32_t my = 0; my < mh; my++) {
+        memset(acc, 0, mw * sizeof(double));
+        memset(acch, 0, mw * sizeof(double));
+        uint32_t y0 = my * sc, y1 = GM_MIN(h, y0 + sc);
+        for (uint32_t y = y0; y < y1; y++) {
+            gm_linear_row(&ls, y, rs);
+            gm_linear_row(&lh, y, rh);
+            for (uint32_t x = 0; x < w; x++) {
+                const float *s = rs + 3 * x, *t = rh + 3 * x;
+                double ys = wt[0] * s[0] + wt[1] * s[1] + wt[2] * s[2];
+                double yh = wt[0] * t[0] + wt[1] * t[1] + wt[2] * t[2];
+                acc[x / sc] += log2((GM_MAX(yh, 0.0) + k) / (GM_MAX(ys, 0.0) + k));
+                acch[x / sc] += log2((GM_MAX(yh, 0.0) + kh) / (GM_MAX(ys, 0.0) + kh));
+            }
+        }
+        for (uint32_t mx = 0; mx < mw; mx++) {
+            uint32_t x0 = mx * sc, x1 = GM_MIN(w, x0 + sc);
+            double area = (double)(x1 - x0) * (double)(y1 - y0);
+            lg[(size_t)my * mw + mx] = (float)GM_CLAMP(acc[mx] / area, 0.0, 16.0);   /* Apple maps only brighten */
+            double v = GM_CLAMP(acch[mx] / area, 0.0, 16.0);
+            vmax = GM_MAX(vmax, v);
+            hist[GM_MIN(BINS - 1, (int)(v * 256.0))]++;
+        }
+    }
+    double top;
+    if (o->target_headroom > 0) {
+        top = o->target_headroom;
+    } else {
+        uint64_t tail = (uint64_t)((double)mw * mh * 1e-5), seen = 0;
+        int b = BINS - 1;
+        for (; b > 0; b--) {
+            seen += hist[b];
+            if (seen > tail)
+                break;
+        }
+        top = GM_MIN(vmax, (b + 1) / 256.0);
+    }
+    top = GM_CLAMP(top, 1.0 / 64.0, 16.0);
+    double H = floor(exp2(top) * 1e6 + 0.5) / 1e6;
+    if ((st = gainmap_image_alloc(ctx, map, mw, mh, 1, GAINMAP_PIXEL_U8)) != GAINMAP_OK)
+        goto done;
+    for (uint32_t y = 0; y < mh; y++) {
+        uint8_t *d = (uint8_t *)map->data + (size_t)y * map->stride;
+        for (uint32_t x = 0; x < mw; x++) {
+            double g = (exp2(lg[(size_t)y * mw + x]) - 1.0) / (H - 1.0);
+            g = gainmap_bt709_from_linear(GM_CLAMP(g, 0.0, 1.0));
+            d[x] = (uint8_t)GM_CLAMP(floor(g * 255.0 + 0.5), 0.0, 255.0);
+        }
+    }
+    map->transfer = GAINMAP_TRANSFER_BT709;
+    map->bit_depth = 8;
+    *headroom = H;
+done:
+    gm_linear_free(&ls);
+    gm_linear_free(&lh);
+    free(rs);
+    free(rh);
+    free(lg);
+    free(acc);
+    free(hist);
+    return st;
+}
+
+/* The built-in base for a one-channel map.  A luminance gain (Apple's map,
+ * or an ISO map with one channel) multiplies R, G and B alike, so it can
+ * only restore the master when the base keeps the master's RGB ratios: the
+ * tone curve is applied to max(R, G, B) and the pixel scaled by
+ * curve(M) / M (no gamut compression, which would change the ratios).
+ * 8x8 ordered dither, one threshold for R, G and B, as gainmap_tonemap. */
+static const uint8_t bayer8[8][8] = {
+    {0, 32, 8, 40, 2, 34, 10, 42},  {48, 16, 56, 24, 50, 18, 58, 26}, {12, 44, 4, 36, 14, 46, 6, 38},
+    {60, 28, 52, 20, 62, 30, 54, 22}, {3, 35, 11, 43, 1, 33, 9, 41},  {51, 19, 59, 27, 49, 17, 57, 25},
+    {15, 47, 7, 39, 13, 45, 5, 37}, {63, 31, 55, 23, 61, 29, 53, 21},
+};
+
+static gainmap_status ratio_base(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_tonemap_options *to,
+                                 gainmap_primaries bp, gainmap_image *out)
+{
+    gm_tonemap_state *ts = NULL;
+    gainmap_status st = gm_tonemap_setup(ctx, hdr, to, &ts);
+    if (st != GAINMAP_OK)
+        return st;
+    double m[9];
+    float *row = NULL;
+    if (gainmap_gamut_matrix(gm_tonemap_source_primaries(ts), bp, m) != 0)
+        st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "no gamut matrix to the base primaries");
+    if (st == GAINMAP_OK)
+        st = gainmap_image_alloc(ctx, out, hdr->width, hdr->height, 3, GAINMAP_PIXEL_U8);
+    if (st == GAINMAP_OK && !(row = gm_malloc(ctx, (size_t)hdr->width * 3 * sizeof(float))))
+        st = GAINMAP_ERR_NOMEM;
+    for (uint32_t y = 0; st == GAINMAP_OK && y < hdr->height; y++) {
+        gm_tonemap_decode_row(ts, hdr, y, row);
+        uint8_t *d = (uint8_t *)out->data + (size_t)y * out->stride;
+        for (uint32_t x = 0; x < hdr->width; x++) {
+            double v[3] = {row[3 * x], row[3 * x + 1], row[3 * x + 2]};
+            gm_mat3_apply(m, v, v);
+            double mx = 0;
+            for (int c = 0; c < 3; c++) {
+                v[c] = GM_MAX(v[c], 0.0);
+                mx = GM_MAX(mx, v[c]);
+            }
+            double k = mx > 0 ? gm_tonemap_curve(ts, mx) / mx : 0.0;
+            double bias = to->dither ? (bayer8[y & 7][x & 7] + 0.5) / 64.0 : 0.5;
+            for (int c = 0; c < 3; c++) {
+                double e = gainmap_srgb_from_linear(GM_CLAMP(v[c] * k, 0.0, 1.0));
+                d[3 * x + c] = (uint8_t)GM_CLAMP(floor(e * 255.0 + bias), 0.0, 255.0);
+            }
+        }
+    }
+    free(row);
+    gm_tonemap_free(ts);
+    if (st != GAINMAP_OK) {
+        gainmap_image_free(out);
+        return st;
+    }
+    out->primaries = bp;
+    out->transfer = GAINMAP_TRANSFER_SRGB;
+    out->bit_depth = 8;
+    return GAINMAP_OK;
+}
+
+static gainmap_status apple_xmp(gainmap_ctx *ctx, double headroom, uint8_t **out, size_t *size)
+{
+    gm_buf b;
+    gm_buf_init(&b);
+    gm_buf_printf(&b,
+                  "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\" x:xmptk=\"libgainmap " GAINMAP_VERSION_STRING "\">\n"
+                  " <rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n"
+                  "  <rdf:Description rdf:about=\"\"\n"
+                  "    xmlns:HDRGainMap=\"http://ns.apple.com/HDRGainMap/1.0/\">\n"
+                  "   <HDRGainMap:HDRGainMapVersion>%d</HDRGainMap:HDRGainMapVersion>\n"
+                  "   <HDRGainMap:HDRGainMapHeadroom>%.6f</HDRGainMap:HDRGainMapHeadroom>\n"
+                  "  </rdf:Description>\n"
+                  " </rdf:RDF>\n"
+                  "</x:xmpmeta>\n",
+                  APPLE_XMP_VERSION, headroom);
+    if (b.bad) {
+        gm_buf_free(&b);
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing XMP");
+    }
+    *out = gm_buf_take(&b, size);
+    return *out ? GAINMAP_OK : gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing XMP");
+}
+
+/* Property boxes live in one buffer; items point into it after it stops growing. */
+typedef struct prop_ref {
+    size_t at, size;
+    bool essential;
+} prop_ref;
+typedef struct props {
+    gm_buf b;
+    prop_ref list[GM_HW_MAX_ITEMS][GM_HW_MAX_PROPS];
+    unsigned n[GM_HW_MAX_ITEMS];
+} props;
+
+static void prop_begin(props *p, unsigned item, size_t *at) { (void)p, (void)item, *at = p->b.size; }
+static void prop_end(props *p, unsigned item, size_t at, bool essential)
+{
+    if (p->n[item] < GM_HW_MAX_PROPS)
+        p->list[item][p->n[item]++] = (prop_ref){at, p->b.size - at, essential};
+}
+static void prop_bytes(props *p, unsigned item, const uint8_t *box, size_t size, bool essential)
+{
+    size_t at;
+    prop_begin(p, item, &at);
+    gm_buf_put(&p->b, box, size);
+    prop_end(p, item, at, essential);
+}
+
+/* hvcC, ispe, clap of a coded picture, then its colour properties. */
+static void picture_props(props *p, unsigned item, const gm_hevc_picture *pic, const uint8_t cicp[4],
+                          const uint8_t *icc, size_t icc_size)
+{
+    size_t at;
+    prop_bytes(p, item, pic->hvcc, pic->hvcc_size, true);
+    prop_bytes(p, item, pic->ispe, pic->ispe_size, false);
+    if (pic->clap)
+        prop_bytes(p, item, pic->clap, pic->clap_size, true);
+    prop_begin(p, item, &at);
+    gm_hw_colr_nclx(&p->b, cicp);
+    prop_end(p, item, at, false);
+    if (icc) {
+        prop_begin(p, item, &at);
+        gm_hw_colr_icc(&p->b, icc, icc_size);
+        prop_end(p, item, at, false);
+    }
+    prop_begin(p, item, &at);
+    gm_hw_pixi(&p->b, pic->channels, pic->bit_depth);
+    prop_end(p, item, at, false);
+}
+
+static void attach_props(props *p, gm_hw_file *f)
+{
+    for (unsigned i = 0; i < f->nitems; i++) {
+        f->items[i].nprops = p->n[i];
+        for (unsigned k = 0; k < p->n[i]; k++)
+            f->items[i].props[k] = (gm_hw_prop){p->b.data + p->list[i][k].at, p->list[i][k].size,
+                                                p->list[i][k].essential};
+    }
+}
+
+static gainmap_status check_options(gainmap_ctx *ctx, const gainmap_encode_options *o, gainmap_heic_variant v)
+{
+    if ((unsigned)v > GAINMAP_HEIC_PQ_P3_PQ)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "unknown HEIC variant %d", (int)v);
+    if (o->quality < 0 || o->quality > 100)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "HEIC quality %d is outside 0..100", o->quality);
+    if (o->gainmap_quality < 0 || o->gainmap_quality > 100)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map HEVC quality %d is outside 0..100",
+                        o->gainmap_quality);
+    if (o->subsampling != 444 && o->subsampling != 420)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "HEIC chroma subsampling must be 444 or 420, not %d",
+                        o->subsampling);
+    if (o->gainmap_scale != 1 && o->gainmap_scale != 2 && o->gainmap_scale != 4)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map scale must be 1, 2 or 4, not %d", o->gainmap_scale);
+    if (!(o->target_headroom >= 0.0 && o->target_headroom <= 16.0))
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "target headroom %g is outside [0, 16] stops",
+                        o->target_headroom);
+    return GAINMAP_OK;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, const gainmap_image *sdr_in,
+                              const gainmap_encode_options *opts, gainmap_heic_variant v, uint8_t **out,
+                              size_t *out_size, gm_heic_written *w)
+{
+    gm_heic_written wlocal;
+    if (!w)
+        w = &wlocal;
+    memset(w, 0, sizeof *w);
+    double t0 = now_seconds(), t;
+    if (!hdr_in || !hdr_in->data || !out || !out_size)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "encode: missing HDR image or output pointers");
+    *out = NULL;
+    *out_size = 0;
+    gainmap_encode_options defaults;
+    if (!opts) {
+        gainmap_encode_options_init(&defaults);
+        opts = &defaults;
+    }
+    gainmap_status st = check_options(ctx, opts, v);
+    if (st != GAINMAP_OK)
+        return st;
+    const bool pq = v == GAINMAP_HEIC_PQ_HDR_P3_D65_ST2084 || v == GAINMAP_HEIC_PQ_P3_PQ;
+    const bool apple = v == GAINMAP_HEIC_APPLE || v == GAINMAP_HEIC_BOTH;
+    const bool iso = v == GAINMAP_HEIC_ISO || v == GAINMAP_HEIC_BOTH;
+
+    gainmap_image hdr_o, sdr_o, tm, pqimg, decoded, map;
+    memset(&hdr_o, 0, sizeof hdr_o);
+    memset(&sdr_o, 0, sizeof sdr_o);
+    memset(&tm, 0, sizeof tm);
+    memset(&pqimg, 0, sizeof pqimg);
+    memset(&decoded, 0, sizeof decoded);
+    memset(&map, 0, sizeof map);
+    gm_hevc_picture base_pic, map_pic;
+    memset(&base_pic, 0, sizeof base_pic);
+    memset(&map_pic, 0, sizeof map_pic);
+    uint8_t *icc = NULL, *alt_icc = NULL, *iso_bytes = NULL, *exif = NULL, *xmp = NULL, *tmap = NULL;
+    size_t icc_size = 0, alt_icc_size = 0, iso_size = 0, exif_size = 0, xmp_size = 0;
+    props pr;
+    memset(&pr, 0, sizeof pr);
+    gm_buf_init(&pr.b);
+    gm_hw_file f;
+    memset(&f, 0, sizeof f);
+
+    /* HEIF orientation would need irot/imir: turn the pixels instead. */
+    const gainmap_image *hdr = hdr_in, *sdr = sdr_in;
+    if (hdr_in->orientation > 1 && hdr_in->orientation <= 8) {
+        if ((st = gm_image_orient(ctx, hdr_in, hdr_in->orientation, &hdr_o)) != GAINMAP_OK)
+            goto done;
+        hdr = &hdr_o;
+    }
+    if (sdr_in && sdr_in->orientation > 1 && sdr_in->orientation <= 8) {
+        if ((st = gm_image_orient(ctx, sdr_in, sdr_in->orientation, &sdr_o)) != GAINMAP_OK)
+            goto done;
+        sdr = &sdr_o;
+    }
+    uint16_t cll = 0, fall = 0;
+    f.brands[f.nbrands++] = GM_4CC('h', 'e', 'i', 'c');
+    f.brands[f.nbrands++] = GM_4CC('m', 'i', 'f', '1');
+    f.primary = ID_BASE;
+
+    if (pq) {
+        if ((st = to_p3_pq(ctx, hdr, &pqimg)) != GAINMAP_OK)
+            goto done;
+        if ((st = light_level(ctx, hdr, GAINMAP_PRIMARIES_P3, &cll, &fall)) != GAINMAP_OK)
+            goto done;
+        gm_hevc_settings s = {opts->quality, opts->subsampling, 10, {12, 16, 9, 1}};
+        t = now_seconds();
+        if ((st = gm_hevc_encode(ctx, &pqimg, &s, &base_pic)) != GAINMAP_OK)
+            goto done;
+        w->seconds_hevc += now_seconds() - t;
+        const char *name = v == GAINMAP_HEIC_PQ_P3_PQ ? "P3_PQ" : "HDR_P3_D65_ST2084";
+        if ((st = gainmap_icc_generate(ctx, name, &icc, &icc_size)) != GAINMAP_OK)
+            goto done;
+        f.items[0] = (gm_hw_item){.id = ID_BASE, .type = GM_4CC('h', 'v', 'c', '1'), .data = base_pic.data,
+                                  .size = base_pic.data_size};
+        f.nitems = 1;
+        picture_props(&pr, 0, &base_pic, s.cicp, icc, icc_size);
+        size_t at;
+        prop_begin(&pr, 0, &at);
+        gm_hw_clli(&pr.b, cll, fall);
+        prop_end(&pr, 0, at, false);
+    } else {
+        /* SDR base: given or tone-mapped, 8-bit, Display P3 or sRGB */
+        bool one_channel = apple || opts->gainmap_channels == 1;
+        if (!sdr) {
+            gainmap_primaries tp = opts->tonemap.base_primaries;
+            if (one_channel && !opts->tonemap.lut && (tp == GAINMAP_PRIMARIES_P3 || tp == GAINMAP_PRIMARIES_BT709))
+                st = ratio_base(ctx, hdr, &opts->tonemap, tp, &tm);
+            else
+                st = gainmap_tonemap(ctx, hdr, &opts->tonemap, &tm);
+            if (st != GAINMAP_OK)
+                goto done;
+            sdr = &tm;
+        }
+        if (sdr->width != hdr->width || sdr->height != hdr->height) {
+            st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "SDR image is %ux%u but the HDR image is %ux%u", sdr->width,
+                          sdr->height, hdr->width, hdr->height);
+            goto done;
+        }
+        if (sdr->type != GAINMAP_PIXEL_U8 || (sdr->channels != 3 && sdr->channels != 4)) {
+            st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "the SDR base must be 8-bit RGB");
+            goto done;
+        }
+        gainmap_primaries bp = sdr->primaries != GAINMAP_PRIMARIES_UNKNOWN ? sdr->primaries
+                                                                           : opts->tonemap.base_primaries;
+        if (bp != GAINMAP_PRIMARIES_P3 && bp != GAINMAP_PRIMARIES_BT709) {
+            st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "SDR base primaries %s are not supported (use p3 or srgb)",
+                          gainmap_primaries_name(bp));
+            goto done;
+        }
+        if (apple && bp != GAINMAP_PRIMARIES_P3) {
+            st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "an Apple gain-map HEIC needs a Display P3 base, not %s",
+                          gainmap_primaries_name(bp));
+            goto done;
+        }
+        const gainmap_image *base_src = sdr;
+        gainmap_image rgb3;
+        memset(&rgb3, 0, sizeof rgb3);
+        if (sdr->channels == 4) {
+            if ((st = gm_image_convert(ctx, sdr, GAINMAP_PIXEL_U16, 3, &rgb3)) != GAINMAP_OK)
+                goto done;
+            base_src = &rgb3;
+        }
+        uint8_t cp = bp == GAINMAP_PRIMARIES_P3 ? 12 : 1;
+        gm_hevc_settings s = {opts->quality, opts->subsampling, 8, {cp, 13, 6, 1}};
+        t = now_seconds();
+        st = gm_hevc_encode(ctx, base_src, &s, &base_pic);
+        w->seconds_hevc += now_seconds() - t;
+        gainmap_image_free(&rgb3);
+        if (st != GAINMAP_OK)
+            goto done;
+        gainmap_image_free(&tm);
+        if ((st = gm_hevc_decode(ctx, &base_pic, &decoded)) != GAINMAP_OK)
+            goto done;
+        decoded.primaries = bp;
+        decoded.transfer = GAINMAP_TRANSFER_SRGB;
+        if ((st = gainmap_icc_generate(ctx, bp == GAINMAP_PRIMARIES_P3 ? "p3" : "srgb", &icc, &icc_size)) !=
+            GAINMAP_OK)
+            goto done;
+
+        gainmap_metadata meta;
+        memset(&meta, 0, sizeof meta);
+        double H = 0;
+        if (apple) {
+            if ((st = apple_map(ctx, &decoded, hdr, opts, &map, &H)) != GAINMAP_OK)
+                goto done;
+            if (iso && (st = gm_apple_to_iso(ctx, H, &meta, NULL)) != GAINMAP_OK)
+                goto done;
+            meta.kind = GAINMAP_KIND_ISO;
+        } else if ((st = gainmap_compute(ctx, &decoded, hdr, opts, &map, &meta)) != GAINMAP_OK) {
+            goto done;
+        }
+        bool mono = map.channels == 1;
+        gm_hevc_settings ms = {opts->gainmap_quality, mono ? 400 : 444, 8, {2, 2, mono ? 2 : 6, 1}};
+        t = now_seconds();
+        if ((st = gm_hevc_encode(ctx, &map, &ms, &map_pic)) != GAINMAP_OK)
+            goto done;
+        w->seconds_hevc += now_seconds() - t;
+        w->map_width = map.width;
+        w->map_height = map.height;
+        w->map_channels = map.channels;
+        w->map_bytes = map_pic.data_size;
+        w->apple_headroom = apple ? H : 0.0;
+        if (iso) {
+            w->has_iso = true;
+            w->iso = meta;
+        }
+
+        f.items[0] = (gm_hw_item){.id = ID_BASE, .type = GM_4CC('h', 'v', 'c', '1'), .data = base_pic.data,
+                                  .size = base_pic.data_size};
+        picture_props(&pr, 0, &base_pic, s.cicp, icc, icc_size);
+        f.items[1] = (gm_hw_item){.id = ID_MAP, .type = GM_4CC('h', 'v', 'c', '1'), .hidden = true,
+                                  .data = map_pic.data, .size = map_pic.data_size};
+        picture_props(&pr, 1, &map_pic, ms.cicp, NULL, 0);
+        f.nitems = 2;
+        if (apple) {
+            size_t at;
+            prop_begin(&pr, 1, &at);
+            gm_hw_auxc(&pr.b, GM_HEIF_AUX_APPLE);
+            prop_end(&pr, 1, at, true);
+            f.refs[f.nrefs++] = (gm_hw_ref){GM_4CC('a', 'u', 'x', 'l'), ID_MAP, {ID_BASE}, 1};
+        }
+        if (iso) {
+            if ((st = gainmap_iso21496_write(ctx, &meta, &iso_bytes, &iso_size)) != GAINMAP_OK)
+                goto done;
+            if (!(tmap = gm_malloc(ctx, iso_size + 1))) {
+                st = GAINMAP_ERR_NOMEM;
+                goto done;
+            }
+            tmap[0] = 0;   /* ToneMapImage version */
+            memcpy(tmap + 1, iso_bytes, iso_size);
+            if ((st = light_level(ctx, hdr, bp, &cll, &fall)) != GAINMAP_OK)
+                goto done;
+            unsigned ti = f.nitems++;
+            f.items[ti] = (gm_hw_item){.id = ID_TMAP, .type = GM_4CC('t', 'm', 'a', 'p'), .data = tmap,
+                                      .size = iso_size + 1, .in_idat = true};
+            /* the HDR alternate: PQ in the base primaries (the maths runs there) */
+            size_t at;
+            prop_begin(&pr, ti, &at);
+            gm_hw_ispe(&pr.b, base_pic.width, base_pic.height);
+            prop_end(&pr, ti, at, false);
+            uint8_t alt[4] = {cp, 16, 0, 1};
+            prop_begin(&pr, ti, &at);
+            gm_hw_colr_nclx(&pr.b, alt);
+            prop_end(&pr, ti, at, false);
+            if (bp == GAINMAP_PRIMARIES_P3) {
+                if ((st = gainmap_icc_generate(ctx, "p3-pq", &alt_icc, &alt_icc_size)) != GAINMAP_OK)
+                    goto done;
+                prop_begin(&pr, ti, &at);
+                gm_hw_colr_icc(&pr.b, alt_icc, alt_icc_size);
+                prop_end(&pr, ti, at, false);
+            }
+            prop_begin(&pr, ti, &at);
+            gm_hw_pixi(&pr.b, 3, 10);
+            prop_end(&pr, ti, at, false);
+            prop_begin(&pr, ti, &at);
+            gm_hw_clli(&pr.b, cll, fall);
+            prop_end(&pr, ti, at, false);
+            f.refs[f.nrefs++] = (gm_hw_ref){GM_4CC('d', 'i', 'm', 'g'), ID_TMAP, {ID_BASE, ID_MAP}, 2};
+            f.altr_id = ID_GROUP;
+            f.altr[0] = ID_TMAP;
+            f.altr[1] = ID_BASE;
+            f.naltr = 2;
+            f.brands[f.nbrands++] = GM_4CC('t', 'm', 'a', 'p');
+        }
+        if (apple) {
+            uint8_t *tiff = NULL;
+            size_t tiff_size = 0;
+            if ((st = gm_apple_exif_make(ctx, H, &tiff, &tiff_size)) != GAINMAP_OK)
+                goto done;
+            /* ISO/IEC 23008-12 A.2.1: u32 offset to the TIFF header, here after "Exif\0\0" */
+            exif_size = 10 + tiff_size;
+            exif = gm_malloc(ctx, exif_size);
+            if (!exif) {
+                free(tiff);
+                st = GAINMAP_ERR_NOMEM;
+                goto done;
+            }
+            memcpy(exif, "\0\0\0\6Exif\0\0", 10);
+            memcpy(exif + 10, tiff, tiff_size);
+            free(tiff);
+            if ((st = apple_xmp(ctx, H, &xmp, &xmp_size)) != GAINMAP_OK)
+                goto done;
+            unsigned e = f.nitems++;
+            f.items[e] = (gm_hw_item){.id = ID_EXIF, .type = GM_4CC('E', 'x', 'i', 'f'), .data = exif,
+                                      .size = exif_size};
+            unsigned x = f.nitems++;
+            f.items[x] = (gm_hw_item){.id = ID_XMP, .type = GM_4CC('m', 'i', 'm', 'e'),
+                                      .content_type = "application/rdf+xml", .data = xmp, .size = xmp_size};
+            f.refs[f.nrefs++] = (gm_hw_ref){GM_4CC('c', 'd', 's', 'c'), ID_EXIF, {ID_BASE}, 1};
+            f.refs[f.nrefs++] = (gm_hw_ref){GM_4CC('c', 'd', 's', 'c'), ID_XMP, {ID_MAP}, 1};
+        }
+    }
+    if (pr.b.bad) {
+        st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing HEIF properties");
+        goto done;
+    }
+    attach_props(&pr, &f);
+    st = gm_heif_write(ctx, &f, out, out_size);
+    w->base_bytes = base_pic.data_size;
+    w->max_cll = cll;
+    w->max_fall = fall;
+    w->seconds_total = now_seconds() - t0;
+done:
+    gainmap_image_free(&hdr_o);
+    gainmap_image_free(&sdr_o);
+    gainmap_image_free(&tm);
+    gainmap_image_free(&pqimg);
+    gainmap_image_free(&decoded);
+    gainmap_image_free(&map);
+    gm_hevc_picture_free(&base_pic);
+    gm_hevc_picture_free(&map_pic);
+    gm_buf_free(&pr.b);
+    free(icc);
+    free(alt_icc);
+    free(iso_bytes);
+    free(exif);
+    free(xmp);
+    free(tmap);
+    return st;
+}
+
+gainmap_status gainmap_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,
+                                   const gainmap_encode_options *opts, gainmap_heic_variant variant, uint8_t **out,
+                                   size_t *out_size)
+{
+    return gm_encode_heic(ctx, hdr, sdr, opts, variant, out, out_size, NULL);
+}

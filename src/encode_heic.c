@@ -260,6 +260,64 @@ static gainmap_status ratio_base(gainmap_ctx *ctx, const gainmap_image *hdr, con
     return GAINMAP_OK;
 }
 
+/* ISO 21496-1 description of an Apple-encoded map (the "heic" variant, as
+ * iPhone 16 writes it: offsets 0, max = H_alt = log2 H, min and gamma
+ * fitted).  ISO gives L(c) = min + (max - min) (c/255)^(1/gamma), Apple
+ * log2(1 + (H - 1) g_lin(c)); the two cannot agree everywhere, so min and
+ * gamma minimise the squared difference over the map's own code histogram
+ * (plus a 1 % uniform floor so that rare codes are not ignored). */
+static gainmap_status apple_iso_fit(gainmap_ctx *ctx, const gainmap_image *map, double headroom,
+                                    gainmap_metadata *m, double *rms_stops)
+{
+    double hist[256] = {0}, total = 0;
+    for (uint32_t y = 0; y < map->height; y++) {
+        const uint8_t *r = (const uint8_t *)map->data + (size_t)y * map->stride;
+        for (uint32_t x = 0; x < map->width; x++)
+            hist[r[x]] += 1.0;
+    }
+    total = (double)map->width * map->height;
+    double target[256], base[256];
+    const double top = floor(log2(headroom) * 1e6 + 0.5) / 1e6;
+    for (int i = 0; i < 256; i++) {
+        hist[i] += 0.01 * total / 256.0;
+        target[i] = log2(1.0 + (headroom - 1.0) * gainmap_bt709_to_linear(i / 255.0));
+        base[i] = i / 255.0;
+    }
+    double best = INFINITY, best_min = 0, best_e = 1;
+    for (int pass = 0; pass < 2; pass++) {
+        double m0 = pass ? best_min - 0.01 : -0.5, m1 = pass ? best_min + 0.01 : 0.0;
+        double e0 = pass ? best_e - 0.01 : 0.2, e1 = pass ? best_e + 0.01 : 3.0;
+        double dm = pass ? 0.0005 : 0.005, de = pass ? 0.0005 : 0.01;
+        for (double mn = m0; mn <= m1 + 1e-12; mn += dm)
+            for (double e = GM_MAX(e0, 0.05); e <= e1 + 1e-12; e += de) {
+                double err = 0;
+                for (int i = 0; i < 256; i++) {
+                    double d = mn + (top - mn) * pow(base[i], e) - target[i];
+                    err += hist[i] * d * d;
+                }
+                if (err < best) {
+                    best = err;
+                    best_min = GM_MIN(mn, 0.0);
+                    best_e = e;
+                }
+            }
+    }
+    gainmap_params p;
+    memset(&p, 0, sizeof p);
+    p.channel_count = 1;
+    p.use_base_colour_space = 1;
+    p.alternate_hdr_headroom = top;
+    p.gain_map_min[0] = floor(best_min * 1e6 + 0.5) / 1e6;
+    p.gain_map_max[0] = top;
+    p.gamma[0] = floor(1e6 / best_e + 0.5) / 1e6;
+    gainmap_status st = gainmap_params_to_metadata(&p, m);
+    if (st != GAINMAP_OK)
+        return gm_error(ctx, st, "cannot express the Apple gain map in ISO 21496-1 fractions");
+    if (rms_stops)
+        *rms_stops = sqrt(best / (total * 1.01));
+    return gainmap_metadata_check(ctx, m);
+}
+
 static gainmap_status apple_xmp(gainmap_ctx *ctx, double headroom, uint8_t **out, size_t *size)
 {
     gm_buf b;
@@ -513,7 +571,7 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
         if (apple) {
             if ((st = apple_map(ctx, &decoded, hdr, opts, &map, &H)) != GAINMAP_OK)
                 goto done;
-            if (iso && (st = gm_apple_to_iso(ctx, H, &meta, NULL)) != GAINMAP_OK)
+            if (iso && (st = apple_iso_fit(ctx, &map, H, &meta, &w->iso_fit_rms_stops)) != GAINMAP_OK)
                 goto done;
             meta.kind = GAINMAP_KIND_ISO;
         } else if ((st = gainmap_compute(ctx, &decoded, hdr, opts, &map, &meta)) != GAINMAP_OK) {

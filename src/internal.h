@@ -839,6 +839,7 @@ typedef struct gm_heic_written {
     uint32_t map_width, map_height, map_channels;
     size_t base_bytes, map_bytes;
     uint16_t max_cll, max_fall;
+    double iso_fit_rms_stops;     /* heic: ISO reading of the Apple map vs Apple's (RMS over the map) */
     double seconds_hevc, seconds_total;
 } gm_heic_written;
 gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,

@@ -3,10 +3,147 @@
  * parser found (its ICC; sRGB when none), the map is applied for the
  * requested display headroom, and the EXIF orientation is applied to the
  * result (FORMATS.md pitfall 9: the map follows the primary's orientation,
- * so rotating after applying is the same as rotating both before). */
+ * so rotating after applying is the same as rotating both before).  HEIF/AVIF
+ * items are decoded with libheif through heif_decode.c, which applies their
+ * irot/imir; the base's colour comes from its nclx or ICC (gmfile.c), and
+ * a tmap's alternate primaries are used for the maths when its metadata
+ * says so (use_base_colour_space 0). */
 #include "internal.h"
 
 #include <string.h>
+
+/* ---- HEIF / AVIF (docs/heif.md) ------------------------------------------ */
+
+/* EXIF orientation equivalent of an irot of `angle` anticlockwise quarter turns. */
+static int irot_orientation(unsigned angle)
+{
+    static const int o[4] = {1, 8, 3, 6};
+    return o[angle & 3];
+}
+
+/* A 10/12-bit gain map (U16 scaled to 0..65535) as the 8-bit codes apply expects. */
+static gainmap_status map_to_u8(gainmap_ctx *ctx, gainmap_image *map)
+{
+    if (map->type == GAINMAP_PIXEL_U8)
+        return GAINMAP_OK;
+    gainmap_image m8;
+    gainmap_status st = gainmap_image_alloc(ctx, &m8, map->width, map->height, map->channels, GAINMAP_PIXEL_U8);
+    if (st != GAINMAP_OK)
+        return st;
+    for (uint32_t y = 0; y < map->height; y++) {
+        const uint16_t *s = (const uint16_t *)(const void *)((const uint8_t *)map->data + (size_t)y * map->stride);
+        uint8_t *d = (uint8_t *)m8.data + (size_t)y * m8.stride;
+        for (size_t i = 0; i < (size_t)map->width * map->channels; i++)
+            d[i] = (uint8_t)((s[i] * 255u + 32767u) / 65535u);
+    }
+    gainmap_image_free(map);
+    *map = m8;
+    return GAINMAP_OK;
+}
+
+/* Primaries of the tmap's alternate rendition (nclx, else ICC), UNKNOWN when not said. */
+static gainmap_primaries alternate_primaries(gainmap_ctx *ctx, const gm_heif_gainmap *g)
+{
+    const gm_heif_colour *c = &g->tmap_colour;
+    gainmap_primaries p = GAINMAP_PRIMARIES_UNKNOWN;
+    if (c->has_nclx)
+        p = gainmap_primaries_from_cicp(c->cp);
+    if (p == GAINMAP_PRIMARIES_UNKNOWN && c->icc && c->icc_size) {
+        gainmap_ctx tmp = *ctx;
+        gainmap_clear_error(&tmp);
+        gainmap_transfer tf;
+        if (gainmap_icc_identify(&tmp, c->icc, c->icc_size, &p, &tf) != GAINMAP_OK)
+            p = GAINMAP_PRIMARIES_UNKNOWN;
+    }
+    return p;
+}
+
+static gainmap_status decode_heif(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
+                                  gainmap_image *out)
+{
+    const gainmap_info *info = &f->info;
+    const gm_heif_gainmap *g = f->hg;
+    if (!f->heif || !g || g->kind == GM_HEIF_GM_NONE)
+        return gm_error(ctx, GAINMAP_ERR_NO_GAINMAP, "the file has no usable gain map");
+    /* Keeping the stored orientation works when base and map share one plain irot. */
+    const gm_heif_item *bi = gm_heif_item_by_id(f->heif, g->base_id), *mi = gm_heif_item_by_id(f->heif, g->map_id);
+    bool keep = opts->keep_orientation && g->base_angle == g->map_angle &&
+                !gm_heif_item_prop(f->heif, bi, GM_4CC('i', 'm', 'i', 'r'), 0) &&
+                !gm_heif_item_prop(f->heif, mi, GM_4CC('i', 'm', 'i', 'r'), 0);
+    unsigned flags = keep ? GM_HEIF_DECODE_NO_TRANSFORM : 0;
+
+    gainmap_image base, map, hdr, tmp;
+    memset(&map, 0, sizeof map);
+    memset(&hdr, 0, sizeof hdr);
+    memset(&tmp, 0, sizeof tmp);
+    gainmap_status st = gm_heif_decode_item(ctx, f->heif, g->base_id, flags, &base);
+    if (st != GAINMAP_OK)
+        return st;
+    base.primaries = info->base_primaries;
+    base.transfer = info->base_transfer;
+    st = gm_heif_decode_item(ctx, f->heif, g->map_id, flags, &map);
+    if (st == GAINMAP_OK)
+        st = map_to_u8(ctx, &map);
+    if (st != GAINMAP_OK)
+        goto done;
+    if (info->meta.kind == GAINMAP_KIND_APPLE)
+        map.transfer = GAINMAP_TRANSFER_BT709;
+
+    /* Maths in the alternate's primaries (use_base_colour_space 0): the tmap
+     * says which they are, which a JPEG cannot. */
+    gainmap_metadata meta = info->meta;
+    gainmap_primaries ap = GAINMAP_PRIMARIES_UNKNOWN;
+    if (meta.kind == GAINMAP_KIND_ISO && !meta.use_base_colour_space && g->kind == GM_HEIF_GM_TMAP)
+        ap = alternate_primaries(ctx, g);
+    gainmap_primaries op = opts->primaries != GAINMAP_PRIMARIES_UNKNOWN ? opts->primaries : base.primaries;
+    if (ap != GAINMAP_PRIMARIES_UNKNOWN && ap == base.primaries) {
+        /* same primaries: the base space is the alternate space */
+        meta.use_base_colour_space = 1;
+        meta.flags |= GM_ISO_FLAG_BASE_COLOUR;
+        st = gainmap_apply(ctx, &base, &map, &meta, opts, &hdr);
+    } else if (ap != GAINMAP_PRIMARIES_UNKNOWN && ap != op) {
+        /* apply in ap (linear), then a weight-0 pass re-encodes it in op */
+        gainmap_decode_options o1 = *opts;
+        o1.primaries = ap;
+        o1.transfer = GAINMAP_TRANSFER_LINEAR;
+        if (opts->transfer == GAINMAP_TRANSFER_SRGB)
+            o1.headroom = 1.0;   /* what apply does for an SDR output */
+        st = gainmap_apply(ctx, &base, &map, &meta, &o1, &tmp);
+        if (st == GAINMAP_OK) {
+            gainmap_params id;
+            gainmap_metadata im;
+            memset(&id, 0, sizeof id);
+            id.channel_count = 1;
+            id.use_base_colour_space = 1;
+            id.alternate_hdr_headroom = 1.0;
+            for (int c = 0; c < 3; c++) {
+                id.gamma[c] = 1.0;
+                id.gain_map_max[c] = 1.0;
+            }
+            gainmap_decode_options o2 = *opts;
+            o2.headroom = 1.0;   /* weight 0: the base (here the HDR result) re-encoded */
+            o2.primaries = op;
+            tmp.primaries = ap;
+            tmp.transfer = GAINMAP_TRANSFER_LINEAR;
+            st = gainmap_params_to_metadata(&id, &im);
+            if (st == GAINMAP_OK)
+                st = gainmap_apply(ctx, &tmp, NULL, &im, &o2, &hdr);
+        }
+    } else {
+        st = gainmap_apply(ctx, &base, &map, &meta, opts, &hdr);
+    }
+    if (st != GAINMAP_OK)
+        goto done;
+    hdr.orientation = keep ? irot_orientation(g->base_angle) : 1;
+    *out = hdr;
+    memset(&hdr, 0, sizeof hdr);
+done:
+    gainmap_image_free(&tmp);
+    gainmap_image_free(&hdr);
+    gainmap_image_free(&map);
+    gainmap_image_free(&base);
+    return st;
+}
 
 gainmap_status gainmap_decode(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
                               gainmap_image *out)
@@ -19,13 +156,15 @@ gainmap_status gainmap_decode(gainmap_ctx *ctx, const gainmap_file *f, const gai
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "decode: no file");
     if (!info->has_gainmap)
         return gm_error(ctx, GAINMAP_ERR_NO_GAINMAP, "the file has no usable gain map");
-    if (info->container != GAINMAP_CONTAINER_JPEG)
-        return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "decoding is implemented for gain-map JPEGs only");
     gainmap_decode_options defaults;
     if (!opts) {
         gainmap_decode_options_init(&defaults);
         opts = &defaults;
     }
+    if (info->container == GAINMAP_CONTAINER_HEIF)
+        return decode_heif(ctx, f, opts, out);
+    if (info->container != GAINMAP_CONTAINER_JPEG)
+        return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "the file is neither a gain-map JPEG nor HEIF");
 
     const uint8_t *bdata, *mdata;
     size_t bsize, msize;

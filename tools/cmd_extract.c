@@ -1,8 +1,10 @@
-/* cmd_extract.c - `gainmap extract`: the byte-exact base and gain-map streams. */
+/* cmd_extract.c - `gainmap extract`: the byte-exact base and gain-map streams
+ * (for HEIF/AVIF: each item as a one-image HEIF). */
 #include "cli.h"
 
 #include <getopt.h>
 #include <string.h>
+#include <strings.h>
 
 static const char usage[] =
     "Usage: gainmap extract FILE [--base B.jpg] [--gainmap G.jpg] [--metadata M.json] [--force]\n"
@@ -12,6 +14,13 @@ static const char usage[] =
     "are stored.  --metadata writes what `gainmap info --json` prints.  Give at\n"
     "least one output.  Outputs are written atomically; an existing file is\n"
     "replaced only with --force, and an output may never be the input.\n"
+    "\n"
+    "HEIC/AVIF/HIF input: the base and gain map are image items, not streams,\n"
+    "so each is written as a one-image HEIF holding that item (its tiles for a\n"
+    "grid) with its properties (colour, rotation, size) and its coded HEVC or\n"
+    "AV1 data unchanged; any HEIF reader (heif-convert, Preview) opens it.  Name\n"
+    "these outputs .heic/.heif (HEVC) or .avif (AV1); other names are refused.\n"
+    "Apple and Samsung gain maps come out as plain (non-auxiliary) images.\n"
     "\n"
     "Options:\n"
     "  -b, --base FILE       write the base image's JPEG stream\n"
@@ -23,8 +32,23 @@ static const char usage[] =
     "Examples:\n"
     "  gainmap extract photo.jpg --base base.jpg --gainmap map.jpg\n"
     "  gainmap extract photo.jpg -m meta.json\n"
+    "  gainmap extract IMG_0001.HEIC --base base.heic --gainmap map.heic -m meta.json\n"
+    "  gainmap extract photo.avif -g map.avif\n"
     "\n"
     "Exit status: 0 done, 1 failure (unreadable input, no gain map, write error), 2 misuse.\n";
+
+/* Does the name end in a HEIF extension (.heic .heif .hif .avif, any case)? */
+static bool heif_name(const char *path)
+{
+    static const char *ext[] = {".heic", ".heif", ".hif", ".avif"};
+    size_t len = strlen(path);
+    for (size_t i = 0; i < sizeof ext / sizeof ext[0]; i++) {
+        size_t k = strlen(ext[i]);
+        if (len > k && !strcasecmp(path + len - k, ext[i]))
+            return true;
+    }
+    return false;
+}
 
 static int write_out(gainmap_ctx *ctx, const char *path, const uint8_t *data, size_t size, bool force)
 {
@@ -89,7 +113,29 @@ static int run(int argc, char **argv)
     int rc = EXIT_OK;
     const uint8_t *p;
     size_t n;
-    if (map && gainmap_file_map_stream(f, &p, &n) != GAINMAP_OK) {
+    if (gainmap_file_info(f)->container == GAINMAP_CONTAINER_HEIF) {
+        for (int i = 0; i < 2 && rc == EXIT_OK; i++) {
+            if (outs[i] && !heif_name(outs[i])) {
+                bool av1 = (i == 0 ? gainmap_file_base_stream(f, &p, &n) : gainmap_file_map_stream(f, &p, &n)) ==
+                               GAINMAP_OK &&
+                           n >= 12 && !memcmp(p + 8, "avif", 4);
+                rc = cli_usage_error(cmd, "option %s: %s is a HEIF file, so its %s is written as a one-image %s; "
+                                          "name it .%s",
+                                     names[i], in, i == 0 ? "base" : "gain map", av1 ? "AVIF" : "HEIC",
+                                     av1 ? "avif" : "heic");
+            }
+        }
+        if (rc != EXIT_OK) {
+            gainmap_file_close(f);
+            gainmap_ctx_free(ctx);
+            return rc;
+        }
+        if (base && gainmap_file_base_stream(f, &p, &n) != GAINMAP_OK) {
+            fprintf(stderr, "gainmap: %s: the base image item cannot be copied out; nothing written\n", in);
+            rc = EXIT_FAIL;
+        }
+    }
+    if (rc == EXIT_OK && map && gainmap_file_map_stream(f, &p, &n) != GAINMAP_OK) {
         fprintf(stderr, "gainmap: %s: no gain-map image found; nothing written\n", in);
         rc = EXIT_FAIL;
     }
@@ -110,7 +156,7 @@ static int run(int argc, char **argv)
 
 const cli_command cli_cmd_extract = {
     "extract",
-    "copy out the byte-exact base and gain-map JPEG streams (and metadata JSON)",
+    "copy out the base and gain-map streams (JPEG, or one-image HEIF) and metadata JSON",
     usage,
     run,
 };

@@ -889,6 +889,8 @@ double gm_tonemap_curve(const gm_tonemap_state *s, double x);
 /* 5x7 glyph of ASCII 32..126: 7 rows top to bottom, bit 4 = left column;
  * NULL outside that range. */
 const uint8_t *gm_font_glyph(int c);
+/* Rows a glyph is drawn below the top of its cell (2 for g, p, q, y). */
+int gm_font_drop(int c);
 /* Panels of the contact sheet; rects are the drawn picture areas. */
 typedef enum gm_preview_panel {
     GM_PREVIEW_BASE = 0, GM_PREVIEW_MAP, GM_PREVIEW_SCALE, GM_PREVIEW_HIST,

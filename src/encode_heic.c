@@ -198,6 +198,7 @@ done:
     free(rh);
     free(lg);
     free(acc);
+    free(acch);
     free(hist);
     return st;
 }

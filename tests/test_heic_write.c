@@ -12,6 +12,11 @@
 #include <string.h>
 #include <time.h>
 
+/* libx265 3.5 as driven by libheif 1.15 leaks ~1 KiB per 10-bit encode
+ * (x265_10bit::x265_malloc, not freed by the library): not ours. */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void) { return "leak:libx265.so\n"; }
+
 #define W 256
 #define H 192
 

@@ -6,7 +6,10 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps configure demo check check-asan test install fuzz bench clean
+FUZZ_BUILD ?= build-fuzz
+SECONDS    ?= 60
+
+.PHONY: all deps configure demo check check-asan check-valgrind test install fuzz fuzz-run bench clean
 
 all: deps $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -37,6 +40,21 @@ check: all
 	@cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@echo "== test suite under ASan+UBSan ($(ASAN_BUILD)) =="
 	@$(MAKE) --no-print-directory check-asan
+
+# libFuzzer harnesses (fuzz/fuzz_*.c) with clang, ASan and UBSan in $(FUZZ_BUILD)/.
+fuzz: deps
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DGAINMAP_LIBFUZZER=ON -DGAINMAP_SANITIZE=ON -DGAINMAP_TESTS=OFF \
+		-DGAINMAP_WERROR=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+	@echo "fuzz targets built in $(FUZZ_BUILD)/ (run: make fuzz-run SECONDS=60)"
+
+# Each harness for SECONDS seconds (default 60); findings go to $(FUZZ_BUILD)/findings/NAME/.
+fuzz-run: fuzz
+	@fuzz/run-all $(FUZZ_BUILD) $(SECONDS)
+
+# The test suite (gcc build) under valgrind memcheck; fails on any error or leak.
+check-valgrind: all
+	@scripts/check-valgrind $(BUILD)
 
 install: all
 	@cmake --install $(BUILD) --prefix $(PREFIX)

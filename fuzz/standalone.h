@@ -1,9 +1,25 @@
 /* standalone.h - a plain main() for the fuzz harnesses, so every harness
  * also runs without libFuzzer: each argument is a file or a folder of files
- * fed once to LLVMFuzzerTestOneInput.  Used by `make check` to replay the
- * seed corpus and every kept crash input. */
+ * (recursively) fed once to LLVMFuzzerTestOneInput; missing paths are
+ * skipped.  Used by `make check` to replay the seed corpus and every kept
+ * crash input.  GM_FUZZ_VERBOSE=1 names each input on stderr.  Exit 1 when
+ * nothing was replayed. */
 #ifndef GM_FUZZ_STANDALONE_H
 #define GM_FUZZ_STANDALONE_H
+#include "gainmap.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+
+/* The oracle besides "no crash, no leak, no UB": a failed call leaves a
+ * sentence in gainmap_last_error.  A silent failure aborts, so the fuzzer
+ * reports it like a crash. */
+static inline void gm_fuzz_expect_error(const gainmap_ctx *ctx, gainmap_status st)
+{
+    if (st != GAINMAP_OK && gainmap_last_error(ctx)[0] == '\0')
+        abort();
+}
+
 #ifndef GM_LIBFUZZER
 #include <dirent.h>
 #include <stdint.h>
@@ -16,6 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int gm_fuzz_run_file(const char *path)
 {
+    if (getenv("GM_FUZZ_VERBOSE"))
+        fprintf(stderr, "%s\n", path);
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0;
@@ -58,8 +76,10 @@ int main(int argc, char **argv)
     int count = 0;
     for (int i = 1; i < argc; i++)
         count += gm_fuzz_run_path(argv[i]);
+    /* Reaching here means no input crashed; replaying nothing is a failure
+     * (a missing seed folder would otherwise pass silently). */
     printf("%d inputs replayed, 0 crashes\n", count);
-    return 0;
+    return count > 0 ? 0 : 1;
 }
 #endif
 #endif

@@ -510,13 +510,13 @@ typedef enum gainmap_metadata_mode {
 } gainmap_metadata_mode;
 
 typedef struct gainmap_encode_options {
-    int quality;                 /* base JPEG quality, default 90            */
-    int gainmap_quality;         /* gain-map JPEG quality, default 85        */
-    int subsampling;             /* 444, 422 or 420; default 420             */
-    int gainmap_channels;        /* 1 or 3; default 1                        */
+    int quality;                 /* base JPEG quality, default 92            */
+    int gainmap_quality;         /* gain-map JPEG quality, default 92        */
+    int subsampling;             /* 444, 422 or 420; default 444             */
+    int gainmap_channels;        /* 1 or 3; default 3                        */
     int gainmap_scale;           /* 1, 2 or 4 (per dimension); default 1     */
-    double gamma;                /* map encoding gamma, default 1.0          */
-    double offset;               /* k_sdr = k_hdr, default 1/64              */
+    double gamma;                /* map encoding gamma, default 1.25         */
+    double offset;               /* k_sdr = k_hdr, default 1/1024            */
     double min_boost, max_boost; /* log2; NAN = from content                 */
     double target_headroom;      /* log2 alternate headroom; 0 = from content */
     gainmap_metadata_mode metadata;

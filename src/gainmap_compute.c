@@ -6,7 +6,10 @@
  *   G = log2((HDR + k) / (SDR + k))
  * on luminance (1 channel) or on R, G, B (3 channels); G is box-averaged to
  * the map size in the log domain, its range taken from robust percentiles,
- * normalised, raised to gamma and rounded to 8 bits (optionally dithered). */
+ * normalised, raised to gamma and rounded to 8 bits (optionally dithered).
+ * Samples whose HDR value is 0 (a channel of a saturated primary) get code
+ * 0 with a small margin below the needed gain: the decoder clamps negative
+ * output to 0, so they come back exactly despite map JPEG error. */
 #include "internal.h"
 
 #include <math.h>
@@ -22,6 +25,10 @@
  * small enough (1/d^2 = 1e-10) that a float -> continued-fraction reader
  * recovers this very fraction from the decimal. */
 #define META_DEN 100000
+/* Map codes kept below the lowest gain when some HDR samples are 0 (the
+ * decoder clamps negative output to 0, so any gain at or below the needed
+ * one reproduces them exactly; the margin absorbs map JPEG error). */
+#define ZERO_MARGIN 3.0
 
 void gainmap_encode_options_init(gainmap_encode_options *o)
 {
@@ -29,12 +36,12 @@ void gainmap_encode_options_init(gainmap_encode_options *o)
         return;
     memset(o, 0, sizeof *o);
     /* Chosen by measured quality per byte (docs/encoding.md). */
-    o->quality = 90;
-    o->gainmap_quality = 90;
+    o->quality = 92;
+    o->gainmap_quality = 92;
     o->subsampling = 444;
     o->gainmap_channels = 3;
     o->gainmap_scale = 1;
-    o->gamma = 1.0;
+    o->gamma = 1.25;
     o->offset = 1.0 / 1024.0;
     o->min_boost = NAN;
     o->max_boost = NAN;
@@ -42,6 +49,29 @@ void gainmap_encode_options_init(gainmap_encode_options *o)
     o->metadata = GAINMAP_METADATA_BOTH;
     o->dither = -1;
     gainmap_tonemap_options_init(&o->tonemap);
+}
+
+int gm_encode_preset(gainmap_encode_options *o, const char *name)
+{
+    if (!o || !name)
+        return -1;
+    if (strcmp(name, "default") == 0) {
+        gainmap_tonemap_options keep = o->tonemap;
+        gainmap_encode_options_init(o);
+        o->tonemap = keep;
+        return 0;
+    }
+    if (strcmp(name, "small") == 0) {
+        /* <= 1.6 bits per pixel at >= 40 dB on the bundled sample. */
+        o->quality = 75;
+        o->gainmap_quality = 75;
+        o->subsampling = 420;
+        o->gainmap_channels = 3;
+        o->gainmap_scale = 1;
+        o->gamma = 1.25;
+        return 0;
+    }
+    return -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -254,6 +284,7 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
     float *rs = NULL, *rh = NULL, *g = NULL;
     double *acc = NULL;
     uint32_t *hist = NULL;
+    uint8_t *zero = NULL;   /* per map sample: every HDR sample under it is <= 0 */
     double vmin[3] = {INFINITY, INFINITY, INFINITY}, vmax[3] = {-INFINITY, -INFINITY, -INFINITY};
     memset(map, 0, sizeof *map);
     st = gm_linear_init(ctx, &ls, sdr, space);
@@ -268,7 +299,8 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
     acc = gm_calloc(ctx, (size_t)mw * (size_t)nc, sizeof(double));
     g = gm_malloc(ctx, (size_t)mw * mh * (size_t)nc * sizeof(float));
     hist = gm_calloc(ctx, (size_t)HIST_BINS * (size_t)nc, sizeof(uint32_t));
-    if (!rs || !rh || !acc || !g || !hist) {
+    zero = gm_malloc(ctx, (size_t)mw * mh * (size_t)nc);
+    if (!rs || !rh || !acc || !g || !hist || !zero) {
         st = GAINMAP_ERR_NOMEM;
         goto done;
     }
@@ -276,20 +308,28 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
     /* Pass 1: log2 ratios, box-averaged to map resolution. */
     for (uint32_t my = 0; my < mh; my++) {
         memset(acc, 0, (size_t)mw * (size_t)nc * sizeof(double));
+        uint8_t *zrow = zero + (size_t)my * mw * (size_t)nc;
+        memset(zrow, 1, (size_t)mw * (size_t)nc);
         uint32_t y0 = my * (uint32_t)scale, y1 = GM_MIN(h, y0 + (uint32_t)scale);
         for (uint32_t y = y0; y < y1; y++) {
             gm_linear_row(&ls, y, rs);
             gm_linear_row(&lh, y, rh);
             for (uint32_t x = 0; x < w; x++) {
                 const float *s = rs + 3 * x, *t = rh + 3 * x;
-                double *a = acc + (size_t)(x / (uint32_t)scale) * (size_t)nc;
+                size_t mi = (size_t)(x / (uint32_t)scale) * (size_t)nc;
+                double *a = acc + mi;
                 if (nc == 1) {
                     double ys = wt[0] * s[0] + wt[1] * s[1] + wt[2] * s[2];
                     double yh = wt[0] * t[0] + wt[1] * t[1] + wt[2] * t[2];
                     a[0] += log2((GM_MAX(yh, 0.0) + k) / (GM_MAX(ys, 0.0) + k + 1e-12));
+                    if (yh > 0.0)
+                        zrow[mi] = 0;
                 } else {
-                    for (int c = 0; c < 3; c++)
+                    for (int c = 0; c < 3; c++) {
                         a[c] += log2((GM_MAX((double)t[c], 0.0) + k) / (GM_MAX((double)s[c], 0.0) + k + 1e-12));
+                        if (t[c] > 0.0f)
+                            zrow[mi + (size_t)c] = 0;
+                    }
                 }
             }
         }
@@ -322,6 +362,16 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
             hi = opts->max_boost;
         if (hi < lo + 1.0 / 256.0)
             hi = lo + 1.0 / 256.0;
+        if (!isfinite(opts->min_boost)) {
+            /* Samples whose HDR value is 0 are written as code 0; keep
+             * ZERO_MARGIN codes below the lowest needed gain so that map
+             * JPEG error around them still decodes to <= 0 (clamped). */
+            for (size_t i = (size_t)c; i < (size_t)mw * mh * (size_t)nc; i += (size_t)nc)
+                if (zero[i]) {
+                    lo -= ZERO_MARGIN * (hi - lo) / (255.0 - ZERO_MARGIN);
+                    break;
+                }
+        }
         p.gain_map_min[c] = lo;
         p.gain_map_max[c] = hi;
         top = GM_MAX(top, hi);
@@ -370,9 +420,14 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
     for (uint32_t y = 0; y < mh; y++) {
         uint8_t *out = (uint8_t *)map->data + (size_t)y * map->stride;
         const float *src = g + (size_t)y * mw * (size_t)nc;
+        const uint8_t *zrow = zero + (size_t)y * mw * (size_t)nc;
         for (uint32_t x = 0; x < mw; x++) {
             double bias = dither ? (bayer8[y & 7][x & 7] + 0.5) / 64.0 : 0.5;
             for (int c = 0; c < nc; c++) {
+                if (zrow[(size_t)x * (size_t)nc + (size_t)c]) {
+                    out[(size_t)x * (size_t)nc + (size_t)c] = 0;
+                    continue;
+                }
                 double r = ((double)src[(size_t)x * (size_t)nc + (size_t)c] - minv[c]) / (maxv[c] - minv[c]);
                 r = GM_CLAMP(r, 0.0, 1.0);
                 if (gamma != 1.0)
@@ -395,5 +450,6 @@ done:
     free(acc);
     free(g);
     free(hist);
+    free(zero);
     return st;
 }

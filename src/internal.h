@@ -193,6 +193,11 @@ typedef struct gm_linear {
 gainmap_status gm_linear_init(gainmap_ctx *ctx, gm_linear *lin, const gainmap_image *img, gainmap_primaries dst);
 void gm_linear_row(const gm_linear *lin, uint32_t y, float *out);   /* out: 3 * width floats */
 void gm_linear_free(gm_linear *lin);
+/* gainmap_compute.c: named settings: "default" (gainmap_encode_options_init,
+ * keeping o->tonemap) and "small" (<= 1.6 bpp: q75, map q75, base 4:2:0,
+ * gamma 1.25; changes only those fields).  -1 for an unknown name.
+ * (For encode.c: gm_low_rate_options could become init + preset "small".) */
+int gm_encode_preset(gainmap_encode_options *o, const char *name);
 /* encode.c: the whole encoder with per-stage timings (seconds) for bench/. */
 typedef struct gm_encode_stats {
     double tonemap, gainmap, jpeg, assemble;

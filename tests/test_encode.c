@@ -171,8 +171,12 @@ static void test_compute_known(void)
     CHECK_INT(o.gainmap_channels, 3);   /* the measured defaults (docs/encoding.md) */
     CHECK_INT(o.subsampling, 444);
     CHECK_NEAR(o.offset, 1.0 / 1024.0, 0);
+    CHECK_NEAR(o.gamma, 1.25, 0);
+    CHECK_INT(o.quality, 92);
+    CHECK_INT(o.gainmap_quality, 92);
     o.gainmap_channels = 1;
     o.offset = k;
+    o.gamma = 1.0;   /* the codes below are for gamma 1 */
     gainmap_metadata m;
     CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &map, &m), GAINMAP_OK);
     CHECK_INT(map.width, 8);
@@ -252,6 +256,7 @@ static void test_layout(void)
     gainmap_encode_options_init(&o);
     o.gainmap_channels = 1;   /* scalar hdrgm attributes, 1-component map */
     o.offset = 1.0 / 64.0;
+    o.gamma = 1.0;
     uint8_t *out = NULL;
     size_t size = 0;
     gainmap_status st = gainmap_encode_jpeg(ctx, &hdr, &sdr, &o, &out, &size);

@@ -2,7 +2,10 @@
  * HDR master x: PSNR on 10-bit PQ code values over all channels, in the
  * master's own primaries, with the file size in bits per pixel.
  * Targets (issue 5): >= 48 dB at <= 2.8 bpp with default settings, and
- * >= 40 dB at <= 1.6 bpp with a low-rate setting. */
+ * >= 40 dB at <= 1.6 bpp with the "small" preset (gm_encode_preset).
+ * Where a target is met the test asserts the target itself; elsewhere it
+ * asserts the measured level (a regression floor, labelled so) and prints
+ * "below the issue-5 target".  Figures: docs/encoding.md. */
 #include "check.h"
 #include "internal.h"
 #include "support/synth_master.h"
@@ -17,7 +20,7 @@
  * 40 dB at 1.6 bpp) is not reached yet are held to the measured level
  * (a regression floor) and reported as "below target". */
 static void run_case(gainmap_ctx *ctx, const char *name, const gainmap_image *master, const gainmap_encode_options *o,
-                     double min_db, double max_bpp)
+                     bool small, double min_db, double max_bpp)
 {
     uint8_t *jpg = NULL;
     size_t size = 0;
@@ -29,8 +32,7 @@ static void run_case(gainmap_ctx *ctx, const char *name, const gainmap_image *ma
     double db = -1;
     st = gm_encode_psnr_pq10(ctx, master, jpg, size, &db);
     CHECK_MSG(st == GAINMAP_OK, "%s: decode: %s", name, gainmap_last_error(ctx));
-    bool low = o->quality < 90;
-    bool met = low ? (db >= 40.0 && bpp <= 1.6) : (db >= 48.0 && bpp <= 2.8);
+    bool met = small ? (db >= 40.0 && bpp <= 1.6) : (db >= 48.0 && bpp <= 2.8);
     printf("  %-46s %5.2f dB  %.3f bpp%s\n", name, db, bpp, met ? "" : "   (below the issue-5 target)");
     CHECK_MSG(db >= min_db, "%s: PSNR %.2f dB < %.1f", name, db, min_db);
     CHECK_MSG(bpp <= max_bpp, "%s: %.3f bpp > %.2f", name, bpp, max_bpp);
@@ -44,9 +46,11 @@ static void test_synthetic(void)
     synth_master(768, 512, &m);
     gainmap_encode_options o;
     gainmap_encode_options_init(&o);
-    run_case(ctx, "synthetic P3 PQ, defaults", &m, &o, 48.0, 2.8);
+    run_case(ctx, "synthetic P3 PQ, defaults", &m, &o, false, 48.0, 2.8);   /* target */
+    CHECK_INT(gm_encode_preset(&o, "small"), 0);
+    run_case(ctx, "synthetic P3 PQ, --preset small", &m, &o, true, 40.0, 1.6);   /* target */
     gm_low_rate_options(&o);
-    run_case(ctx, "synthetic P3 PQ, low rate", &m, &o, 40.0, 1.6);
+    run_case(ctx, "synthetic P3 PQ, low rate (q75, map q70, 1/2)", &m, &o, true, 40.0, 1.6);
     gainmap_image_free(&m);
     gainmap_ctx_free(ctx);
 }
@@ -76,9 +80,11 @@ static gainmap_status pq_master_from(gainmap_ctx *ctx, const gainmap_image *lin,
 
 static void test_corpus_masters(void)
 {
-    /* measured floors: {default dB, default bpp, low-rate dB, low-rate bpp} */
+    /* Regression floors, NOT the issue-5 targets (see docs/encoding.md for
+     * why these masters miss them): {default dB, default bpp, small dB,
+     * small bpp}, measured minus ~0.3 dB / plus ~3 % size. */
     static const char *files[] = {"gainmapjs__memorial.exr", "vearutop__BrightRings.exr"};
-    static const double floors[][4] = {{41.0, 5.2, 34.0, 1.7}, {27.0, 3.5, 26.5, 1.25}};
+    static const double floors[][4] = {{41.5, 5.45, 37.3, 2.65}, {28.1, 3.8, 25.5, 2.2}};
     gainmap_ctx *ctx = gainmap_ctx_new();
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[4096], name[128];
@@ -94,10 +100,10 @@ static void test_corpus_masters(void)
         gainmap_encode_options o;
         gainmap_encode_options_init(&o);
         snprintf(name, sizeof name, "%s as PQ, defaults", files[i]);
-        run_case(ctx, name, &m, &o, floors[i][0], floors[i][1]);
-        gm_low_rate_options(&o);
-        snprintf(name, sizeof name, "%s as PQ, low rate", files[i]);
-        run_case(ctx, name, &m, &o, floors[i][2], floors[i][3]);
+        run_case(ctx, name, &m, &o, false, floors[i][0], floors[i][1]);
+        CHECK_INT(gm_encode_preset(&o, "small"), 0);
+        snprintf(name, sizeof name, "%s as PQ, --preset small", files[i]);
+        run_case(ctx, name, &m, &o, true, floors[i][2], floors[i][3]);
         gainmap_image_free(&lin);
         gainmap_image_free(&m);
     }
@@ -118,9 +124,10 @@ static void test_sample(void)
     if (st == GAINMAP_OK) {
         gainmap_encode_options o;
         gainmap_encode_options_init(&o);
-        run_case(ctx, "samples/sample_p3_pq.tif, defaults", &m, &o, 44.0, 2.8);   /* target 48 not met yet */
-        gm_low_rate_options(&o);
-        run_case(ctx, "samples/sample_p3_pq.tif, low rate", &m, &o, 34.0, 1.4);
+        /* regression floor: 47.0 dB measured, the 48 dB target is not met yet */
+        run_case(ctx, "samples/sample_p3_pq.tif, defaults", &m, &o, false, 46.7, 2.8);
+        CHECK_INT(gm_encode_preset(&o, "small"), 0);
+        run_case(ctx, "samples/sample_p3_pq.tif, --preset small", &m, &o, true, 40.0, 1.6);   /* target */
         gainmap_image_free(&m);
     }
     gainmap_ctx_free(ctx);

@@ -376,6 +376,18 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
         p.gain_map_max[c] = hi;
         top = GM_MAX(top, hi);
     }
+    if (nc == 3) {
+        /* One range for R, G and B: a neutral gain then gets the same code
+         * in every channel, so greys stay exactly grey through the map
+         * (per-channel ranges gave casts up to dE_ITP 3.4 on a grey ramp;
+         * quality per byte is the same, docs/encoding.md). */
+        double lo = GM_MIN(p.gain_map_min[0], GM_MIN(p.gain_map_min[1], p.gain_map_min[2]));
+        double hi = GM_MAX(p.gain_map_max[0], GM_MAX(p.gain_map_max[1], p.gain_map_max[2]));
+        for (int c = 0; c < 3; c++) {
+            p.gain_map_min[c] = lo;
+            p.gain_map_max[c] = hi;
+        }
+    }
     memset(meta, 0, sizeof *meta);
     meta->kind = GAINMAP_KIND_ISO;
     meta->channel_count = (uint8_t)nc;

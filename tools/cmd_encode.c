@@ -21,22 +21,40 @@ static const char usage[] =
     "  -f, --force               replace OUT if it exists\n"
     "      --metadata MODE       both (XMP + ISO 21496-1, UltraHDR v1.1), xmp or iso\n"
     "                            (default both)\n"
+    "      --preset NAME         default or small; options after it override it\n"
+    "                            default: q 92, map q 92, 4:4:4, 3-channel map at\n"
+    "                              full size, gamma 1.25 (~2.7 bpp, ~47 dB PQ on\n"
+    "                              the bundled sample)\n"
+    "                            small: q 75, map q 75, base 4:2:0, gamma 1.25\n"
+    "                              (~1.6 bpp, ~40 dB)\n"
     "Base image:\n"
-    "  -q, --quality Q           base JPEG quality 1..100 (default 90)\n"
-    "      --subsampling S       base chroma subsampling 444, 422 or 420 (default 420)\n"
+    "  -q, --quality Q           base JPEG quality 1..100 (default 92)\n"
+    "      --subsampling S       base chroma subsampling 444, 422 or 420 (default 444)\n"
     "      --sdr FILE            use this SDR rendition as the base instead of tone\n"
     "                            mapping; a JPEG is kept byte for byte\n"
-    "      --tonemap NAME        default, bt2390, bt2446a, reinhard, filmic or clip\n"
+    "      --tonemap NAME        default (= bt2390), bt2390, bt2446a, reinhard,\n"
+    "                            filmic or clip (default default)\n"
     "      --hdr-white NITS      HDR reference white for tone mapping (default 203)\n"
-    "      --peak NITS           master peak for tone mapping (default: from content)\n"
+    "      --peak NITS           master peak for tone mapping (default: the\n"
+    "                            master's MaxCLL, else its 99.9th percentile)\n"
     "      --base-primaries P    p3 or srgb (default p3)\n"
+    "      --lut FILE            tone-map with this .cube LUT (1D or 3D) instead of\n"
+    "                            the built-in curve; the result is still gamut-mapped\n"
+    "                            into the base primaries\n"
+    "      --lut-input TF        how the LUT expects its input: pq, hlg, linear\n"
+    "                            (1.0 = 203 cd/m2) or srgb (default pq)\n"
+    "      --lut-output TF       how the LUT's output is encoded: gamma2.2 or srgb\n"
+    "                            (default gamma2.2)\n"
+    "      --lut-primaries P[,Q] primaries of the LUT's input and output: p3,\n"
+    "                            bt2020 or srgb; one name sets both (default: the\n"
+    "                            master's primaries in, the base primaries out)\n"
     "Gain map:\n"
-    "      --gainmap-quality Q   gain-map JPEG quality 1..100 (default 85)\n"
-    "      --gainmap-channels N  1 (luminance) or 3 (per colour channel) (default 1)\n"
+    "      --gainmap-quality Q   gain-map JPEG quality 1..100 (default 92)\n"
+    "      --gainmap-channels N  1 (luminance) or 3 (per colour channel) (default 3)\n"
     "      --gainmap-scale N     1, 2 or 4: map is 1/N of the base per side (default 1)\n"
-    "      --gamma G             map encoding gamma (default 1)\n"
+    "      --gamma G             map encoding gamma (default 1.25)\n"
     "      --offset K            offset added to SDR and HDR before the ratio\n"
-    "                            (default 0.015625 = 1/64)\n"
+    "                            (default 0.0009765625 = 1/1024)\n"
     "      --min-boost S         lowest gain in stops (log2; default from content)\n"
     "      --max-boost S         highest gain in stops (log2; default from content)\n"
     "      --target-headroom S   display headroom in stops at which the map applies\n"
@@ -49,9 +67,33 @@ static const char usage[] =
     "\n"
     "Examples:\n"
     "  gainmap encode master.tif -o photo.jpg\n"
-    "  gainmap encode master.exr -o photo.jpg -q 85 --gainmap-channels 3\n"
+    "  gainmap encode master.exr -o photo.jpg --preset small\n"
+    "  gainmap encode master.tif -o photo.jpg -q 85 --gainmap-scale 2\n"
     "  gainmap encode master.tif --sdr graded.jpg -o photo.jpg\n"
+    "  gainmap encode master.tif --lut grade.cube --lut-input pq -o photo.jpg\n"
     "  gainmap encode master.png --metadata iso -o photo_iso.jpg\n";
+
+/* The same settings as the library's gm_encode_preset (src/gainmap_compute.c;
+ * the CLI sees only the public API). */
+static bool apply_preset(gainmap_encode_options *o, const char *name)
+{
+    if (strcmp(name, "default") == 0) {
+        gainmap_tonemap_options keep = o->tonemap;
+        gainmap_encode_options_init(o);
+        o->tonemap = keep;
+        return true;
+    }
+    if (strcmp(name, "small") == 0) {
+        o->quality = 75;
+        o->gainmap_quality = 75;
+        o->subsampling = 420;
+        o->gainmap_channels = 3;
+        o->gainmap_scale = 1;
+        o->gamma = 1.25;
+        return true;
+    }
+    return false;
+}
 
 static bool parse_metadata_mode(const char *s, gainmap_metadata_mode *m)
 {
@@ -70,7 +112,7 @@ static int run(int argc, char **argv)
 {
     enum {
         O_GMQ = 256, O_SUB, O_CH, O_SCALE, O_GAMMA, O_OFFSET, O_MINB, O_MAXB, O_TARGET, O_META, O_SDR, O_TM,
-        O_WHITE, O_PEAK, O_BASEP, O_TF, O_PRIM, O_DITHER, O_HELP
+        O_WHITE, O_PEAK, O_BASEP, O_TF, O_PRIM, O_DITHER, O_PRESET, O_LUT, O_LUTIN, O_LUTOUT, O_LUTPRIM, O_HELP
     };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},     {"quality", required_argument, 0, 'q'},
@@ -83,10 +125,13 @@ static int run(int argc, char **argv)
         {"hdr-white", required_argument, 0, O_WHITE}, {"peak", required_argument, 0, O_PEAK},
         {"base-primaries", required_argument, 0, O_BASEP}, {"transfer", required_argument, 0, O_TF},
         {"primaries", required_argument, 0, O_PRIM}, {"dither", required_argument, 0, O_DITHER},
+        {"preset", required_argument, 0, O_PRESET}, {"lut", required_argument, 0, O_LUT},
+        {"lut-input", required_argument, 0, O_LUTIN}, {"lut-output", required_argument, 0, O_LUTOUT},
+        {"lut-primaries", required_argument, 0, O_LUTPRIM},
         {"force", no_argument, 0, 'f'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
-    const char *cmd = "encode", *output = NULL, *sdr_path = NULL;
+    const char *cmd = "encode", *output = NULL, *sdr_path = NULL, *lut_path = NULL;
     gainmap_encode_options o;
     gainmap_encode_options_init(&o);
     gainmap_transfer tf_override = GAINMAP_TRANSFER_UNKNOWN;
@@ -191,6 +236,43 @@ static int run(int argc, char **argv)
             else
                 return cli_usage_error(cmd, "option --dither expects auto, on or off, not '%s'", optarg);
             break;
+        case O_PRESET:
+            if (!apply_preset(&o, optarg))
+                return cli_usage_error(cmd, "option --preset expects default or small, not '%s'", optarg);
+            break;
+        case O_LUT: lut_path = optarg; break;
+        case O_LUTIN:
+            o.tonemap.lut_input = gainmap_transfer_from_name(optarg);
+            if (o.tonemap.lut_input != GAINMAP_TRANSFER_PQ && o.tonemap.lut_input != GAINMAP_TRANSFER_HLG &&
+                o.tonemap.lut_input != GAINMAP_TRANSFER_LINEAR && o.tonemap.lut_input != GAINMAP_TRANSFER_SRGB)
+                return cli_usage_error(cmd, "option --lut-input expects pq, hlg, linear or srgb, not '%s'", optarg);
+            break;
+        case O_LUTOUT:
+            if (strcmp(optarg, "gamma2.2") == 0)
+                o.tonemap.lut_output = GAINMAP_TRANSFER_GAMMA22;
+            else if (strcmp(optarg, "srgb") == 0)
+                o.tonemap.lut_output = GAINMAP_TRANSFER_SRGB;
+            else
+                return cli_usage_error(cmd, "option --lut-output expects gamma2.2 or srgb, not '%s'", optarg);
+            break;
+        case O_LUTPRIM: {
+            char in[32], out[32];
+            const char *comma = strchr(optarg, ',');
+            size_t n = comma ? (size_t)(comma - optarg) : strlen(optarg);
+            if (n >= sizeof in || (comma && strlen(comma + 1) >= sizeof out))
+                return cli_usage_error(cmd, "option --lut-primaries expects P or P,Q (p3, bt2020, srgb), not '%s'",
+                                       optarg);
+            memcpy(in, optarg, n);
+            in[n] = 0;
+            snprintf(out, sizeof out, "%s", comma ? comma + 1 : in);
+            o.tonemap.lut_input_primaries = gainmap_primaries_from_name(in);
+            o.tonemap.lut_output_primaries = gainmap_primaries_from_name(out);
+            if (o.tonemap.lut_input_primaries == GAINMAP_PRIMARIES_UNKNOWN ||
+                o.tonemap.lut_output_primaries == GAINMAP_PRIMARIES_UNKNOWN)
+                return cli_usage_error(cmd, "option --lut-primaries expects P or P,Q (p3, bt2020, srgb), not '%s'",
+                                       optarg);
+            break;
+        }
         case 'h': return cli_print_help(&cli_cmd_encode, stdout);
         default: return cli_usage_error(cmd, "unknown option");
         }
@@ -207,7 +289,10 @@ static int run(int argc, char **argv)
     if (isfinite(o.min_boost) && isfinite(o.max_boost) && o.max_boost <= o.min_boost)
         return cli_usage_error(cmd, "--max-boost (%g) must be above --min-boost (%g)", o.max_boost, o.min_boost);
 
+    if (lut_path && sdr_path)
+        return cli_usage_error(cmd, "--lut and --sdr both give the base; use one");
     gainmap_ctx *ctx = cli_ctx_new();
+    gainmap_lut *lut = NULL;
     gainmap_image hdr, sdr;
     memset(&hdr, 0, sizeof hdr);
     memset(&sdr, 0, sizeof sdr);
@@ -215,7 +300,15 @@ static int run(int argc, char **argv)
     size_t base_size = 0, out_size = 0;
     int rc = EXIT_OK;
     const char *failed = input;
-    gainmap_status st = gainmap_image_read(ctx, input, &hdr);
+    gainmap_status st = GAINMAP_OK;
+    if (lut_path) {
+        failed = lut_path;
+        if ((st = gainmap_lut_load(ctx, lut_path, &lut)) != GAINMAP_OK)
+            goto fail;
+        o.tonemap.lut = lut;
+        failed = input;
+    }
+    st = gainmap_image_read(ctx, input, &hdr);
     if (st != GAINMAP_OK)
         goto fail;
     if (tf_override != GAINMAP_TRANSFER_UNKNOWN)
@@ -257,6 +350,7 @@ done:
     gainmap_free(base);
     gainmap_image_free(&hdr);
     gainmap_image_free(&sdr);
+    gainmap_lut_free(lut);
     gainmap_ctx_free(ctx);
     return rc;
 }

@@ -107,6 +107,18 @@ mkdir -p "$limited"
 read -r p2 f2 < "$tmp/counts"
 pass=$p2 fail=$f2
 
+# --- every corrupt_fuzz corpus file: decode refuses it with one line -----------
+n=0
+for f in "$corpus"/corrupt_fuzz/*; do
+  err=$("$cli" decode "$f" -o "$tmp/corrupt.png" 2>&1); rc=$?
+  lines=$(printf '%s\n' "$err" | wc -l)
+  check "[ $rc -eq 1 ] && [ $lines -eq 1 ] && [[ \"\$err\" == \"gainmap: $f: \"* ]]" "$(basename "$f"): exit $rc: $err"
+  check "[ ! -e $tmp/corrupt.png ]"
+  echo "  corrupt_fuzz/$(basename "$f"): $err"
+  n=$((n + 1))
+done
+check "[ $n -ge 6 ]" "only $n corrupt_fuzz files"
+
 echo "$pass passed, $fail failed"
 rm -rf "$tmp"
 [ "$fail" -eq 0 ]

@@ -88,6 +88,7 @@ static gainmap_status decode_heif_primary(gainmap_ctx *ctx, const uint8_t *d, si
     return st;
 }
 
+#if !defined(GM_ASAN)
 static long vm_kb(void)
 {
     FILE *f = fopen("/proc/self/status", "r");
@@ -100,6 +101,7 @@ static long vm_kb(void)
         fclose(f);
     return kb;
 }
+#endif
 
 /* The reader refuses the file with LIMIT, quickly, naming the size. */
 static void expect_refused(const char *what, reader_fn fn, const uint8_t *d, size_t n)

@@ -578,10 +578,9 @@ static int file_outcome(const file_rec *f)
         return ST_FAILED;
     if (f->status == ST_SKIPPED)
         return ST_SKIPPED;
-    int nd = 0, ns = 0, nf = 0, np = 0;
+    int nd = 0, nf = 0, np = 0;
     for (int i = 0; i < f->nouts; i++) {
         nd += f->outs[i].status == ST_DONE;
-        ns += f->outs[i].status == ST_SKIPPED;
         nf += f->outs[i].status == ST_FAILED;
         np += f->outs[i].status == ST_PENDING || f->outs[i].status == ST_ABANDONED;
     }

@@ -196,6 +196,14 @@ static void test_folder(void)
     free(o);
     rc = tu_run(NULL, "'%s' validate '%s/converted/gamma_heic-iso.heic'", tu_cli(), good);
     CHECK_INT(rc, 0);
+    /* A gain-map HEIC as input: decoded (base kept) and encoded as UltraHDR. */
+    char back[4096];
+    snprintf(back, sizeof back, "%s/back", root);
+    rc = tu_run(&o, "'%s' convert '%s/converted/gamma_heic-iso.heic' -o '%s' --to uhdr 2>&1", tu_cli(), good, back);
+    CHECK_INT(rc, 0);
+    free(o);
+    rc = tu_run(NULL, "'%s' validate '%s/gamma_heic-iso_uhdr.jpg'", tu_cli(), back);
+    CHECK_INT(rc, 0);
 
     /* -o DIR and --quiet: nothing on stdout/stderr for a clean run. */
     char flat[4096];

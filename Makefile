@@ -9,7 +9,7 @@ CMAKE_ARGS ?=
 FUZZ_BUILD ?= build-fuzz
 SECONDS    ?= 60
 
-.PHONY: all deps configure demo check check-asan check-valgrind test install fuzz fuzz-run bench clean
+.PHONY: all deps configure demo check check-asan check-valgrind test install fuzz fuzz-run man bench clean
 
 all: deps $(BUILD)/Makefile
 	@cmake --build $(BUILD) -j $(JOBS)
@@ -55,6 +55,9 @@ fuzz-run: fuzz
 # The test suite (gcc build) under valgrind memcheck; fails on any error or leak.
 check-valgrind: all
 	@scripts/check-valgrind $(BUILD)
+
+man: all
+	@scripts/gen-man $(BUILD)/gainmap
 
 install: all
 	@cmake --install $(BUILD) --prefix $(PREFIX)

@@ -177,6 +177,15 @@ static cmsHPROFILE build_profile(cmsContext c, const icc_recipe *r)
     return h;
 }
 
+const char *gm_icc_name_for(gainmap_primaries primaries, gainmap_transfer transfer)
+{
+    /* the first recipe whose tagging matches: the generic names come first */
+    for (size_t i = 0; i < NRECIPES; i++)
+        if (recipes[i].primaries == primaries && recipes[i].transfer == transfer)
+            return recipes[i].name;
+    return NULL;
+}
+
 gainmap_status gainmap_icc_generate(gainmap_ctx *ctx, const char *name, uint8_t **out, size_t *size)
 {
     if (!name || !out || !size)

@@ -152,6 +152,9 @@ void gm_temp_abort(char *tmp_path);
 /* Cross-module internals.  Each block names the file that owns it.    */
 /* ------------------------------------------------------------------ */
 
+/* icc.c: name of the built-in profile that tags (primaries, transfer), or NULL. */
+const char *gm_icc_name_for(gainmap_primaries primaries, gainmap_transfer transfer);
+
 /* image.c: bytes per sample of a pixel type. */
 size_t gm_pixel_size(gainmap_pixel_type t);
 

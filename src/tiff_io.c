@@ -316,8 +316,17 @@ gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_i
     }
     if (img->orientation >= 1 && img->orientation <= 8)
         ok &= TIFFSetField(tif, TIFFTAG_ORIENTATION, (uint16_t)img->orientation);
-    if (u.icc && u.icc_size)
+    if (u.icc && u.icc_size) {
         ok &= TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)u.icc_size, u.icc);
+    } else if (!as_float) {
+        /* TIFF has no cICP: without an ICC a PQ/HLG or P3 file would read back as sRGB */
+        const char *name = gm_icc_name_for(img->primaries, img->transfer);
+        uint8_t *icc = NULL;
+        size_t icc_size = 0;
+        if (name && strcmp(name, "srgb") && gainmap_icc_generate(ctx, name, &icc, &icc_size) == GAINMAP_OK)
+            ok &= TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)icc_size, icc);
+        gainmap_free(icc);
+    }
     for (uint32_t y = 0; ok && y < u.height; y++)
         ok = TIFFWriteScanline(tif, (uint8_t *)u.data + (size_t)y * u.stride, y, 0) == 1;
     if (ok)

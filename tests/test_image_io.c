@@ -302,6 +302,27 @@ static void test_tiff_roundtrip(void)
         gainmap_image_free(&b);
         free(icc);
     }
+    /* An untagged PQ / HLG image gets a generated ICC, so its colour survives
+     * (TIFF has no cICP); sRGB/BT.709 stays untagged. */
+    static const struct { gainmap_transfer tf; gainmap_primaries pr; int tagged; } tags[] = {
+        {GAINMAP_TRANSFER_PQ, GAINMAP_PRIMARIES_P3, 1},     {GAINMAP_TRANSFER_PQ, GAINMAP_PRIMARIES_BT2020, 1},
+        {GAINMAP_TRANSFER_HLG, GAINMAP_PRIMARIES_BT2020, 1}, {GAINMAP_TRANSFER_SRGB, GAINMAP_PRIMARIES_BT709, 0},
+    };
+    for (size_t i = 0; i < sizeof tags / sizeof tags[0]; i++) {
+        gainmap_image a, b;
+        make_u16(&a, 9, 7, 3);
+        a.transfer = tags[i].tf;
+        a.primaries = tags[i].pr;
+        CHECK_INT(gainmap_image_write(ctx, p, &a, GAINMAP_FORMAT_TIFF), GAINMAP_OK);
+        CHECK_INT(gainmap_image_read(ctx, p, &b), GAINMAP_OK);
+        CHECK_INT(b.transfer, tags[i].tf);
+        CHECK_INT(b.primaries, tags[i].pr);
+        CHECK_INT(b.icc_size != 0, tags[i].tagged);
+        CHECK(same_pixels(&a, &b));
+        gainmap_image_free(&a);
+        gainmap_image_free(&b);
+    }
+
     /* Linear float -> 32-bit float TIFF, exact. */
     gainmap_image a, b;
     make_f32(&a, 13, 11, 3);

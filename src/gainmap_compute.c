@@ -140,7 +140,10 @@ void gm_linear_row(const gm_linear *lin, uint32_t y, float *out)
             }
         }
         if (lin->hlg) {
-            /* BT.2100 OOTF for a 1000 cd/m2 display, then 1.0 = 203 cd/m2. */
+            /* BT.2100 OOTF for a 1000 cd/m2 display, then 1.0 = 203 cd/m2.
+             * Luminance with BT.2020 weights on the signal's own R, G, B
+             * for every primaries (BT.2100's definition, and the inverse
+             * the decoder applies); tonemap.c should match (docs/encoding.md). */
             double nits[3];
             gainmap_hlg_ootf(v, 1000.0, nits);
             for (int c = 0; c < 3; c++)

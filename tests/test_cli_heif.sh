@@ -59,7 +59,7 @@ has "$out" "gainmap: $HIF: the file is cut short: data of tile item 256 lies bey
 out=$("$CLI" validate "$PUG"); rc_is $? 4 "validate pug"
 has "$out" "warning: Apple gain map only (no ISO 21496-1 'tmap' item): non-Apple platforms show SDR [apple-only]" "validate pug"
 out=$("$CLI" validate "$SDR"); rc_is $? 0 "validate seine sdr avif"
-[ -z "$out" ] && ok || bad "validate seine sdr avif printed: $out"
+[ "$out" = "no issues found" ] && ok || bad "validate seine sdr avif printed: $out"
 out=$("$CLI" validate "$ALTR"); rc_is $? 4 "validate wrongaltr"
 has "$out" "tmap is not the preferred rendition; the gain map is ignored [tmap-not-preferred]" "validate wrongaltr"
 out=$("$CLI" validate "$CORPUS/corrupt_fuzz/libavif__unsupported_gainmap_version.avif"); rc_is $? 4 "validate v99"

@@ -17,7 +17,8 @@ static const char usage[] =
     "(some platforms show SDR or mislocate the map) or info (a note).  code is a\n"
     "stable identifier such as iso-only, xmp-only, no-mpf, mpf-primary-size,\n"
     "mpf-gcontainer-mismatch, xmp-iso-mismatch, map-larger-than-base.  With several\n"
-    "files each line starts with \"FILE: \".\n"
+    "files each line starts with \"FILE: \".  A file with nothing to report gets\n"
+    "the single line \"no issues found\".\n"
     "\n"
     "Options:\n"
     "  -q, --quiet    print nothing; only the exit status\n"
@@ -68,6 +69,8 @@ static int run(int argc, char **argv)
         } else {
             const gainmap_issue *is;
             size_t n = gainmap_file_issues(f, &is);
+            if (n == 0 && !quiet)
+                printf("%s%sno issues found\n", several ? argv[i] : "", several ? ": " : "");
             for (size_t k = 0; k < n; k++) {
                 if (!quiet)
                     printf("%s%s%s: %s [%s]\n", several ? argv[i] : "", several ? ": " : "",

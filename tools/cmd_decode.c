@@ -1,6 +1,8 @@
 /* cmd_decode.c - `gainmap decode`: a gain-map photo to an HDR image file. */
 #include "cli.h"
 
+#include <unistd.h>
+
 #include <getopt.h>
 #include <math.h>
 #include <string.h>
@@ -33,6 +35,7 @@ static const char usage[] =
     "                          (default: bt2020)\n"
     "  -k, --keep-orientation  keep the stored pixel order and the EXIF\n"
     "                          orientation tag instead of rotating\n"
+    "  -f, --force             replace OUT if it exists\n"
     "  -h, --help              this help\n"
     "\n"
     "Examples:\n"
@@ -54,6 +57,7 @@ static int run(int argc, char **argv)
         {"transfer", required_argument, 0, 't'},
         {"primaries", required_argument, 0, 'p'},
         {"keep-orientation", no_argument, 0, 'k'},
+        {"force", no_argument, 0, 'f'},
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -61,10 +65,11 @@ static int run(int argc, char **argv)
     gainmap_decode_options_init(&opts);
     const char *output = NULL;
     bool transfer_set = false;
+    bool force = false;
     int c;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:H:t:p:kh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:H:t:p:kfh", longopts, NULL)) != -1) {
         switch (c) {
         case 'o': output = optarg; break;
         case 'H':
@@ -105,6 +110,7 @@ static int run(int argc, char **argv)
                                        optarg);
             break;
         case 'k': opts.keep_orientation = 1; break;
+        case 'f': force = true; break;
         case 'h': return cli_print_help(&cli_cmd_decode, stdout);
         case ':': return cli_usage_error("decode", "option %s needs a value", argv[optind - 1]);
         default: return cli_usage_error("decode", "unknown option '%s'", argv[optind - 1]);
@@ -126,6 +132,10 @@ static int run(int argc, char **argv)
         opts.transfer = GAINMAP_TRANSFER_LINEAR;
     if (cli_same_file(input, output)) {
         fprintf(stderr, "gainmap: %s: refusing to overwrite the input file\n", output);
+        return EXIT_FAIL;
+    }
+    if (!force && access(output, F_OK) == 0) {
+        fprintf(stderr, "gainmap: %s: already exists (use --force to replace it)\n", output);
         return EXIT_FAIL;
     }
 

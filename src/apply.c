@@ -19,10 +19,8 @@
 #include "internal.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define GT_STEPS 16                        /* gain-table entries per map code */
 #define GT_SIZE (255 * GT_STEPS + 2)       /* + one pad entry for the interpolation */
@@ -104,6 +102,7 @@ typedef struct apply_job {
     int use_map;
     int one_gain;                    /* mch == 1 and the three curves are the same */
     uint32_t mch;                    /* map channels resampled: 1 or 3 */
+    int same_size;                   /* the map has the base's size: no resampling */
     const float *gt[3];              /* per output channel: gain table */
     float kb[3], ka[3], koff[3];
     gainmap_transfer out_tf;
@@ -179,6 +178,25 @@ static void encode_row(const apply_job *j, const float *h, uint32_t y)
     const int conv = j->conv_out;
     const float *m = j->m_out;
     const curve_table *enc = j->enc;
+    if (j->out_tf == GAINMAP_TRANSFER_PQ) {
+        /* the common case as its own loop (no per-pixel switch) */
+        uint16_t *d = (uint16_t *)(void *)row;
+        for (uint32_t x = 0; x < w; x++) {
+            float r = h[(size_t)x * 3], g = h[(size_t)x * 3 + 1], b = h[(size_t)x * 3 + 2];
+            if (conv) {
+                float r2 = m[0] * r + m[1] * g + m[2] * b;
+                float g2 = m[3] * r + m[4] * g + m[5] * b;
+                float b2 = m[6] * r + m[7] * g + m[8] * b;
+                r = r2;
+                g = g2;
+                b = b2;
+            }
+            d[(size_t)x * 3] = (uint16_t)(curve_eval(enc, r) * 65535.0f + 0.5f);
+            d[(size_t)x * 3 + 1] = (uint16_t)(curve_eval(enc, g) * 65535.0f + 0.5f);
+            d[(size_t)x * 3 + 2] = (uint16_t)(curve_eval(enc, b) * 65535.0f + 0.5f);
+        }
+        return;
+    }
     for (uint32_t x = 0; x < w; x++) {
         float r = h[(size_t)x * 3], g = h[(size_t)x * 3 + 1], b = h[(size_t)x * 3 + 2];
         if (conv) {
@@ -226,9 +244,8 @@ static void encode_row(const apply_job *j, const float *h, uint32_t y)
     }
 }
 
-static void *apply_rows(void *arg)
+static void apply_rows(apply_worker *wk)
 {
-    apply_worker *wk = arg;
     const apply_job *j = wk->job;
     const uint32_t w = j->base->width;
     for (uint32_t y = wk->y0; y < wk->y1; y++) {
@@ -237,7 +254,24 @@ static void *apply_rows(void *arg)
         if (j->conv_in)
             for (uint32_t x = 0; x < w; x++)
                 mat3(j->m_in, h + (size_t)x * 3);
-        if (j->use_map) {
+        if (j->use_map && j->same_size && j->mch == 3 && !j->one_gain) {
+            /* A full-size map: its codes index the gain tables directly (the
+             * resampler would only copy them, and a whole code needs no
+             * interpolation). */
+            const gainmap_image *m = j->rs.src;
+            const uint8_t *q = (const uint8_t *)m->data + (size_t)y * m->stride;
+            const uint32_t mc = m->channels;
+            const float *t0 = j->gt[0], *t1 = j->gt[1], *t2 = j->gt[2];
+            const float kb0 = j->kb[0], kb1 = j->kb[1], kb2 = j->kb[2];
+            const float ka0 = j->ka[0], ka1 = j->ka[1], ka2 = j->ka[2];
+            for (uint32_t x = 0; x < w; x++) {
+                float *p = h + (size_t)x * 3;
+                const uint8_t *c = q + (size_t)x * mc;
+                p[0] = (p[0] + kb0) * t0[c[0] * GT_STEPS] - ka0;
+                p[1] = (p[1] + kb1) * t1[c[1] * GT_STEPS] - ka1;
+                p[2] = (p[2] + kb2) * t2[c[2] * GT_STEPS] - ka2;
+            }
+        } else if (j->use_map) {
             gm_resample_row(&wk->rs, y, wk->v);
             const float *v = wk->v;
             if (j->one_gain) {
@@ -273,7 +307,15 @@ static void *apply_rows(void *arg)
         }
         encode_row(j, h, y);
     }
-    return NULL;
+}
+
+/* gm_parallel_strips callback: worker w runs its strips with its own scratch. */
+static void apply_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
+{
+    apply_worker *wk = (apply_worker *)arg + worker;
+    wk->y0 = y0;
+    wk->y1 = y1;
+    apply_rows(wk);
 }
 
 void gainmap_decode_options_init(gainmap_decode_options *opts)
@@ -285,19 +327,6 @@ void gainmap_decode_options_init(gainmap_decode_options *opts)
     opts->transfer = GAINMAP_TRANSFER_PQ;
     opts->primaries = GAINMAP_PRIMARIES_BT2020;
     opts->keep_orientation = 0;
-}
-
-static int worker_count(const gainmap_ctx *ctx, uint32_t rows)
-{
-    long n = ctx ? (long)ctx->threads : 0;
-    if (n <= 0) {
-        n = sysconf(_SC_NPROCESSORS_ONLN);
-        if (n < 1)
-            n = 1;
-    }
-    n = GM_MIN(n, 64L);
-    n = GM_MIN(n, (long)(rows / 16 + 1));
-    return (int)n;
 }
 
 static void to_f9(const double *m, float *f)
@@ -495,9 +524,11 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
         st = gm_resample_init(ctx, &j->rs, map, base->width, base->height, j->mch);
         if (st != GAINMAP_OK)
             goto done;
+        j->same_size = map->width == base->width && map->height == base->height;
     }
 
-    int nw = worker_count(ctx, base->height);
+    enum { STRIP = 32 };
+    int nw = gm_thread_count(ctx, base->height, STRIP);
     wk = calloc((size_t)nw, sizeof *wk);
     if (!wk) {
         st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
@@ -505,8 +536,6 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
     }
     for (int i = 0; i < nw; i++) {
         wk[i].job = j;
-        wk[i].y0 = (uint32_t)((uint64_t)base->height * i / nw);
-        wk[i].y1 = (uint32_t)((uint64_t)base->height * (i + 1) / nw);
         wk[i].h = gm_malloc(ctx, (size_t)base->width * 3 * sizeof(float));
         if (use_map) {
             wk[i].rs = j->rs;
@@ -520,18 +549,7 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
             goto done;
         }
     }
-    pthread_t *tid = nw > 1 ? calloc((size_t)nw, sizeof *tid) : NULL;
-    int started = 0;
-    if (tid)
-        for (int i = 1; i < nw; i++, started++)
-            if (pthread_create(&tid[i], NULL, apply_rows, &wk[i]) != 0)
-                break;
-    apply_rows(&wk[0]);
-    for (int i = 1; i <= started; i++)
-        pthread_join(tid[i], NULL);
-    for (int i = started + 1; i < nw; i++)   /* threads that could not start */
-        apply_rows(&wk[i]);
-    free(tid);
+    gm_parallel_strips(nw, base->height, STRIP, apply_strip, wk);
 
     out->transfer = otf;
     out->primaries = op;

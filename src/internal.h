@@ -509,6 +509,16 @@ gainmap_status gm_resample_init(gainmap_ctx *ctx, gm_resampler *rs, const gainma
 void gm_resample_row(gm_resampler *rs, uint32_t y, float *out);
 void gm_resample_free(gm_resampler *rs);
 
+/* threads.c: rows [0, rows) in strips of `strip` rows, run by `workers`
+ * threads (the caller is one of them).  fn(arg, worker, y0, y1) is called
+ * once per strip; worker in [0, workers) identifies the thread, for its own
+ * scratch rows.  Strips are handed out in order but run concurrently.
+ * gm_thread_count: GAINMAP_OPT_THREADS (0 = online cores), capped at 64
+ * and at the number of strips. */
+typedef void (*gm_strip_fn)(void *arg, int worker, uint32_t y0, uint32_t y1);
+int gm_thread_count(const gainmap_ctx *ctx, uint32_t rows, uint32_t strip);
+void gm_parallel_strips(int workers, uint32_t rows, uint32_t strip, gm_strip_fn fn, void *arg);
+
 /* orient.c: a new image with EXIF orientation 1..8 applied (the stored
  * pixels turned/mirrored for display); 0 and 1 copy.  out's orientation is 1;
  * colour tags, ICC and EXIF are copied. */
@@ -887,6 +897,9 @@ void gm_tonemap_decode_row(const gm_tonemap_state *s, const gainmap_image *hdr, 
  * 1.0 = SDR white, every value in [0,1], hue kept (luminance curve, then
  * constant-hue gamut compression in Oklab).  in == out is allowed. */
 void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size_t n);
+/* The reference the fast path is tested against (tests/test_perf_equiv.c):
+ * the curve interpolated in the log2 domain through libm's log2. */
+void gm_tonemap_row_ref(const gm_tonemap_state *s, const float *in, float *out, size_t n);
 /* The resolved source peak (cd/m2), the source primaries, and the bare curve
  * (luminance relative to HDR white -> relative to SDR white). */
 double gm_tonemap_peak_nits(const gm_tonemap_state *s);

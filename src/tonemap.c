@@ -10,14 +10,18 @@
 #include "internal.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define REF_WHITE 203.0      /* library linear 1.0 (BT.2408) */
 #define CURVE_N 4096         /* curve table entries over log2 luminance */
 #define CURVE_LO (-24.0)     /* log2 of the smallest tabulated luminance */
+/* The same ratio tabulated on the float's own bits (issue 8: no log2 per
+ * pixel): 2^(23 - RT_SHIFT) entries per octave from 2^CURVE_LO, linear in
+ * between; the index is the exponent and top mantissa bits. */
+#define RT_SHIFT 15
+#define RT_PER_OCTAVE (1 << (23 - RT_SHIFT))
+#define RT_BASE (((uint32_t)(127 + (int)CURVE_LO) << 23) >> RT_SHIFT)
 
 /* Soft gamut knee (in units of the boundary chroma at that L and hue):
  * untouched below KNEE, reaches the boundary at LIMIT, ACES-style power
@@ -35,6 +39,8 @@ struct gm_tonemap_state {
     double P;                 /* peak / white */
     float ratio[CURVE_N];     /* curve(x)/x at x = 2^(CURVE_LO + i*step) */
     double step;
+    float *rt;                /* curve(x)/x on the float-bit grid (RT_*) */
+    float rt_lo, rt_top;      /* rt covers [rt_lo, rt_top) */
     gainmap_primaries src, base;
     gainmap_transfer src_tf;
     double w_src[3];          /* luminance weights of the source primaries */
@@ -146,6 +152,28 @@ static inline double curve_ratio(const gm_tonemap_state *s, double x)
     return s->ratio[i] + f * (s->ratio[i + 1] - s->ratio[i]);
 }
 
+/* The same from the float-bit table: what gm_tonemap_row uses. */
+static inline double curve_ratio_fast(const gm_tonemap_state *s, double xd)
+{
+    if (xd >= s->P)
+        return 1.0 / xd;   /* every curve reaches 1 at the peak: exact there */
+    float x = (float)xd;
+    if (!(x > s->rt_lo))
+        return s->rt[0];
+    if (x >= s->rt_top)
+        return 1.0 / xd;
+    uint32_t u;
+    memcpy(&u, &x, sizeof u);
+    uint32_t i = (u >> RT_SHIFT) - RT_BASE;
+    float f = (float)(u & ((1u << RT_SHIFT) - 1)) * (1.0f / (float)(1u << RT_SHIFT));
+    return s->rt[i] + f * (s->rt[i + 1] - s->rt[i]);
+}
+
+/* fmin/fmax with their NaN rules, inlined (the libm calls cost more than
+ * the arithmetic around them). */
+static inline double dmin(double a, double b) { return a < b || b != b ? a : b; }
+static inline double dmax(double a, double b) { return a > b || b != b ? a : b; }
+
 /* ------------------------------------------------------------------ */
 /* Gamut mapping at constant Oklab lightness and hue                   */
 /* ------------------------------------------------------------------ */
@@ -171,11 +199,37 @@ static inline void oklab_to_base(const gm_tonemap_state *s, const double lab[3],
     mat_apply(s->lms_to_base, c, rgb);
 }
 
-static bool inside(const double rgb[3])
+static inline bool inside(const double rgb[3])
 {
     const double eps = 1e-7;
     return rgb[0] >= -eps && rgb[1] >= -eps && rgb[2] >= -eps && rgb[0] <= 1 + eps && rgb[1] <= 1 + eps &&
            rgb[2] <= 1 + eps;
+}
+
+/* Along a ray of constant L and hue the cube roots of LMS are linear in the
+ * chroma: lms_cbrt(L, m ca, m cb) = L + m d (Oklab's M2 inverse).  The
+ * searches below step along such rays, so each step is three cubes and the
+ * LMS -> RGB matrix. */
+typedef struct oklab_ray {
+    double L, d[3];
+} oklab_ray;
+
+static inline void ray_init(oklab_ray *r, double L, double ca, double cb)
+{
+    const double z[3] = {0.0, ca, cb};
+    r->L = L;
+    gm_oklab_to_lms_cbrt(z, r->d);
+}
+
+static inline bool ray_inside(const gm_tonemap_state *s, const oklab_ray *r, double m)
+{
+    double c[3], t[3];
+    for (int i = 0; i < 3; i++) {
+        double v = r->L + m * r->d[i];
+        c[i] = v * v * v;
+    }
+    mat_apply(s->lms_to_base, c, t);
+    return inside(t);
 }
 
 /* f(x): identity below the knee, then compression that reaches 1 at LIMIT. */
@@ -195,11 +249,12 @@ static double gamut_compress(double x)
 /* Largest in-gamut chroma at lightness L along hue (ca, cb), by bisection. */
 static double boundary_search(const gm_tonemap_state *s, double L, double ca, double cb)
 {
-    double lo = 0.0, hi = 0.6, t[3];   /* Oklab chroma of any RGB gamut here stays below 0.5 */
+    double lo = 0.0, hi = 0.6;   /* Oklab chroma of any RGB gamut here stays below 0.5 */
+    oklab_ray r;
+    ray_init(&r, L, ca, cb);
     for (int k = 0; k < 24; k++) {
-        double mid = 0.5 * (lo + hi), q[3] = {L, mid * ca, mid * cb};
-        oklab_to_base(s, q, t);
-        if (inside(t))
+        double mid = 0.5 * (lo + hi);
+        if (ray_inside(s, &r, mid))
             lo = mid;
         else
             hi = mid;
@@ -252,9 +307,9 @@ static void gamut_map(const gm_tonemap_state *s, double rgb[3])
     for (int c = 0; c < 3; c++) {
         double d = rgb[c] - y;
         if (d > 0)
-            reach = fmin(reach, (1.0 - y) / d);
+            reach = dmin(reach, (1.0 - y) / d);
         else if (d < 0)
-            reach = fmin(reach, y / -d);
+            reach = dmin(reach, y / -d);
     }
     if (reach >= 3.0 && s->soft)
         return;
@@ -262,7 +317,7 @@ static void gamut_map(const gm_tonemap_state *s, double rgb[3])
     double lms[3], lab[3];
     mat_apply(s->base_to_lms, rgb, lms);
     gm_oklab_from_lms(lms, lab);
-    double L = fmin(lab[0], 1.0), C = sqrt(lab[1] * lab[1] + lab[2] * lab[2]);
+    double L = dmin(lab[0], 1.0), C = sqrt(lab[1] * lab[1] + lab[2] * lab[2]);
     if (!(C > 1e-4) || L <= 0.0) {
         /* achromatic to far below visibility (Oklab's own white has a, b of
          * order 1e-5): the grey of the same luminance */
@@ -275,16 +330,24 @@ static void gamut_map(const gm_tonemap_state *s, double rgb[3])
         return;
     /* from a gamut no wider than the base, only what lies outside (bright
      * colours whose channels passed 1) is brought to the boundary */
-    double c2 = s->soft ? cmax * gamut_compress(C / fmax(cmax, 1e-12)) : fmin(C, cmax);
+    double c2 = s->soft ? cmax * gamut_compress(C / dmax(cmax, 1e-12)) : dmin(C, cmax);
     double q[3] = {L, c2 * ca, c2 * cb};
     oklab_to_base(s, q, t);
     if (!inside(t)) {
         /* the interpolated boundary overshot (near a cusp): bisect below it */
         double lo = 0.0, hi = c2;
-        for (int k = 0; k < 16; k++) {
-            double mid = 0.5 * (lo + hi), m[3] = {L, mid * ca, mid * cb};
-            oklab_to_base(s, m, t);
-            if (inside(t))
+        oklab_ray r;
+        ray_init(&r, L, ca, cb);
+        /* the overshoot is usually small: try the top 1/32 first, then
+         * 11 halvings reach the same c2 / 2^16 as 16 from zero would */
+        int steps = 16;
+        if (ray_inside(s, &r, c2 * (31.0 / 32.0))) {
+            lo = c2 * (31.0 / 32.0);
+            steps = 11;
+        }
+        for (int k = 0; k < steps; k++) {
+            double mid = 0.5 * (lo + hi);
+            if (ray_inside(s, &r, mid))
                 lo = mid;
             else
                 hi = mid;
@@ -299,7 +362,8 @@ static void gamut_map(const gm_tonemap_state *s, double rgb[3])
 /* ------------------------------------------------------------------ */
 /* Per-pixel entry point                                               */
 /* ------------------------------------------------------------------ */
-void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size_t n)
+static inline __attribute__((always_inline)) void tonemap_rows(const gm_tonemap_state *s, const float *in,
+                                                               float *out, size_t n, int ref)
 {
     for (size_t i = 0; i < n; i++) {
         double v[3] = {in[3 * i], in[3 * i + 1], in[3 * i + 2]};
@@ -317,7 +381,9 @@ void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size
             double y = s->w_src[0] * v[0] + s->w_src[1] * v[1] + s->w_src[2] * v[2];
             if (y > 1e-12) {
                 double x = y * s->to_white;
-                double k = s->to_white * (s->method == GAINMAP_TONEMAP_CLIP ? fmin(1.0, 1.0 / x) : curve_ratio(s, x));
+                double k = s->to_white * (s->method == GAINMAP_TONEMAP_CLIP ? dmin(1.0, 1.0 / x)
+                                          : ref                                ? curve_ratio(s, x)
+                                                                               : curve_ratio_fast(s, x));
                 for (int c = 0; c < 3; c++)
                     v[c] *= k;
             } else {
@@ -327,13 +393,23 @@ void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size
         }
         /* a matrix whose rows sum to 1 only to rounding must not split a
          * grey into three codes */
-        double mx = fmax(fabs(v[0]), fmax(fabs(v[1]), fabs(v[2])));
+        double mx = dmax(fabs(v[0]), dmax(fabs(v[1]), fabs(v[2])));
         if (fabs(v[0] - v[1]) <= 1e-9 * mx && fabs(v[1] - v[2]) <= 1e-9 * mx)
             v[0] = v[1] = v[2] = (v[0] + v[1] + v[2]) / 3.0;
         gamut_map(s, v);
         for (int c = 0; c < 3; c++)
-            out[3 * i + c] = v[c] >= 0.0 ? (float)fmin(v[c], 1.0) : 0.0f;   /* NaN -> 0 */
+            out[3 * i + c] = v[c] >= 0.0 ? (float)dmin(v[c], 1.0) : 0.0f;   /* NaN -> 0 */
     }
+}
+
+void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size_t n)
+{
+    tonemap_rows(s, in, out, n, 0);
+}
+
+void gm_tonemap_row_ref(const gm_tonemap_state *s, const float *in, float *out, size_t n)
+{
+    tonemap_rows(s, in, out, n, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -350,6 +426,20 @@ void gm_tonemap_decode_row(const gm_tonemap_state *s, const gainmap_image *img, 
 {
     const uint8_t *row = (const uint8_t *)img->data + (size_t)y * img->stride;
     uint32_t nc = img->channels;
+    if (nc == 3 && s->src_tf != GAINMAP_TRANSFER_HLG && s->in_table) {
+        /* the common case: one table lookup per sample */
+        const float *t = s->in_table;
+        size_t n = (size_t)img->width * 3;
+        if (img->type == GAINMAP_PIXEL_U16) {
+            const uint16_t *r16 = (const uint16_t *)(const void *)row;
+            for (size_t i = 0; i < n; i++)
+                out[i] = t[r16[i]];
+        } else {
+            for (size_t i = 0; i < n; i++)
+                out[i] = t[row[i]];
+        }
+        return;
+    }
     for (uint32_t x = 0; x < img->width; x++) {
         double v[3];
         for (int c = 0; c < 3; c++) {
@@ -531,6 +621,19 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
         double x = exp2(CURVE_LO + i * s->step);
         s->ratio[i] = (float)(curve_eval(s, x) / x);
     }
+    /* Up to the octave holding the peak: above it every curve is 1. */
+    int octaves = (int)ceil(log2(fmax(s->P, 1.0))) + 1 - (int)CURVE_LO;
+    size_t nrt = (size_t)octaves * RT_PER_OCTAVE + 1;
+    if (!(s->rt = gm_malloc(ctx, nrt * sizeof *s->rt))) {
+        gm_tonemap_free(s);
+        return GAINMAP_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < nrt; i++) {
+        double x = ldexp(1.0 + (double)(i % RT_PER_OCTAVE) / RT_PER_OCTAVE, (int)(i / RT_PER_OCTAVE) + (int)CURVE_LO);
+        s->rt[i] = (float)(curve_eval(s, x) / x);
+    }
+    s->rt_lo = (float)ldexp(1.0, (int)CURVE_LO);
+    s->rt_top = (float)ldexp(1.0, octaves + (int)CURVE_LO);
     *out = s;
     return GAINMAP_OK;
 }
@@ -541,6 +644,7 @@ void gm_tonemap_free(gm_tonemap_state *s)
         return;
     free(s->in_table);
     free(s->cmax);
+    free(s->rt);
     free(s);
 }
 
@@ -597,27 +701,26 @@ typedef struct tm_job {
     gainmap_image *sdr;
     const float *enc;          /* sqrt(linear) index -> 255 * encoded value */
     int dither;
-    uint32_t y0, y1;
-    float *row;
+    float **rows;              /* one scratch row per worker */
 } tm_job;
 
-static void *tm_run(void *arg)
+static void tm_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
 {
     tm_job *j = arg;
     uint32_t w = j->hdr->width;
-    for (uint32_t y = j->y0; y < j->y1; y++) {
-        gm_tonemap_decode_row(j->s, j->hdr, y, j->row);
-        gm_tonemap_row(j->s, j->row, j->row, w);
+    float *row = j->rows[worker];
+    for (uint32_t y = y0; y < y1; y++) {
+        gm_tonemap_decode_row(j->s, j->hdr, y, row);
+        gm_tonemap_row(j->s, row, row, w);
         uint8_t *o = (uint8_t *)j->sdr->data + (size_t)y * j->sdr->stride;
         for (uint32_t x = 0; x < w; x++) {
             float d = j->dither ? (BAYER8[y & 7][x & 7] + 0.5f) / 64.0f : 0.5f;
             for (int c = 0; c < 3; c++) {
-                float e = j->enc[(int)(sqrtf(j->row[3 * x + c]) * (ENC_N - 1) + 0.5f)] + d;
+                float e = j->enc[(int)(sqrtf(row[3 * x + c]) * (ENC_N - 1) + 0.5f)] + d;
                 o[3 * x + c] = (uint8_t)(e >= 255.0f ? 255 : (int)e);
             }
         }
     }
-    return NULL;
 }
 
 gainmap_status gainmap_tonemap(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_tonemap_options *opts,
@@ -639,15 +742,11 @@ gainmap_status gainmap_tonemap(gainmap_ctx *ctx, const gainmap_image *hdr, const
     gainmap_status st = gm_tonemap_setup(ctx, hdr, opts, &s);
     if (st != GAINMAP_OK)
         return st;
-    enum { MAX_THREADS = 16 };
-    tm_job jobs[MAX_THREADS];
-    pthread_t tids[MAX_THREADS];
-    memset(jobs, 0, sizeof jobs);
+    enum { STRIP = 32 };
+    tm_job job;
+    memset(&job, 0, sizeof job);
     float *enc = NULL;
-    int nthreads = (int)(ctx && ctx->threads > 0 ? ctx->threads : sysconf(_SC_NPROCESSORS_ONLN));
-    nthreads = GM_CLAMP(nthreads, 1, MAX_THREADS);
-    if ((uint32_t)nthreads > hdr->height / 16 + 1)
-        nthreads = (int)(hdr->height / 16 + 1);
+    int nthreads = gm_thread_count(ctx, hdr->height, STRIP);
     if ((st = gainmap_image_alloc(ctx, sdr, hdr->width, hdr->height, 3, GAINMAP_PIXEL_U8)) != GAINMAP_OK)
         goto done;
     if (!(enc = gm_malloc(ctx, ENC_N * sizeof *enc))) {
@@ -658,25 +757,17 @@ gainmap_status gainmap_tonemap(gainmap_ctx *ctx, const gainmap_image *hdr, const
         double q = (double)i / (ENC_N - 1);
         enc[i] = (float)(255.0 * GM_CLAMP(gainmap_from_linear(btf, q * q), 0.0, 1.0));
     }
-    for (int t = 0; t < nthreads; t++) {
-        jobs[t] = (tm_job){s, hdr, sdr, enc, opts->dither != 0, (uint32_t)((uint64_t)hdr->height * t / nthreads),
-                           (uint32_t)((uint64_t)hdr->height * (t + 1) / nthreads), NULL};
-        if (!(jobs[t].row = gm_malloc(ctx, (size_t)hdr->width * 3 * sizeof(float)))) {
+    job = (tm_job){s, hdr, sdr, enc, opts->dither != 0, NULL};
+    if (!(job.rows = gm_calloc(ctx, (size_t)nthreads, sizeof *job.rows))) {
+        st = GAINMAP_ERR_NOMEM;
+        goto done;
+    }
+    for (int t = 0; t < nthreads; t++)
+        if (!(job.rows[t] = gm_malloc(ctx, (size_t)hdr->width * 3 * sizeof(float)))) {
             st = GAINMAP_ERR_NOMEM;
             goto done;
         }
-    }
-    int started = 0;
-    for (int t = 1; t < nthreads; t++) {
-        if (pthread_create(&tids[t], NULL, tm_run, &jobs[t]) != 0)
-            break;
-        started = t;
-    }
-    tm_run(&jobs[0]);
-    for (int t = 1; t <= started; t++)
-        pthread_join(tids[t], NULL);
-    for (int t = started + 1; t < nthreads; t++)   /* threads that could not start */
-        tm_run(&jobs[t]);
+    gm_parallel_strips(nthreads, hdr->height, STRIP, tm_strip, &job);
 
     sdr->transfer = btf;
     sdr->primaries = s->base;
@@ -699,8 +790,9 @@ gainmap_status gainmap_tonemap(gainmap_ctx *ctx, const gainmap_image *hdr, const
     if (hdr->exif && hdr->exif_size && st == GAINMAP_OK)
         st = gainmap_image_set_exif(sdr, hdr->exif, hdr->exif_size);
 done:
-    for (int t = 0; t < MAX_THREADS; t++)
-        free(jobs[t].row);
+    for (int t = 0; job.rows && t < nthreads; t++)
+        free(job.rows[t]);
+    free(job.rows);
     free(enc);
     gm_tonemap_free(s);
     if (st != GAINMAP_OK)

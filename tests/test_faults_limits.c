@@ -131,6 +131,7 @@ static void expect_refused(const char *what, reader_fn fn, const uint8_t *d, siz
         setrlimit(RLIMIT_AS, &rl);
         gainmap_ctx *c2 = gainmap_ctx_new();
         gainmap_status s2 = fn(c2, d, n);
+        gainmap_ctx_free(c2);
         _exit(s2 == GAINMAP_ERR_LIMIT ? 0 : 10 + (int)s2);
     }
     int status = 0;

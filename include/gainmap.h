@@ -584,6 +584,30 @@ typedef enum gainmap_heic_variant {
 GAINMAP_API gainmap_status gainmap_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,
                                                const gainmap_encode_options *opts, gainmap_heic_variant variant,
                                                uint8_t **out, size_t *out_size);
+/* HEIC settings that JPEG has no use for (gainmap_encode_heic_ex). */
+typedef enum gainmap_heic_speed {
+    GAINMAP_HEIC_SPEED_FAST = 0,     /* x265 preset "faster" */
+    GAINMAP_HEIC_SPEED_MEDIUM = 1,   /* x265 preset "fast" (the default) */
+    GAINMAP_HEIC_SPEED_SLOW = 2      /* x265 preset "slow" (libheif's own default) */
+} gainmap_heic_speed;
+typedef struct gainmap_heic_options {
+    gainmap_heic_speed speed;   /* default GAINMAP_HEIC_SPEED_MEDIUM; x265 tune is "psnr" */
+    /* -1 automatic (default): a picture with more than 8,912,896 samples
+     * or a side above 8192 (beyond HEVC level 5.1) is written as a 'grid'
+     * item of hidden tile_size x tile_size HEVC tiles; 0 never; 1 always. */
+    int grid;
+    uint32_t tile_size;         /* 64..4096, a multiple of 64; default 512 (as Apple) */
+    /* 1 (default): carry the master's EXIF (orientation set to 1, since it
+     * is applied to the pixels; thumbnail dropped), merged with the Apple
+     * maker note.  0: only the maker note (Apple variants) or nothing. */
+    int keep_exif;
+} gainmap_heic_options;
+GAINMAP_API void gainmap_heic_options_init(gainmap_heic_options *o);
+/* gainmap_encode_heic with HEIC settings; heic_opts NULL = the defaults. */
+GAINMAP_API gainmap_status gainmap_encode_heic_ex(gainmap_ctx *ctx, const gainmap_image *hdr,
+                                                  const gainmap_image *sdr, const gainmap_encode_options *opts,
+                                                  const gainmap_heic_options *heic_opts,
+                                                  gainmap_heic_variant variant, uint8_t **out, size_t *out_size);
 /* "heic", "heic-apple", "heic-iso", "heic-pq" (= HDR_P3_D65_ST2084),
  * "heic-pq-p3" (= P3_PQ); from_name returns -1 when unknown. */
 GAINMAP_API const char *gainmap_heic_variant_name(gainmap_heic_variant v);

@@ -349,11 +349,11 @@ typedef struct prop_ref {
 } prop_ref;
 typedef struct props {
     gm_buf b;
-    prop_ref list[GM_HW_MAX_ITEMS][GM_HW_MAX_PROPS];
-    unsigned n[GM_HW_MAX_ITEMS];
+    prop_ref (*list)[GM_HW_MAX_PROPS];
+    unsigned *n;
 } props;
 
-static void prop_begin(props *p, unsigned item, size_t *at) { (void)p, (void)item, *at = p->b.size; }
+static void prop_begin(props *p, unsigned item, size_t *at) { (void)item, *at = p->b.size; }
 static void prop_end(props *p, unsigned item, size_t at, bool essential)
 {
     if (p->n[item] < GM_HW_MAX_PROPS)
@@ -367,15 +367,11 @@ static void prop_bytes(props *p, unsigned item, const uint8_t *box, size_t size,
     prop_end(p, item, at, essential);
 }
 
-/* hvcC, ispe, clap of a coded picture, then its colour properties. */
-static void picture_props(props *p, unsigned item, const gm_hevc_picture *pic, const uint8_t cicp[4],
-                          const uint8_t *icc, size_t icc_size)
+/* Colour properties of an image item: nclx, ICC, pixi. */
+static void colour_props(props *p, unsigned item, const uint8_t cicp[4], const uint8_t *icc, size_t icc_size,
+                         unsigned channels, unsigned depth)
 {
     size_t at;
-    prop_bytes(p, item, pic->hvcc, pic->hvcc_size, true);
-    prop_bytes(p, item, pic->ispe, pic->ispe_size, false);
-    if (pic->clap)
-        prop_bytes(p, item, pic->clap, pic->clap_size, true);
     prop_begin(p, item, &at);
     gm_hw_colr_nclx(&p->b, cicp);
     prop_end(p, item, at, false);
@@ -385,8 +381,191 @@ static void picture_props(props *p, unsigned item, const gm_hevc_picture *pic, c
         prop_end(p, item, at, false);
     }
     prop_begin(p, item, &at);
-    gm_hw_pixi(&p->b, pic->channels, pic->bit_depth);
+    gm_hw_pixi(&p->b, channels, depth);
     prop_end(p, item, at, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* One image as one HEVC picture or as a grid of tiles                 */
+/* ------------------------------------------------------------------ */
+typedef struct coded {
+    gm_hevc_picture one;        /* no grid */
+    gm_hevc_picture *tiles;     /* grid: rows * cols, row-major */
+    uint32_t rows, cols, tile, ntiles;
+    uint32_t width, height;
+    uint8_t bit_depth, channels;
+    uint8_t grid_data[12];      /* the grid item's payload */
+    size_t grid_size;
+    uint32_t *tile_ids;
+} coded;
+
+static void coded_free(coded *c)
+{
+    gm_hevc_picture_free(&c->one);
+    for (uint32_t i = 0; c->tiles && i < c->ntiles; i++)
+        gm_hevc_picture_free(&c->tiles[i]);
+    free(c->tiles);
+    free(c->tile_ids);
+    memset(c, 0, sizeof *c);
+}
+
+static bool wants_grid(const gainmap_heic_options *ho, uint32_t w, uint32_t h)
+{
+    if (ho->grid == 0)
+        return false;
+    if (ho->grid > 0)
+        return true;
+    /* HEVC level 5.1 (what phone and PC hardware decoders take):
+     * MaxLumaPs 8,912,896, sides up to sqrt(8 MaxLumaPs) = 8444 */
+    return (uint64_t)w * h > 8912896u || w > 8192 || h > 8192;
+}
+
+/* The tile at (tx, ty), edge pixels repeated past the image. */
+static gainmap_status cut_tile(gainmap_ctx *ctx, const gainmap_image *img, uint32_t tx, uint32_t ty, uint32_t t,
+                               gainmap_image *out)
+{
+    gainmap_status st = gainmap_image_alloc(ctx, out, t, t, img->channels, img->type);
+    if (st != GAINMAP_OK)
+        return st;
+    const size_t px = (size_t)img->channels * (img->type == GAINMAP_PIXEL_U16 ? 2 : 1);
+    for (uint32_t y = 0; y < t; y++) {
+        uint32_t sy = GM_MIN(img->height - 1, ty * t + y);
+        const uint8_t *src = (const uint8_t *)img->data + (size_t)sy * img->stride;
+        uint8_t *dst = (uint8_t *)out->data + (size_t)y * out->stride;
+        uint32_t x0 = tx * t, n = x0 < img->width ? GM_MIN(t, img->width - x0) : 0;
+        if (n)
+            memcpy(dst, src + (size_t)x0 * px, (size_t)n * px);
+        for (uint32_t x = n; x < t; x++)
+            memcpy(dst + (size_t)x * px, src + (size_t)(img->width - 1) * px, px);
+    }
+    return GAINMAP_OK;
+}
+
+static gainmap_status code_image(gainmap_ctx *ctx, const gainmap_image *img, const gm_hevc_settings *s,
+                                 const gainmap_heic_options *ho, coded *c)
+{
+    memset(c, 0, sizeof *c);
+    c->width = img->width;
+    c->height = img->height;
+    c->bit_depth = (uint8_t)s->bit_depth;
+    c->channels = s->chroma == 400 ? 1 : 3;
+    if (!wants_grid(ho, img->width, img->height))
+        return gm_hevc_encode(ctx, img, s, &c->one);
+    const uint32_t t = ho->tile_size;
+    c->tile = t;
+    c->cols = (img->width + t - 1) / t;
+    c->rows = (img->height + t - 1) / t;
+    if (c->cols > 256 || c->rows > 256 || (uint64_t)c->cols * c->rows > GM_HW_MAX_ITEMS / 2 - 8)
+        return gm_error(ctx, GAINMAP_ERR_LIMIT,
+                        "%ux%u in %ux%u tiles would need a %ux%u grid; use a larger tile size", img->width,
+                        img->height, t, t, c->cols, c->rows);
+    c->ntiles = c->cols * c->rows;
+    c->tiles = gm_calloc(ctx, c->ntiles, sizeof *c->tiles);
+    c->tile_ids = gm_calloc(ctx, c->ntiles, sizeof *c->tile_ids);
+    if (!c->tiles || !c->tile_ids)
+        return GAINMAP_ERR_NOMEM;
+    gm_buf g;
+    gm_buf_init(&g);
+    gm_hw_grid(&g, c->rows, c->cols, img->width, img->height);
+    c->grid_size = g.bad ? 0 : g.size;
+    if (c->grid_size)
+        memcpy(c->grid_data, g.data, g.size);
+    gm_buf_free(&g);
+    if (!c->grid_size)
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing the grid");
+    gainmap_status st = GAINMAP_OK;
+    for (uint32_t i = 0; st == GAINMAP_OK && i < c->ntiles; i++) {
+        gainmap_image tile;
+        if ((st = cut_tile(ctx, img, i % c->cols, i / c->cols, t, &tile)) != GAINMAP_OK)
+            break;
+        st = gm_hevc_encode(ctx, &tile, s, &c->tiles[i]);
+        gainmap_image_free(&tile);
+    }
+    return st;
+}
+
+/* Decode what code_image made (the closed loop), tiles pasted and cropped. */
+static gainmap_status decode_coded(gainmap_ctx *ctx, const coded *c, gainmap_image *out)
+{
+    if (!c->ntiles)
+        return gm_hevc_decode(ctx, &c->one, out);
+    memset(out, 0, sizeof *out);
+    gainmap_status st = GAINMAP_OK;
+    for (uint32_t i = 0; st == GAINMAP_OK && i < c->ntiles; i++) {
+        gainmap_image tile;
+        if ((st = gm_hevc_decode(ctx, &c->tiles[i], &tile)) != GAINMAP_OK)
+            break;
+        if (i == 0) {
+            st = gainmap_image_alloc(ctx, out, c->width, c->height, tile.channels, tile.type);
+            if (st == GAINMAP_OK) {
+                out->bit_depth = tile.bit_depth;
+                out->transfer = tile.transfer;
+                out->primaries = tile.primaries;
+                out->has_cicp = tile.has_cicp;
+                memcpy(out->cicp, tile.cicp, sizeof out->cicp);
+            }
+        }
+        if (st == GAINMAP_OK && (tile.channels != out->channels || tile.type != out->type ||
+                                 tile.width != c->tile || tile.height != c->tile))
+            st = gm_error(ctx, GAINMAP_ERR_CODEC, "HEVC tile %u decoded as %ux%u", i, tile.width, tile.height);
+        if (st == GAINMAP_OK) {
+            const size_t px = (size_t)tile.channels * (tile.type == GAINMAP_PIXEL_U16 ? 2 : 1);
+            uint32_t x0 = (i % c->cols) * c->tile, y0 = (i / c->cols) * c->tile;
+            uint32_t nw = GM_MIN(c->tile, c->width - x0), nh = GM_MIN(c->tile, c->height - y0);
+            for (uint32_t y = 0; y < nh; y++)
+                memcpy((uint8_t *)out->data + (size_t)(y0 + y) * out->stride + (size_t)x0 * px,
+                       (const uint8_t *)tile.data + (size_t)y * tile.stride, (size_t)nw * px);
+        }
+        gainmap_image_free(&tile);
+    }
+    if (st != GAINMAP_OK)
+        gainmap_image_free(out);
+    return st;
+}
+
+/* The image item `id` at items[index] (an hvc1 item, or a grid in idat),
+ * with its colour properties; a grid's tiles are added by add_tiles. */
+static void image_item(props *p, gm_hw_file *f, unsigned index, uint32_t id, bool hidden, const coded *c,
+                       const uint8_t cicp[4], const uint8_t *icc, size_t icc_size)
+{
+    if (!c->ntiles) {
+        f->items[index] = (gm_hw_item){.id = id, .type = GM_4CC('h', 'v', 'c', '1'), .hidden = hidden,
+                                       .data = c->one.data, .size = c->one.data_size};
+        prop_bytes(p, index, c->one.hvcc, c->one.hvcc_size, true);
+        prop_bytes(p, index, c->one.ispe, c->one.ispe_size, false);
+        if (c->one.clap)
+            prop_bytes(p, index, c->one.clap, c->one.clap_size, true);
+    } else {
+        f->items[index] = (gm_hw_item){.id = id, .type = GM_4CC('g', 'r', 'i', 'd'), .hidden = hidden,
+                                       .data = c->grid_data, .size = c->grid_size, .in_idat = true};
+        size_t at;
+        prop_begin(p, index, &at);
+        gm_hw_ispe(&p->b, c->width, c->height);
+        prop_end(p, index, at, false);
+    }
+    colour_props(p, index, cicp, icc, icc_size, c->channels, c->bit_depth);
+}
+
+/* Hidden hvc1 tiles of a grid, IDs from *next_id, and the dimg reference. */
+static void add_tiles(props *p, gm_hw_file *f, uint32_t grid_id, coded *c, const uint8_t cicp[4],
+                      uint32_t *next_id)
+{
+    if (!c->ntiles)
+        return;
+    for (uint32_t i = 0; i < c->ntiles; i++) {
+        unsigned k = f->nitems++;
+        const gm_hevc_picture *t = &c->tiles[i];
+        c->tile_ids[i] = (*next_id)++;
+        f->items[k] = (gm_hw_item){.id = c->tile_ids[i], .type = GM_4CC('h', 'v', 'c', '1'), .hidden = true,
+                                   .data = t->data, .size = t->data_size};
+        prop_bytes(p, k, t->hvcc, t->hvcc_size, true);
+        prop_bytes(p, k, t->ispe, t->ispe_size, false);
+        size_t at;
+        prop_begin(p, k, &at);
+        gm_hw_colr_nclx(&p->b, cicp);
+        prop_end(p, k, at, false);
+    }
+    f->refs[f->nrefs++] = (gm_hw_ref){GM_4CC('d', 'i', 'm', 'g'), grid_id, {0}, c->ntiles, c->tile_ids};
 }
 
 static void attach_props(props *p, gm_hw_file *f)
@@ -426,9 +605,73 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+void gainmap_heic_options_init(gainmap_heic_options *o)
+{
+    if (!o)
+        return;
+    memset(o, 0, sizeof *o);
+    o->speed = GAINMAP_HEIC_SPEED_MEDIUM;
+    o->grid = -1;
+    o->tile_size = 512;
+    o->keep_exif = 1;
+}
+
+static const char *x265_preset(gainmap_heic_speed s)
+{
+    switch (s) {
+    case GAINMAP_HEIC_SPEED_FAST: return "faster";
+    case GAINMAP_HEIC_SPEED_SLOW: return "slow";
+    default: return "fast";
+    }
+}
+
+static gainmap_status check_heic_options(gainmap_ctx *ctx, const gainmap_heic_options *ho)
+{
+    if ((unsigned)ho->speed > GAINMAP_HEIC_SPEED_SLOW)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "HEIC speed %d is not fast (0), medium (1) or slow (2)",
+                        (int)ho->speed);
+    if (ho->grid < -1 || ho->grid > 1)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "HEIC grid setting %d is not -1, 0 or 1", ho->grid);
+    if (ho->tile_size < 64 || ho->tile_size > 4096 || ho->tile_size % 64)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "HEIC tile size %u is not a multiple of 64 in 64..4096",
+                        ho->tile_size);
+    return GAINMAP_OK;
+}
+
+/* "Exif\0\0"-prefixed EXIF item payload (ISO/IEC 23008-12 A.2.1: u32
+ * offset to the TIFF header, here after "Exif\0\0"): the master's EXIF
+ * (orientation 1) with the Apple maker note when headroom > 0. */
+static gainmap_status exif_item(gainmap_ctx *ctx, const gainmap_image *master, const gainmap_heic_options *ho,
+                                double headroom, gm_heic_written *w, uint8_t **out, size_t *size)
+{
+    uint8_t *tiff = NULL;
+    size_t tiff_size = 0;
+    gainmap_status st = GAINMAP_ERR_NO_GAINMAP;
+    if (ho->keep_exif && master->exif && master->exif_size) {
+        /* a master EXIF we cannot take apart is left out, not fatal */
+        st = gm_exif_merge_apple(NULL, master->exif, master->exif_size, headroom, &tiff, &tiff_size);
+        w->exif_from_master = st == GAINMAP_OK && tiff;
+    }
+    if (st != GAINMAP_OK && headroom > 0 &&
+        (st = gm_apple_exif_make(ctx, headroom, &tiff, &tiff_size)) != GAINMAP_OK)
+        return st;
+    if (!tiff)
+        return GAINMAP_OK;
+    *size = 10 + tiff_size;
+    *out = gm_malloc(ctx, *size);
+    if (!*out) {
+        free(tiff);
+        return GAINMAP_ERR_NOMEM;
+    }
+    memcpy(*out, "\0\0\0\6Exif\0\0", 10);
+    memcpy(*out + 10, tiff, tiff_size);
+    free(tiff);
+    return GAINMAP_OK;
+}
+
 gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, const gainmap_image *sdr_in,
-                              const gainmap_encode_options *opts, gainmap_heic_variant v, uint8_t **out,
-                              size_t *out_size, gm_heic_written *w)
+                              const gainmap_encode_options *opts, const gainmap_heic_options *ho,
+                              gainmap_heic_variant v, uint8_t **out, size_t *out_size, gm_heic_written *w)
 {
     gm_heic_written wlocal;
     if (!w)
@@ -444,12 +687,20 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
         gainmap_encode_options_init(&defaults);
         opts = &defaults;
     }
+    gainmap_heic_options hdefaults;
+    if (!ho) {
+        gainmap_heic_options_init(&hdefaults);
+        ho = &hdefaults;
+    }
     gainmap_status st = check_options(ctx, opts, v);
+    if (st == GAINMAP_OK)
+        st = check_heic_options(ctx, ho);
     if (st != GAINMAP_OK)
         return st;
     const bool pq = v == GAINMAP_HEIC_PQ_HDR_P3_D65_ST2084 || v == GAINMAP_HEIC_PQ_P3_PQ;
     const bool apple = v == GAINMAP_HEIC_APPLE || v == GAINMAP_HEIC_BOTH;
     const bool iso = v == GAINMAP_HEIC_ISO || v == GAINMAP_HEIC_BOTH;
+    const char *preset = x265_preset(ho->speed);
 
     gainmap_image hdr_o, sdr_o, tm, pqimg, decoded, map;
     memset(&hdr_o, 0, sizeof hdr_o);
@@ -458,9 +709,9 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
     memset(&pqimg, 0, sizeof pqimg);
     memset(&decoded, 0, sizeof decoded);
     memset(&map, 0, sizeof map);
-    gm_hevc_picture base_pic, map_pic;
-    memset(&base_pic, 0, sizeof base_pic);
-    memset(&map_pic, 0, sizeof map_pic);
+    coded base_c, map_c;
+    memset(&base_c, 0, sizeof base_c);
+    memset(&map_c, 0, sizeof map_c);
     uint8_t *icc = NULL, *alt_icc = NULL, *iso_bytes = NULL, *exif = NULL, *xmp = NULL, *tmap = NULL;
     size_t icc_size = 0, alt_icc_size = 0, iso_size = 0, exif_size = 0, xmp_size = 0;
     props pr;
@@ -468,6 +719,8 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
     gm_buf_init(&pr.b);
     gm_hw_file f;
     memset(&f, 0, sizeof f);
+    uint8_t base_cicp[4], map_cicp[4] = {2, 2, 2, 1};
+    double H = 0;
 
     /* HEIF orientation would need irot/imir: turn the pixels instead. */
     const gainmap_image *hdr = hdr_in, *sdr = sdr_in;
@@ -485,28 +738,23 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
     f.brands[f.nbrands++] = GM_4CC('h', 'e', 'i', 'c');
     f.brands[f.nbrands++] = GM_4CC('m', 'i', 'f', '1');
     f.primary = ID_BASE;
+    gainmap_primaries bp = GAINMAP_PRIMARIES_P3;
+    gm_hevc_settings s;
 
     if (pq) {
         if ((st = to_p3_pq(ctx, hdr, &pqimg)) != GAINMAP_OK)
             goto done;
         if ((st = light_level(ctx, hdr, GAINMAP_PRIMARIES_P3, &cll, &fall)) != GAINMAP_OK)
             goto done;
-        gm_hevc_settings s = {opts->quality, opts->subsampling, 10, {12, 16, 9, 1}};
+        s = (gm_hevc_settings){opts->quality, opts->subsampling, 10, {12, 16, 9, 1}, preset, "psnr"};
         t = now_seconds();
-        if ((st = gm_hevc_encode(ctx, &pqimg, &s, &base_pic)) != GAINMAP_OK)
+        if ((st = code_image(ctx, &pqimg, &s, ho, &base_c)) != GAINMAP_OK)
             goto done;
         w->seconds_hevc += now_seconds() - t;
+        gainmap_image_free(&pqimg);
         const char *name = v == GAINMAP_HEIC_PQ_P3_PQ ? "P3_PQ" : "HDR_P3_D65_ST2084";
         if ((st = gainmap_icc_generate(ctx, name, &icc, &icc_size)) != GAINMAP_OK)
             goto done;
-        f.items[0] = (gm_hw_item){.id = ID_BASE, .type = GM_4CC('h', 'v', 'c', '1'), .data = base_pic.data,
-                                  .size = base_pic.data_size};
-        f.nitems = 1;
-        picture_props(&pr, 0, &base_pic, s.cicp, icc, icc_size);
-        size_t at;
-        prop_begin(&pr, 0, &at);
-        gm_hw_clli(&pr.b, cll, fall);
-        prop_end(&pr, 0, at, false);
     } else {
         /* SDR base: given or tone-mapped, 8-bit, Display P3 or sRGB */
         bool one_channel = apple || opts->gainmap_channels == 1;
@@ -529,8 +777,7 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
             st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "the SDR base must be 8-bit RGB");
             goto done;
         }
-        gainmap_primaries bp = sdr->primaries != GAINMAP_PRIMARIES_UNKNOWN ? sdr->primaries
-                                                                           : opts->tonemap.base_primaries;
+        bp = sdr->primaries != GAINMAP_PRIMARIES_UNKNOWN ? sdr->primaries : opts->tonemap.base_primaries;
         if (bp != GAINMAP_PRIMARIES_P3 && bp != GAINMAP_PRIMARIES_BT709) {
             st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "SDR base primaries %s are not supported (use p3 or srgb)",
                           gainmap_primaries_name(bp));
@@ -550,15 +797,15 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
             base_src = &rgb3;
         }
         uint8_t cp = bp == GAINMAP_PRIMARIES_P3 ? 12 : 1;
-        gm_hevc_settings s = {opts->quality, opts->subsampling, 8, {cp, 13, 6, 1}};
+        s = (gm_hevc_settings){opts->quality, opts->subsampling, 8, {cp, 13, 6, 1}, preset, "psnr"};
         t = now_seconds();
-        st = gm_hevc_encode(ctx, base_src, &s, &base_pic);
+        st = code_image(ctx, base_src, &s, ho, &base_c);
         w->seconds_hevc += now_seconds() - t;
         gainmap_image_free(&rgb3);
         if (st != GAINMAP_OK)
             goto done;
         gainmap_image_free(&tm);
-        if ((st = gm_hevc_decode(ctx, &base_pic, &decoded)) != GAINMAP_OK)
+        if ((st = decode_coded(ctx, &base_c, &decoded)) != GAINMAP_OK)
             goto done;
         decoded.primaries = bp;
         decoded.transfer = GAINMAP_TRANSFER_SRGB;
@@ -568,7 +815,6 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
 
         gainmap_metadata meta;
         memset(&meta, 0, sizeof meta);
-        double H = 0;
         if (apple) {
             if ((st = apple_map(ctx, &decoded, hdr, opts, &map, &H)) != GAINMAP_OK)
                 goto done;
@@ -578,37 +824,24 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
         } else if ((st = gainmap_compute(ctx, &decoded, hdr, opts, &map, &meta)) != GAINMAP_OK) {
             goto done;
         }
+        gainmap_image_free(&decoded);
         bool mono = map.channels == 1;
-        gm_hevc_settings ms = {opts->gainmap_quality, mono ? 400 : 444, 8, {2, 2, mono ? 2 : 6, 1}};
+        map_cicp[2] = mono ? 2 : 6;
+        gm_hevc_settings ms = {opts->gainmap_quality, mono ? 400 : 444, 8, {2, 2, map_cicp[2], 1}, preset, "psnr"};
         t = now_seconds();
-        if ((st = gm_hevc_encode(ctx, &map, &ms, &map_pic)) != GAINMAP_OK)
+        if ((st = code_image(ctx, &map, &ms, ho, &map_c)) != GAINMAP_OK)
             goto done;
         w->seconds_hevc += now_seconds() - t;
         w->map_width = map.width;
         w->map_height = map.height;
         w->map_channels = map.channels;
-        w->map_bytes = map_pic.data_size;
+        w->map_bytes = map_c.one.data_size;
+        for (uint32_t i = 0; i < map_c.ntiles; i++)
+            w->map_bytes += map_c.tiles[i].data_size;
         w->apple_headroom = apple ? H : 0.0;
         if (iso) {
             w->has_iso = true;
             w->iso = meta;
-        }
-
-        f.items[0] = (gm_hw_item){.id = ID_BASE, .type = GM_4CC('h', 'v', 'c', '1'), .data = base_pic.data,
-                                  .size = base_pic.data_size};
-        picture_props(&pr, 0, &base_pic, s.cicp, icc, icc_size);
-        f.items[1] = (gm_hw_item){.id = ID_MAP, .type = GM_4CC('h', 'v', 'c', '1'), .hidden = true,
-                                  .data = map_pic.data, .size = map_pic.data_size};
-        picture_props(&pr, 1, &map_pic, ms.cicp, NULL, 0);
-        f.nitems = 2;
-        if (apple) {
-            size_t at;
-            prop_begin(&pr, 1, &at);
-            gm_hw_auxc(&pr.b, GM_HEIF_AUX_APPLE);
-            prop_end(&pr, 1, at, true);
-            f.refs[f.nrefs++] = (gm_hw_ref){GM_4CC('a', 'u', 'x', 'l'), ID_MAP, {ID_BASE}, 1};
-        }
-        if (iso) {
             if ((st = gainmap_iso21496_write(ctx, &meta, &iso_bytes, &iso_size)) != GAINMAP_OK)
                 goto done;
             if (!(tmap = gm_malloc(ctx, iso_size + 1))) {
@@ -619,73 +852,91 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
             memcpy(tmap + 1, iso_bytes, iso_size);
             if ((st = light_level(ctx, hdr, bp, &cll, &fall)) != GAINMAP_OK)
                 goto done;
-            unsigned ti = f.nitems++;
-            f.items[ti] = (gm_hw_item){.id = ID_TMAP, .type = GM_4CC('t', 'm', 'a', 'p'), .data = tmap,
-                                      .size = iso_size + 1, .in_idat = true};
-            /* the HDR alternate: PQ in the base primaries (the maths runs there) */
-            size_t at;
-            prop_begin(&pr, ti, &at);
-            gm_hw_ispe(&pr.b, base_pic.width, base_pic.height);
-            prop_end(&pr, ti, at, false);
-            uint8_t alt[4] = {cp, 16, 0, 1};
-            prop_begin(&pr, ti, &at);
-            gm_hw_colr_nclx(&pr.b, alt);
-            prop_end(&pr, ti, at, false);
-            if (bp == GAINMAP_PRIMARIES_P3) {
-                if ((st = gainmap_icc_generate(ctx, "p3-pq", &alt_icc, &alt_icc_size)) != GAINMAP_OK)
-                    goto done;
-                prop_begin(&pr, ti, &at);
-                gm_hw_colr_icc(&pr.b, alt_icc, alt_icc_size);
-                prop_end(&pr, ti, at, false);
-            }
-            prop_begin(&pr, ti, &at);
-            gm_hw_pixi(&pr.b, 3, 10);
-            prop_end(&pr, ti, at, false);
-            prop_begin(&pr, ti, &at);
-            gm_hw_clli(&pr.b, cll, fall);
-            prop_end(&pr, ti, at, false);
-            f.refs[f.nrefs++] = (gm_hw_ref){GM_4CC('d', 'i', 'm', 'g'), ID_TMAP, {ID_BASE, ID_MAP}, 2};
-            f.altr_id = ID_GROUP;
-            f.altr[0] = ID_TMAP;
-            f.altr[1] = ID_BASE;
-            f.naltr = 2;
-            f.brands[f.nbrands++] = GM_4CC('t', 'm', 'a', 'p');
+            if (bp == GAINMAP_PRIMARIES_P3 &&
+                (st = gainmap_icc_generate(ctx, "p3-pq", &alt_icc, &alt_icc_size)) != GAINMAP_OK)
+                goto done;
         }
+        if (apple && (st = apple_xmp(ctx, H, &xmp, &xmp_size)) != GAINMAP_OK)
+            goto done;
+    }
+    memcpy(base_cicp, s.cicp, 4);
+    if ((st = exif_item(ctx, hdr_in, ho, apple ? H : 0.0, w, &exif, &exif_size)) != GAINMAP_OK)
+        goto done;
+
+    /* items: base, map, tmap, Exif, XMP, then the grids' tiles */
+    unsigned cap = 5 + base_c.ntiles + map_c.ntiles;
+    f.items = gm_calloc(ctx, cap, sizeof *f.items);
+    pr.list = gm_calloc(ctx, cap, sizeof *pr.list);
+    pr.n = gm_calloc(ctx, cap, sizeof *pr.n);
+    if (!f.items || !pr.list || !pr.n) {
+        st = GAINMAP_ERR_NOMEM;
+        goto done;
+    }
+    image_item(&pr, &f, f.nitems++, ID_BASE, false, &base_c, base_cicp, icc, icc_size);
+    if (pq) {
+        size_t at;
+        prop_begin(&pr, 0, &at);
+        gm_hw_clli(&pr.b, cll, fall);
+        prop_end(&pr, 0, at, false);
+    } else {
+        unsigned mi = f.nitems++;
+        image_item(&pr, &f, mi, ID_MAP, true, &map_c, map_cicp, NULL, 0);
         if (apple) {
-            uint8_t *tiff = NULL;
-            size_t tiff_size = 0;
-            if ((st = gm_apple_exif_make(ctx, H, &tiff, &tiff_size)) != GAINMAP_OK)
-                goto done;
-            /* ISO/IEC 23008-12 A.2.1: u32 offset to the TIFF header, here after "Exif\0\0" */
-            exif_size = 10 + tiff_size;
-            exif = gm_malloc(ctx, exif_size);
-            if (!exif) {
-                free(tiff);
-                st = GAINMAP_ERR_NOMEM;
-                goto done;
-            }
-            memcpy(exif, "\0\0\0\6Exif\0\0", 10);
-            memcpy(exif + 10, tiff, tiff_size);
-            free(tiff);
-            if ((st = apple_xmp(ctx, H, &xmp, &xmp_size)) != GAINMAP_OK)
-                goto done;
-            unsigned e = f.nitems++;
-            f.items[e] = (gm_hw_item){.id = ID_EXIF, .type = GM_4CC('E', 'x', 'i', 'f'), .data = exif,
-                                      .size = exif_size};
-            unsigned x = f.nitems++;
-            f.items[x] = (gm_hw_item){.id = ID_XMP, .type = GM_4CC('m', 'i', 'm', 'e'),
-                                      .content_type = "application/rdf+xml", .data = xmp, .size = xmp_size};
-            f.refs[f.nrefs++] = (gm_hw_ref){GM_4CC('c', 'd', 's', 'c'), ID_EXIF, {ID_BASE}, 1};
-            f.refs[f.nrefs++] = (gm_hw_ref){GM_4CC('c', 'd', 's', 'c'), ID_XMP, {ID_MAP}, 1};
+            size_t at;
+            prop_begin(&pr, mi, &at);
+            gm_hw_auxc(&pr.b, GM_HEIF_AUX_APPLE);
+            prop_end(&pr, mi, at, true);
+            f.refs[f.nrefs++] = (gm_hw_ref){GM_4CC('a', 'u', 'x', 'l'), ID_MAP, {ID_BASE}, 1, NULL};
         }
     }
+    if (iso) {
+        unsigned ti = f.nitems++;
+        f.items[ti] = (gm_hw_item){.id = ID_TMAP, .type = GM_4CC('t', 'm', 'a', 'p'), .data = tmap,
+                                  .size = iso_size + 1, .in_idat = true};
+        /* the HDR alternate: PQ in the base primaries (the maths runs there) */
+        size_t at;
+        prop_begin(&pr, ti, &at);
+        gm_hw_ispe(&pr.b, base_c.width, base_c.height);
+        prop_end(&pr, ti, at, false);
+        uint8_t alt[4] = {base_cicp[0], 16, 0, 1};
+        colour_props(&pr, ti, alt, alt_icc, alt_icc_size, 3, 10);
+        prop_begin(&pr, ti, &at);
+        gm_hw_clli(&pr.b, cll, fall);
+        prop_end(&pr, ti, at, false);
+        f.refs[f.nrefs++] = (gm_hw_ref){GM_4CC('d', 'i', 'm', 'g'), ID_TMAP, {ID_BASE, ID_MAP}, 2, NULL};
+        f.altr_id = ID_GROUP;
+        f.altr[0] = ID_TMAP;
+        f.altr[1] = ID_BASE;
+        f.naltr = 2;
+        f.brands[f.nbrands++] = GM_4CC('t', 'm', 'a', 'p');
+    }
+    if (exif) {
+        unsigned e = f.nitems++;
+        f.items[e] = (gm_hw_item){.id = ID_EXIF, .type = GM_4CC('E', 'x', 'i', 'f'), .data = exif,
+                                  .size = exif_size};
+        f.refs[f.nrefs++] = (gm_hw_ref){GM_4CC('c', 'd', 's', 'c'), ID_EXIF, {ID_BASE}, 1, NULL};
+    }
+    if (xmp) {
+        unsigned x = f.nitems++;
+        f.items[x] = (gm_hw_item){.id = ID_XMP, .type = GM_4CC('m', 'i', 'm', 'e'),
+                                  .content_type = "application/rdf+xml", .data = xmp, .size = xmp_size};
+        f.refs[f.nrefs++] = (gm_hw_ref){GM_4CC('c', 'd', 's', 'c'), ID_XMP, {ID_MAP}, 1, NULL};
+    }
+    uint32_t next_id = ID_GROUP + 1;
+    add_tiles(&pr, &f, ID_BASE, &base_c, base_cicp, &next_id);
+    add_tiles(&pr, &f, ID_MAP, &map_c, map_cicp, &next_id);
     if (pr.b.bad) {
         st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing HEIF properties");
         goto done;
     }
     attach_props(&pr, &f);
     st = gm_heif_write(ctx, &f, out, out_size);
-    w->base_bytes = base_pic.data_size;
+    w->base_bytes = base_c.one.data_size;
+    for (uint32_t i = 0; i < base_c.ntiles; i++)
+        w->base_bytes += base_c.tiles[i].data_size;
+    w->base_tiles = base_c.ntiles;
+    w->map_tiles = map_c.ntiles;
+    w->tile_size = base_c.ntiles || map_c.ntiles ? ho->tile_size : 0;
     w->max_cll = cll;
     w->max_fall = fall;
     w->seconds_total = now_seconds() - t0;
@@ -696,9 +947,12 @@ done:
     gainmap_image_free(&pqimg);
     gainmap_image_free(&decoded);
     gainmap_image_free(&map);
-    gm_hevc_picture_free(&base_pic);
-    gm_hevc_picture_free(&map_pic);
+    coded_free(&base_c);
+    coded_free(&map_c);
     gm_buf_free(&pr.b);
+    free(pr.list);
+    free(pr.n);
+    free(f.items);
     free(icc);
     free(alt_icc);
     free(iso_bytes);
@@ -712,5 +966,12 @@ gainmap_status gainmap_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr, c
                                    const gainmap_encode_options *opts, gainmap_heic_variant variant, uint8_t **out,
                                    size_t *out_size)
 {
-    return gm_encode_heic(ctx, hdr, sdr, opts, variant, out, out_size, NULL);
+    return gm_encode_heic(ctx, hdr, sdr, opts, NULL, variant, out, out_size, NULL);
+}
+
+gainmap_status gainmap_encode_heic_ex(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,
+                                      const gainmap_encode_options *opts, const gainmap_heic_options *heic_opts,
+                                      gainmap_heic_variant variant, uint8_t **out, size_t *out_size)
+{
+    return gm_encode_heic(ctx, hdr, sdr, opts, heic_opts, variant, out, out_size, NULL);
 }

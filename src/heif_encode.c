@@ -260,6 +260,12 @@ gainmap_status gm_hevc_encode(gainmap_ctx *ctx, const gainmap_image *img, const 
     err = heif_encoder_set_lossy_quality(enc, s->quality);
     if (err.code == heif_error_Ok && !mono)
         err = heif_encoder_set_parameter_string(enc, "chroma", s->chroma == 420 ? "420" : "444");
+    /* libheif 1.15's x265 plugin: preset ultrafast..placebo (its default
+     * slow), tune psnr/ssim/grain/fastdecode (default ssim) */
+    if (err.code == heif_error_Ok && s->preset)
+        err = heif_encoder_set_parameter_string(enc, "preset", s->preset);
+    if (err.code == heif_error_Ok && s->tune)
+        err = heif_encoder_set_parameter_string(enc, "tune", s->tune);
     if (err.code != heif_error_Ok) {
         st = codec_fail(ctx, err, "configure x265");
         goto done;

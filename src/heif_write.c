@@ -64,6 +64,22 @@ void gm_hw_auxc(gm_buf *b, const char *urn)
     gm_boxw_close(b, at);
 }
 
+void gm_hw_grid(gm_buf *b, uint32_t rows, uint32_t cols, uint32_t width, uint32_t height)
+{
+    bool wide = width > 0xFFFF || height > 0xFFFF;
+    gm_buf_u8(b, 0);                 /* version */
+    gm_buf_u8(b, wide ? 1 : 0);      /* flags: 32-bit output size */
+    gm_buf_u8(b, (uint8_t)(rows - 1));
+    gm_buf_u8(b, (uint8_t)(cols - 1));
+    if (wide) {
+        gm_buf_u32be(b, width);
+        gm_buf_u32be(b, height);
+    } else {
+        gm_buf_u16be(b, (uint16_t)width);
+        gm_buf_u16be(b, (uint16_t)height);
+    }
+}
+
 /* ------------------------------------------------------------------ */
 /* The file                                                            */
 /* ------------------------------------------------------------------ */
@@ -76,25 +92,39 @@ gainmap_status gm_heif_write(gainmap_ctx *ctx, const gm_hw_file *f, uint8_t **ou
 {
     *out = NULL;
     *size = 0;
-    if (!f->nbrands || f->nitems > GM_HW_MAX_ITEMS || f->nrefs > 8 || f->naltr > 4)
+    if (!f->nbrands || !f->items || !f->nitems || f->nitems > GM_HW_MAX_ITEMS || f->nrefs > 8 || f->naltr > 4)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "HEIF writer: bad file description");
-    /* unique property boxes in first-use order */
-    const gm_hw_prop *uniq[GM_HW_MAX_ITEMS * GM_HW_MAX_PROPS];
-    uint8_t index[GM_HW_MAX_ITEMS][GM_HW_MAX_PROPS];
+    for (unsigned i = 0; i < f->nrefs; i++)
+        if (f->refs[i].count > (f->refs[i].to_many ? GM_HW_MAX_ITEMS : 4u) || f->refs[i].count == 0)
+            return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "HEIF writer: bad reference from item %u",
+                            f->refs[i].from);
+    /* unique property boxes in first-use order; index[i][k] is 1-based */
+    const gm_hw_prop **uniq = calloc((size_t)f->nitems * GM_HW_MAX_PROPS, sizeof *uniq);
+    uint16_t(*index)[GM_HW_MAX_PROPS] = calloc(f->nitems, sizeof *index);
+    if (!uniq || !index) {
+        free(uniq);
+        free(index);
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing the HEIF file");
+    }
     unsigned nuniq = 0;
     for (unsigned i = 0; i < f->nitems; i++) {
         const gm_hw_item *it = &f->items[i];
-        if (it->nprops > GM_HW_MAX_PROPS || it->id == 0 || it->id > 0xFFFF)
+        if (it->nprops > GM_HW_MAX_PROPS || it->id == 0 || it->id > 0xFFFF) {
+            free(uniq);
+            free(index);
             return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "HEIF writer: bad item %u", it->id);
+        }
         for (unsigned k = 0; k < it->nprops; k++) {
             unsigned u = 0;
             while (u < nuniq && !same_box(uniq[u], &it->props[k]))
                 u++;
             if (u == nuniq)
                 uniq[nuniq++] = &it->props[k];
-            index[i][k] = (uint8_t)(u + 1);   /* <= 80, fits the 7-bit ipma index */
+            index[i][k] = (uint16_t)(u + 1);
         }
     }
+    /* ipma: 7-bit property indices unless there are more than 127 */
+    const bool wide = nuniq > 127;
 
     gm_buf b;
     gm_buf_init(&b);
@@ -140,8 +170,8 @@ gainmap_status gm_heif_write(gainmap_ctx *ctx, const gm_hw_file *f, uint8_t **ou
             size_t rb = gm_boxw_open(&b, r->type);
             gm_buf_u16be(&b, (uint16_t)r->from);
             gm_buf_u16be(&b, (uint16_t)r->count);
-            for (unsigned k = 0; k < r->count && k < 4; k++)
-                gm_buf_u16be(&b, (uint16_t)r->to[k]);
+            for (unsigned k = 0; k < r->count; k++)
+                gm_buf_u16be(&b, (uint16_t)(r->to_many ? r->to_many[k] : r->to[k]));
             gm_boxw_close(&b, rb);
         }
         gm_boxw_close(&b, box);
@@ -152,7 +182,7 @@ gainmap_status gm_heif_write(gainmap_ctx *ctx, const gm_hw_file *f, uint8_t **ou
     for (unsigned u = 0; u < nuniq; u++)
         gm_buf_put(&b, uniq[u]->box, uniq[u]->size);
     gm_boxw_close(&b, ipco);
-    size_t ipma = gm_boxw_open_full(&b, GM_4CC('i', 'p', 'm', 'a'), 0, 0);
+    size_t ipma = gm_boxw_open_full(&b, GM_4CC('i', 'p', 'm', 'a'), 0, wide ? 1 : 0);
     uint32_t with_props = 0;
     for (unsigned i = 0; i < f->nitems; i++)
         with_props += f->items[i].nprops > 0;
@@ -163,13 +193,25 @@ gainmap_status gm_heif_write(gainmap_ctx *ctx, const gm_hw_file *f, uint8_t **ou
             continue;
         gm_buf_u16be(&b, (uint16_t)it->id);
         gm_buf_u8(&b, (uint8_t)it->nprops);
-        for (unsigned k = 0; k < it->nprops; k++)
-            gm_buf_u8(&b, (uint8_t)((it->props[k].essential ? 0x80 : 0) | index[i][k]));
+        for (unsigned k = 0; k < it->nprops; k++) {
+            if (wide)
+                gm_buf_u16be(&b, (uint16_t)((it->props[k].essential ? 0x8000 : 0) | index[i][k]));
+            else
+                gm_buf_u8(&b, (uint8_t)((it->props[k].essential ? 0x80 : 0) | index[i][k]));
+        }
     }
     gm_boxw_close(&b, ipma);
     gm_boxw_close(&b, box);
+    free(uniq);
+    free(index);
 
-    size_t idat_at[GM_HW_MAX_ITEMS] = {0};
+    size_t *idat_at = calloc(f->nitems, sizeof *idat_at), *patch = calloc(f->nitems, sizeof *patch);
+    if (!idat_at || !patch) {
+        free(idat_at);
+        free(patch);
+        gm_buf_free(&b);
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing the HEIF file");
+    }
     bool any_idat = false;
     for (unsigned i = 0; i < f->nitems; i++)
         any_idat |= f->items[i].in_idat;
@@ -196,7 +238,6 @@ gainmap_status gm_heif_write(gainmap_ctx *ctx, const gm_hw_file *f, uint8_t **ou
     }
 
     /* iloc v1 (construction_method), 32-bit offsets and lengths */
-    size_t patch[GM_HW_MAX_ITEMS] = {0};
     box = gm_boxw_open_full(&b, GM_4CC('i', 'l', 'o', 'c'), 1, 0);
     gm_buf_u8(&b, 0x44);   /* offset_size 4, length_size 4 */
     gm_buf_u8(&b, 0x00);   /* base_offset_size 0, index_size 0 */
@@ -204,6 +245,8 @@ gainmap_status gm_heif_write(gainmap_ctx *ctx, const gm_hw_file *f, uint8_t **ou
     for (unsigned i = 0; i < f->nitems; i++) {
         const gm_hw_item *it = &f->items[i];
         if (it->size > UINT32_MAX) {
+            free(idat_at);
+            free(patch);
             gm_buf_free(&b);
             return gm_error(ctx, GAINMAP_ERR_LIMIT, "HEIF writer: item %u is larger than 4 GiB", it->id);
         }
@@ -223,6 +266,8 @@ gainmap_status gm_heif_write(gainmap_ctx *ctx, const gm_hw_file *f, uint8_t **ou
         if (!f->items[i].in_idat)
             total += f->items[i].size;
     if (total > UINT32_MAX) {
+        free(idat_at);
+        free(patch);
         gm_buf_free(&b);
         return gm_error(ctx, GAINMAP_ERR_LIMIT, "HEIF writer: the file would be larger than 4 GiB");
     }
@@ -234,6 +279,8 @@ gainmap_status gm_heif_write(gainmap_ctx *ctx, const gm_hw_file *f, uint8_t **ou
         gm_buf_put(&b, f->items[i].data, f->items[i].size);
     }
     gm_boxw_close(&b, box);
+    free(idat_at);
+    free(patch);
     if (b.bad) {
         gm_buf_free(&b);
         return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing the HEIF file");
@@ -311,4 +358,257 @@ gainmap_status gm_apple_exif_make(gainmap_ctx *ctx, double headroom, uint8_t **o
     }
     *out = gm_buf_take(&b, size);
     return *out ? GAINMAP_OK : gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing EXIF");
+}
+
+/* ------------------------------------------------------------------ */
+/* The master's EXIF merged with the Apple maker note                  */
+/* ------------------------------------------------------------------ */
+#define EXIF_MAX_ENTRIES 400
+
+typedef struct exif_entry {
+    uint16_t tag, type;
+    uint32_t count;
+    const uint8_t *value;   /* count * size bytes, in the source byte order */
+    size_t size;
+    int special;            /* 1 Exif IFD pointer, 2 GPS pointer, 3 maker note, 4 orientation */
+} exif_entry;
+
+typedef struct tiff_in {
+    const uint8_t *d;
+    size_t n;
+    bool le;
+} tiff_in;
+
+static uint32_t tin_u16(const tiff_in *t, size_t at) { return t->le ? gm_le16(t->d + at) : gm_be16(t->d + at); }
+static uint32_t tin_u32(const tiff_in *t, size_t at) { return t->le ? gm_le32(t->d + at) : gm_be32(t->d + at); }
+
+static size_t type_size(uint16_t type)
+{
+    static const uint8_t sz[14] = {0, 1, 1, 2, 4, 8, 1, 1, 2, 4, 8, 4, 8, 4};
+    return type < 14 ? sz[type] : 0;
+}
+
+/* Read the IFD at `off`: entries with a known type whose value lies inside
+ * the TIFF.  Returns the count, or -1 when the IFD itself is outside. */
+static int read_ifd(const tiff_in *t, uint32_t off, exif_entry *e, int max)
+{
+    if (off < 8 || (size_t)off + 2 > t->n)
+        return -1;
+    uint32_t n = tin_u16(t, off);
+    if ((size_t)off + 2 + (size_t)n * 12 > t->n)
+        return -1;
+    int k = 0;
+    for (uint32_t i = 0; i < n && k < max; i++) {
+        size_t at = off + 2 + (size_t)i * 12;
+        exif_entry x = {(uint16_t)tin_u16(t, at), (uint16_t)tin_u16(t, at + 2), tin_u32(t, at + 4), NULL, 0, 0};
+        size_t ts = type_size(x.type);
+        if (!ts || x.count > (1u << 24))
+            continue;
+        x.size = ts * x.count;
+        if (x.size <= 4) {
+            x.value = t->d + at + 8;
+        } else {
+            uint32_t vo = tin_u32(t, at + 8);
+            if ((size_t)vo > t->n || x.size > t->n - vo)
+                continue;
+            x.value = t->d + vo;
+        }
+        e[k++] = x;
+    }
+    return k;
+}
+
+static void out16(gm_buf *b, bool le, uint32_t v)
+{
+    if (le)
+        gm_buf_u16le(b, (uint16_t)v);
+    else
+        gm_buf_u16be(b, (uint16_t)v);
+}
+static void out32(gm_buf *b, bool le, uint32_t v)
+{
+    if (le)
+        gm_buf_u32le(b, v);
+    else
+        gm_buf_u32be(b, v);
+}
+static void patch32(gm_buf *b, bool le, size_t at, uint32_t v)
+{
+    if (b->bad || at + 4 > b->size)
+        return;
+    uint8_t *p = b->data + at;
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(le ? v >> (8 * i) : v >> (24 - 8 * i));
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+    const exif_entry *x = a, *y = b;
+    return (int)x->tag - (int)y->tag;
+}
+
+/* Apple's maker note (60 bytes, offsets relative to its start, big-endian
+ * whatever the TIFF's order): tags 33 and 48 as SRATIONAL. */
+static void apple_maker_note(gm_buf *b, double headroom)
+{
+    int32_t m33[2], m48[2];
+    gm_apple_maker_values(headroom, m33, m48);
+    gm_buf_put(b, "Apple iOS\0\0\1MM", 14);
+    gm_buf_u16be(b, 2);
+    gm_buf_u16be(b, 0x0021);
+    gm_buf_u16be(b, 10);
+    gm_buf_u32be(b, 1);
+    gm_buf_u32be(b, 44);
+    gm_buf_u16be(b, 0x0030);
+    gm_buf_u16be(b, 10);
+    gm_buf_u32be(b, 1);
+    gm_buf_u32be(b, 52);
+    gm_buf_u32be(b, 0);
+    gm_buf_u32be(b, (uint32_t)m33[0]);
+    gm_buf_u32be(b, (uint32_t)m33[1]);
+    gm_buf_u32be(b, (uint32_t)m48[0]);
+    gm_buf_u32be(b, (uint32_t)m48[1]);
+}
+
+/* Write one IFD (entries sorted) followed by its out-of-line values;
+ * pointer entries (special 1, 2) get a placeholder whose position is
+ * returned in ptr_at[special]. */
+static void write_ifd(gm_buf *b, bool le, exif_entry *e, int n, double headroom, size_t ptr_at[3])
+{
+    qsort(e, (size_t)n, sizeof *e, cmp_entry);
+    out16(b, le, (uint32_t)n);
+    size_t *later = calloc((size_t)n + 1, sizeof *later);
+    if (!later) {
+        b->bad = true;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        out16(b, le, e[i].tag);
+        out16(b, le, e[i].type);
+        out32(b, le, e[i].count);
+        if (e[i].special == 1 || e[i].special == 2) {
+            ptr_at[e[i].special] = b->size;
+            out32(b, le, 0);
+        } else if (e[i].special == 4) {
+            out16(b, le, 1);   /* orientation: applied to the pixels */
+            out16(b, le, 0);
+        } else if (e[i].size <= 4 && e[i].special != 3) {
+            uint8_t v[4] = {0};
+            memcpy(v, e[i].value, e[i].size);
+            gm_buf_put(b, v, 4);
+        } else {
+            later[i] = b->size;
+            out32(b, le, 0);
+        }
+    }
+    out32(b, le, 0);   /* no next IFD (IFD1, the thumbnail, is dropped) */
+    for (int i = 0; i < n; i++) {
+        if (!later[i])
+            continue;
+        patch32(b, le, later[i], (uint32_t)b->size);
+        if (e[i].special == 3)
+            apple_maker_note(b, headroom);
+        else
+            gm_buf_put(b, e[i].value, e[i].size);
+        if (e[i].size & 1)
+            gm_buf_u8(b, 0);
+    }
+    free(later);
+}
+
+gainmap_status gm_exif_merge_apple(gainmap_ctx *ctx, const uint8_t *exif, size_t exif_size, double headroom,
+                                   uint8_t **out, size_t *size)
+{
+    *out = NULL;
+    *size = 0;
+    if (!exif || !exif_size) {
+        if (headroom > 0)
+            return gm_apple_exif_make(ctx, headroom, out, size);
+        return GAINMAP_OK;
+    }
+    if (exif_size >= 6 && !memcmp(exif, "Exif\0\0", 6)) {
+        exif += 6;
+        exif_size -= 6;
+    }
+    tiff_in t = {exif, exif_size, false};
+    if (exif_size < 8 || !((exif[0] == 'I' && exif[1] == 'I') || (exif[0] == 'M' && exif[1] == 'M')))
+        return gm_error(ctx, GAINMAP_ERR_CORRUPT, "the master's EXIF does not start with a TIFF header");
+    t.le = exif[0] == 'I';
+    if (tin_u16(&t, 2) != 42)
+        return gm_error(ctx, GAINMAP_ERR_CORRUPT, "the master's EXIF does not start with a TIFF header");
+    exif_entry *ifd0 = calloc(3 * EXIF_MAX_ENTRIES, sizeof *ifd0);
+    if (!ifd0)
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory merging EXIF");
+    exif_entry *exi = ifd0 + EXIF_MAX_ENTRIES, *gps = exi + EXIF_MAX_ENTRIES;
+    int n0 = read_ifd(&t, tin_u32(&t, 4), ifd0, EXIF_MAX_ENTRIES - 2), ne = 0, ng = 0;
+    if (n0 < 0) {
+        free(ifd0);
+        return gm_error(ctx, GAINMAP_ERR_CORRUPT, "the master's EXIF has no readable first IFD");
+    }
+    /* IFD0: keep description tags; sub-IFD pointers are rebuilt, strip and
+     * thumbnail offsets would point nowhere in the new TIFF */
+    int k = 0;
+    for (int i = 0; i < n0; i++) {
+        exif_entry x = ifd0[i];
+        if (x.tag == 0x8769 || x.tag == 0x8825) {
+            if (x.count == 1 && (x.type == 4 || x.type == 13)) {
+                uint32_t off = t.le ? gm_le32(x.value) : gm_be32(x.value);
+                if (x.tag == 0x8769 && ne == 0)
+                    ne = GM_MAX(0, read_ifd(&t, off, exi, EXIF_MAX_ENTRIES - 2));
+                if (x.tag == 0x8825 && ng == 0)
+                    ng = GM_MAX(0, read_ifd(&t, off, gps, EXIF_MAX_ENTRIES));
+            }
+            continue;
+        }
+        if (x.tag == 0x0111 || x.tag == 0x0117 || x.tag == 0x0144 || x.tag == 0x0145 || x.tag == 0x014A ||
+            x.tag == 0x0201 || x.tag == 0x0202)
+            continue;
+        if (x.tag == 0x0112) {
+            if (x.type != 3 || x.count != 1)
+                continue;
+            x.special = 4;
+        }
+        ifd0[k++] = x;
+    }
+    n0 = k;
+    /* Exif IFD: its own maker note (offsets relative to who knows what)
+     * and the interoperability pointer go */
+    k = 0;
+    for (int i = 0; i < ne; i++)
+        if (exi[i].tag != 0x927C && exi[i].tag != 0xA005)
+            exi[k++] = exi[i];
+    ne = k;
+    if (headroom > 0)
+        exi[ne++] = (exif_entry){0x927C, 7, 60, NULL, 60, 3};
+    if (ne > 0)
+        ifd0[n0++] = (exif_entry){0x8769, 4, 1, NULL, 4, 1};
+    if (ng > 0)
+        ifd0[n0++] = (exif_entry){0x8825, 4, 1, NULL, 4, 2};
+
+    gm_buf b;
+    gm_buf_init(&b);
+    gm_buf_put(&b, t.le ? "II" : "MM", 2);
+    out16(&b, t.le, 42);
+    out32(&b, t.le, 8);
+    size_t ptr[3] = {0, 0, 0}, unused[3] = {0, 0, 0};
+    write_ifd(&b, t.le, ifd0, n0, headroom, ptr);
+    if (ne > 0) {
+        if (b.size & 1)
+            gm_buf_u8(&b, 0);
+        patch32(&b, t.le, ptr[1], (uint32_t)b.size);
+        write_ifd(&b, t.le, exi, ne, headroom, unused);
+    }
+    if (ng > 0) {
+        if (b.size & 1)
+            gm_buf_u8(&b, 0);
+        patch32(&b, t.le, ptr[2], (uint32_t)b.size);
+        write_ifd(&b, t.le, gps, ng, headroom, unused);
+    }
+    free(ifd0);
+    if (b.bad || b.size > UINT32_MAX) {
+        gm_buf_free(&b);
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory merging EXIF");
+    }
+    *out = gm_buf_take(&b, size);
+    return *out ? GAINMAP_OK : gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory merging EXIF");
 }

@@ -781,6 +781,8 @@ typedef struct gm_hevc_settings {
     int chroma;         /* 444, 420, or 400 = monochrome */
     int bit_depth;      /* 8 or 10 */
     uint8_t cicp[4];    /* primaries, transfer, matrix, full range */
+    const char *preset; /* x265 preset ("faster", "medium", ...); NULL = libheif's ("slow") */
+    const char *tune;   /* x265 tune ("psnr", "ssim"); NULL = libheif's ("ssim") */
 } gm_hevc_settings;
 typedef struct gm_hevc_picture {
     uint8_t *hvcc; size_t hvcc_size;   /* whole property boxes from libheif's file */
@@ -802,7 +804,7 @@ void gm_hevc_picture_free(gm_hevc_picture *p);
  * pitm, iinf/infe v2, iref, iprp, idat, grpl/altr, iloc; then mdat).
  * Property boxes are given whole and shared when byte-identical. */
 #define GM_HW_MAX_PROPS 10
-#define GM_HW_MAX_ITEMS 8
+#define GM_HW_MAX_ITEMS 4096
 typedef struct gm_hw_prop {
     const uint8_t *box; size_t size;
     bool essential;
@@ -821,12 +823,13 @@ typedef struct gm_hw_ref {
     uint32_t type, from;
     uint32_t to[4];
     unsigned count;
+    const uint32_t *to_many;    /* when set: count IDs from here instead of to[] (grid tiles) */
 } gm_hw_ref;
 typedef struct gm_hw_file {
     uint32_t brands[6];         /* brands[0] is the major brand; all are listed as compatible */
     unsigned nbrands;
     uint32_t primary;
-    gm_hw_item items[GM_HW_MAX_ITEMS];
+    gm_hw_item *items;          /* nitems <= GM_HW_MAX_ITEMS, owned by the caller */
     unsigned nitems;
     gm_hw_ref refs[8];
     unsigned nrefs;
@@ -842,6 +845,16 @@ void gm_hw_pixi(gm_buf *b, unsigned channels, unsigned depth);
 void gm_hw_ispe(gm_buf *b, uint32_t width, uint32_t height);
 void gm_hw_clli(gm_buf *b, uint16_t max_cll, uint16_t max_fall);
 void gm_hw_auxc(gm_buf *b, const char *urn);
+/* ImageGridBox payload (the data of a 'grid' item, ISO/IEC 23008-12 6.6.2.3). */
+void gm_hw_grid(gm_buf *b, uint32_t rows, uint32_t cols, uint32_t width, uint32_t height);
+/* The master's EXIF (TIFF, any byte order) with the Apple maker note put
+ * in its Exif IFD: IFD0 (orientation forced to 1), Exif IFD (its own
+ * MakerNote replaced) and GPS IFD are copied in the master's byte order;
+ * IFD1 (thumbnail) and the interoperability IFD are dropped.  exif may be
+ * NULL (then as gm_apple_exif_make); headroom <= 0: no maker note.  A
+ * malformed master EXIF is an error (the caller may fall back). */
+gainmap_status gm_exif_merge_apple(gainmap_ctx *ctx, const uint8_t *exif, size_t exif_size, double headroom,
+                                   uint8_t **out, size_t *size);
 /* Apple maker-note tags 33/48 (FORMATS 5.3, inverted) for a linear
  * headroom: *m33 = 101/100 (the >= 1 branch), *m48 = n/1000000. */
 void gm_apple_maker_values(double headroom, int32_t m33[2], int32_t m48[2]);
@@ -859,10 +872,13 @@ typedef struct gm_heic_written {
     uint16_t max_cll, max_fall;
     double iso_fit_rms_stops;     /* heic: ISO reading of the Apple map vs Apple's (RMS over the map) */
     double seconds_hevc, seconds_total;
+    uint32_t base_tiles, map_tiles;   /* grid tiles (0: one coded picture) */
+    uint32_t tile_size;
+    bool exif_from_master;            /* the master's EXIF was carried */
 } gm_heic_written;
 gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,
-                              const gainmap_encode_options *opts, gainmap_heic_variant v, uint8_t **out,
-                              size_t *out_size, gm_heic_written *w);
+                              const gainmap_encode_options *opts, const gainmap_heic_options *ho,
+                              gainmap_heic_variant v, uint8_t **out, size_t *out_size, gm_heic_written *w);
 
 /* colour.c: 3x3 maths (row-major, dst = M * src), Oklab and ICtCp. */
 void gm_mat3_mul(const double a[9], const double b[9], double out[9]);

@@ -166,7 +166,7 @@ static void test_encode_all(void)
     for (size_t i = 0; i < NFILES; i++) {
         encoded *e = &files[i];
         double t = now();
-        gainmap_status st = gm_encode_heic(ctx, &master, NULL, NULL, e->v, &e->data, &e->size, &e->w);
+        gainmap_status st = gm_encode_heic(ctx, &master, NULL, NULL, NULL, e->v, &e->data, &e->size, &e->w);
         e->seconds = now() - t;
         CHECK_MSG(st == GAINMAP_OK, "%s: %s", e->file, gainmap_last_error(ctx));
         if (st == GAINMAP_OK)
@@ -536,6 +536,9 @@ static void test_writer_bytes(void)
     CHECK(pb.size == sizeof ispe && !memcmp(pb.data, ispe, sizeof ispe));
     gm_hw_file f;
     memset(&f, 0, sizeof f);
+    gm_hw_item items[2];
+    memset(items, 0, sizeof items);
+    f.items = items;
     f.brands[0] = GM_4CC('h', 'e', 'i', 'c');
     f.brands[1] = GM_4CC('m', 'i', 'f', '1');
     f.nbrands = 2;
@@ -549,7 +552,7 @@ static void test_writer_bytes(void)
     f.items[1].props[0] = (gm_hw_prop){pb.data, pb.size, true};
     f.items[1].nprops = 1;
     f.nitems = 2;
-    f.refs[0] = (gm_hw_ref){GM_4CC('d', 'i', 'm', 'g'), 2, {1, 1}, 2};
+    f.refs[0] = (gm_hw_ref){GM_4CC('d', 'i', 'm', 'g'), 2, {1, 1}, 2, NULL};
     f.nrefs = 1;
     f.altr_id = 3;
     f.altr[0] = 2;
@@ -619,7 +622,7 @@ static void test_errors_and_options(void)
     gainmap_encode_options_init(&o);
     o.subsampling = 420;
     gm_heic_written w;
-    CHECK(gm_encode_heic(ctx, &master, NULL, &o, GAINMAP_HEIC_PQ_HDR_P3_D65_ST2084, &out, &n, &w) == GAINMAP_OK);
+    CHECK(gm_encode_heic(ctx, &master, NULL, &o, NULL, GAINMAP_HEIC_PQ_HDR_P3_D65_ST2084, &out, &n, &w) == GAINMAP_OK);
     gm_heif *h = NULL;
     if (out && gm_heif_parse(ctx, out, n, &h) == GAINMAP_OK) {
         const gm_heif_prop *c = gm_heif_item_prop(h, gm_heif_item_by_id(h, 1), GM_4CC('h', 'v', 'c', 'C'), 0);

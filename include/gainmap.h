@@ -586,7 +586,7 @@ GAINMAP_API gainmap_status gainmap_encode_heic(gainmap_ctx *ctx, const gainmap_i
                                                uint8_t **out, size_t *out_size);
 /* HEIC settings that JPEG has no use for (gainmap_encode_heic_ex). */
 typedef enum gainmap_heic_speed {
-    GAINMAP_HEIC_SPEED_FAST = 0,     /* x265 preset "faster" */
+    GAINMAP_HEIC_SPEED_FAST = 0,     /* x265 preset "ultrafast" */
     GAINMAP_HEIC_SPEED_MEDIUM = 1,   /* x265 preset "fast" (the default) */
     GAINMAP_HEIC_SPEED_SLOW = 2      /* x265 preset "slow" (libheif's own default) */
 } gainmap_heic_speed;

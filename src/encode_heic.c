@@ -441,6 +441,105 @@ static gainmap_status cut_tile(gainmap_ctx *ctx, const gainmap_image *img, uint3
     return GAINMAP_OK;
 }
 
+/* Tiles are coded (and decoded) by a few threads, each with its own libheif
+ * context and x265/libde265 instance; every worker records errors in its
+ * own copy of the context, the first one is passed on. */
+typedef struct tile_job {
+    const gainmap_image *img;
+    const gm_hevc_settings *s;
+    const coded *c;
+    gainmap_image *out;     /* decode: the picture the tiles are pasted into */
+    gainmap_ctx *wctx;      /* one per worker */
+    gainmap_status *st;
+} tile_job;
+
+static gainmap_status encode_tile(gainmap_ctx *ctx, const gainmap_image *img, const gm_hevc_settings *s, const coded *c,
+                                  uint32_t i)
+{
+    gainmap_image tile;
+    gainmap_status st = cut_tile(ctx, img, i % c->cols, i / c->cols, c->tile, &tile);
+    if (st == GAINMAP_OK)
+        st = gm_hevc_encode(ctx, &tile, s, &c->tiles[i]);
+    gainmap_image_free(&tile);
+    return st;
+}
+
+static gainmap_status decode_tile(gainmap_ctx *ctx, const coded *c, uint32_t i, gainmap_image *out)
+{
+    gainmap_image tile;
+    gainmap_status st = gm_hevc_decode(ctx, &c->tiles[i], &tile);
+    if (st != GAINMAP_OK)
+        return st;
+    if (!out->data) {
+        st = gainmap_image_alloc(ctx, out, c->width, c->height, tile.channels, tile.type);
+        if (st == GAINMAP_OK) {
+            out->bit_depth = tile.bit_depth;
+            out->transfer = tile.transfer;
+            out->primaries = tile.primaries;
+            out->has_cicp = tile.has_cicp;
+            memcpy(out->cicp, tile.cicp, sizeof out->cicp);
+        }
+    }
+    if (st == GAINMAP_OK && (tile.channels != out->channels || tile.type != out->type || tile.width != c->tile ||
+                             tile.height != c->tile))
+        st = gm_error(ctx, GAINMAP_ERR_CODEC, "HEVC tile %u decoded as %ux%u", i, tile.width, tile.height);
+    if (st == GAINMAP_OK) {
+        const size_t px = (size_t)tile.channels * (tile.type == GAINMAP_PIXEL_U16 ? 2 : 1);
+        uint32_t x0 = (i % c->cols) * c->tile, y0 = (i / c->cols) * c->tile;
+        uint32_t nw = GM_MIN(c->tile, c->width - x0), nh = GM_MIN(c->tile, c->height - y0);
+        for (uint32_t y = 0; y < nh; y++)
+            memcpy((uint8_t *)out->data + (size_t)(y0 + y) * out->stride + (size_t)x0 * px,
+                   (const uint8_t *)tile.data + (size_t)y * tile.stride, (size_t)nw * px);
+    }
+    gainmap_image_free(&tile);
+    return st;
+}
+
+static void tile_strip(void *arg, int worker, uint32_t i0, uint32_t i1)
+{
+    tile_job *j = arg;
+    for (uint32_t i = i0 + 1; i < i1 + 1 && j->st[worker] == GAINMAP_OK; i++)
+        j->st[worker] = j->out ? decode_tile(&j->wctx[worker], j->c, i, j->out)
+                               : encode_tile(&j->wctx[worker], j->img, j->s, j->c, i);
+}
+
+/* Tile 0 on this thread (it also loads libheif's plugins once), the rest
+ * shared out. */
+static gainmap_status run_tiles(gainmap_ctx *ctx, tile_job *j)
+{
+    gainmap_status st = j->out ? decode_tile(ctx, j->c, 0, j->out) : encode_tile(ctx, j->img, j->s, j->c, 0);
+    if (st != GAINMAP_OK || j->c->ntiles == 1)
+        return st;
+    int workers = gm_thread_count(ctx, j->c->ntiles - 1, 1);
+    j->wctx = gm_calloc(ctx, (size_t)workers, sizeof *j->wctx);
+    j->st = gm_calloc(ctx, (size_t)workers, sizeof *j->st);
+    if (!j->wctx || !j->st) {
+        free(j->wctx);
+        free(j->st);
+        return GAINMAP_ERR_NOMEM;
+    }
+    for (int k = 0; k < workers; k++) {
+        if (ctx)
+            j->wctx[k] = *ctx;
+        j->wctx[k].first_status = GAINMAP_OK;
+        j->wctx[k].error[0] = 0;
+        j->st[k] = GAINMAP_OK;
+    }
+    /* tiles 1.. are "rows" 0.. of the strip runner */
+    gm_parallel_strips(workers, j->c->ntiles - 1, 1, tile_strip, j);
+    for (int k = 0; k < workers && st == GAINMAP_OK; k++)
+        if (j->st[k] != GAINMAP_OK) {
+            st = j->st[k];
+            if (ctx && ctx->first_status == GAINMAP_OK) {
+                ctx->first_status = st;
+                memcpy(ctx->error, j->wctx[k].error, sizeof ctx->error);
+            }
+        }
+    free(j->wctx);
+    free(j->st);
+    return st;
+}
+
 static gainmap_status code_image(gainmap_ctx *ctx, const gainmap_image *img, const gm_hevc_settings *s,
                                  const gainmap_heic_options *ho, coded *c)
 {
@@ -473,15 +572,8 @@ static gainmap_status code_image(gainmap_ctx *ctx, const gainmap_image *img, con
     gm_buf_free(&g);
     if (!c->grid_size)
         return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing the grid");
-    gainmap_status st = GAINMAP_OK;
-    for (uint32_t i = 0; st == GAINMAP_OK && i < c->ntiles; i++) {
-        gainmap_image tile;
-        if ((st = cut_tile(ctx, img, i % c->cols, i / c->cols, t, &tile)) != GAINMAP_OK)
-            break;
-        st = gm_hevc_encode(ctx, &tile, s, &c->tiles[i]);
-        gainmap_image_free(&tile);
-    }
-    return st;
+    tile_job j = {img, s, c, NULL, NULL, NULL};
+    return run_tiles(ctx, &j);
 }
 
 /* Decode what code_image made (the closed loop), tiles pasted and cropped. */
@@ -490,34 +582,8 @@ static gainmap_status decode_coded(gainmap_ctx *ctx, const coded *c, gainmap_ima
     if (!c->ntiles)
         return gm_hevc_decode(ctx, &c->one, out);
     memset(out, 0, sizeof *out);
-    gainmap_status st = GAINMAP_OK;
-    for (uint32_t i = 0; st == GAINMAP_OK && i < c->ntiles; i++) {
-        gainmap_image tile;
-        if ((st = gm_hevc_decode(ctx, &c->tiles[i], &tile)) != GAINMAP_OK)
-            break;
-        if (i == 0) {
-            st = gainmap_image_alloc(ctx, out, c->width, c->height, tile.channels, tile.type);
-            if (st == GAINMAP_OK) {
-                out->bit_depth = tile.bit_depth;
-                out->transfer = tile.transfer;
-                out->primaries = tile.primaries;
-                out->has_cicp = tile.has_cicp;
-                memcpy(out->cicp, tile.cicp, sizeof out->cicp);
-            }
-        }
-        if (st == GAINMAP_OK && (tile.channels != out->channels || tile.type != out->type ||
-                                 tile.width != c->tile || tile.height != c->tile))
-            st = gm_error(ctx, GAINMAP_ERR_CODEC, "HEVC tile %u decoded as %ux%u", i, tile.width, tile.height);
-        if (st == GAINMAP_OK) {
-            const size_t px = (size_t)tile.channels * (tile.type == GAINMAP_PIXEL_U16 ? 2 : 1);
-            uint32_t x0 = (i % c->cols) * c->tile, y0 = (i / c->cols) * c->tile;
-            uint32_t nw = GM_MIN(c->tile, c->width - x0), nh = GM_MIN(c->tile, c->height - y0);
-            for (uint32_t y = 0; y < nh; y++)
-                memcpy((uint8_t *)out->data + (size_t)(y0 + y) * out->stride + (size_t)x0 * px,
-                       (const uint8_t *)tile.data + (size_t)y * tile.stride, (size_t)nw * px);
-        }
-        gainmap_image_free(&tile);
-    }
+    tile_job j = {NULL, NULL, c, out, NULL, NULL};
+    gainmap_status st = run_tiles(ctx, &j);
     if (st != GAINMAP_OK)
         gainmap_image_free(out);
     return st;
@@ -619,7 +685,7 @@ void gainmap_heic_options_init(gainmap_heic_options *o)
 static const char *x265_preset(gainmap_heic_speed s)
 {
     switch (s) {
-    case GAINMAP_HEIC_SPEED_FAST: return "faster";
+    case GAINMAP_HEIC_SPEED_FAST: return "ultrafast";
     case GAINMAP_HEIC_SPEED_SLOW: return "slow";
     default: return "fast";
     }

@@ -699,6 +699,322 @@ static void test_stress_master(void)
     gainmap_ctx_free(ctx);
 }
 
+/* decode(file) at full headroom in 10-bit PQ codes vs the master (the PQ
+ * variants: the primary itself). */
+static double file_psnr(gainmap_ctx *ctx, const gainmap_image *ref, const uint8_t *data, size_t size)
+{
+    gm_heif *h = NULL;
+    double db = -1;
+    if (gm_heif_parse(ctx, data, size, &h) != GAINMAP_OK)
+        return -2;
+    gainmap_image base, map, out;
+    memset(&base, 0, sizeof base);
+    memset(&map, 0, sizeof map);
+    memset(&out, 0, sizeof out);
+    gm_heif_gainmap g;
+    if (gm_heif_decode_item(ctx, h, h->primary_id, 0, &base) == GAINMAP_OK) {
+        if (gm_heif_find_gainmap(ctx, h, &g) != GAINMAP_OK) {
+            db = psnr_pq10(ref, &base);
+        } else if (gm_heif_decode_item(ctx, h, g.map_id, 0, &map) == GAINMAP_OK) {
+            base.primaries = GAINMAP_PRIMARIES_P3;
+            base.transfer = GAINMAP_TRANSFER_SRGB;
+            if (g.metadata.kind == GAINMAP_KIND_APPLE)
+                map.transfer = GAINMAP_TRANSFER_BT709;
+            gainmap_decode_options o;
+            gainmap_decode_options_init(&o);
+            o.headroom = 0;
+            o.transfer = GAINMAP_TRANSFER_PQ;
+            o.primaries = GAINMAP_PRIMARIES_P3;
+            if (gainmap_apply(ctx, &base, &map, &g.metadata, &o, &out) == GAINMAP_OK)
+                db = psnr_pq10(ref, &out);
+        }
+    }
+    gainmap_image_free(&base);
+    gainmap_image_free(&map);
+    gainmap_image_free(&out);
+    gm_heif_free(h);
+    return db;
+}
+
+/* PSNR of two 8-bit RGB pictures. */
+static double psnr_u8(const gainmap_image *a, const gainmap_image *b)
+{
+    double se = 0;
+    for (uint32_t y = 0; y < a->height; y++) {
+        const uint8_t *ra = (const uint8_t *)a->data + (size_t)y * a->stride;
+        const uint8_t *rb = (const uint8_t *)b->data + (size_t)y * b->stride;
+        for (uint32_t x = 0; x < a->width * 3; x++)
+            se += ((double)ra[x] - rb[x]) * ((double)ra[x] - rb[x]);
+    }
+    double mse = se / ((double)a->width * a->height * 3);
+    return mse > 0 ? 10 * log10(255.0 * 255.0 / mse) : 99.0;
+}
+
+/* Grid items: the base and the map as grids of hidden 64x64 tiles (forced
+ * here; automatic beyond HEVC level 5.1) read back by our reader and by
+ * libheif like the one-picture file, within codec error. */
+static void test_grid(void)
+{
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    gainmap_heic_options ho;
+    gainmap_heic_options_init(&ho);
+    CHECK_INT(ho.grid, -1);
+    CHECK_INT(ho.tile_size, 512);
+    CHECK_INT(ho.speed, GAINMAP_HEIC_SPEED_MEDIUM);
+    CHECK_INT(ho.keep_exif, 1);
+    ho.grid = 1;
+    ho.tile_size = 64;
+    uint8_t *g = NULL, *one = NULL;
+    size_t gn = 0, onen = 0;
+    gm_heic_written w;
+    CHECK(gm_encode_heic(ctx, &master, NULL, NULL, &ho, GAINMAP_HEIC_BOTH, &g, &gn, &w) == GAINMAP_OK);
+    CHECK_INT(w.base_tiles, 12);   /* 256x192 in 64x64 tiles: 4 x 3 */
+    CHECK_INT(w.map_tiles, 12);
+    CHECK_INT(w.tile_size, 64);
+    ho.grid = 0;
+    gm_heic_written w1;
+    CHECK(gm_encode_heic(ctx, &master, NULL, NULL, &ho, GAINMAP_HEIC_BOTH, &one, &onen, &w1) == GAINMAP_OK);
+    CHECK_INT(w1.base_tiles, 0);
+    /* the default (auto) does not grid a small picture */
+    CHECK_INT(files[0].w.base_tiles, 0);
+    printf("  grid 64x64     %7zu bytes vs %zu in one picture\n", gn, onen);
+    gm_heif *h = NULL;
+    if (g && gm_heif_parse(ctx, g, gn, &h) == GAINMAP_OK) {
+        CHECK_INT(h->nissues, 0);
+        const gm_heif_item *b = gm_heif_item_by_id(h, 1), *m = gm_heif_item_by_id(h, 2);
+        CHECK(b && b->type == GM_4CC('g', 'r', 'i', 'd') && !b->hidden && b->construction_method == 1);
+        CHECK(m && m->type == GM_4CC('g', 'r', 'i', 'd') && m->hidden);
+        const gm_heif_prop *ispe = prop(h, 1, GM_4CC('i', 's', 'p', 'e'), 0);
+        CHECK(ispe && ispe->width == W && ispe->height == H);
+        CHECK(prop(h, 1, GM_4CC('c', 'o', 'l', 'r'), 1) != NULL);   /* nclx + ICC on the grid */
+        CHECK(prop(h, 2, GM_4CC('a', 'u', 'x', 'C'), 0) != NULL);
+        const gm_heif_ref *d = gm_heif_ref_from(h, GM_4CC('d', 'i', 'm', 'g'), 1);
+        CHECK(d && d->count == 12);
+        if (d && d->count == 12) {
+            const gm_heif_item *t = gm_heif_item_by_id(h, d->to[11]);
+            CHECK(t && t->type == GM_4CC('h', 'v', 'c', '1') && t->hidden);
+            const gm_heif_prop *ti = t ? gm_heif_item_prop(h, t, GM_4CC('i', 's', 'p', 'e'), 0) : NULL;
+            CHECK(ti && ti->width == 64 && ti->height == 64);
+        }
+        CHECK(gm_heif_refers(h, GM_4CC('a', 'u', 'x', 'l'), 2, 1));
+        gm_heif_gainmap gg;
+        CHECK(gm_heif_find_gainmap(ctx, h, &gg) == GAINMAP_OK && gg.kind == GM_HEIF_GM_TMAP && gg.base_id == 1 &&
+              gg.map_id == 2 && gg.apple && gg.base_width == W && gg.map_height == H);
+        check_same_metadata(&gg.metadata, &w.iso);
+        /* base pixels: grid vs one picture, both through our reader */
+        gm_heif *h1 = NULL;
+        gainmap_image a, c;
+        memset(&a, 0, sizeof a);
+        memset(&c, 0, sizeof c);
+        if (gm_heif_parse(ctx, one, onen, &h1) == GAINMAP_OK && gm_heif_decode_item(ctx, h, 1, 0, &a) == GAINMAP_OK &&
+            gm_heif_decode_item(ctx, h1, 1, 0, &c) == GAINMAP_OK) {
+            CHECK_INT(a.width, W);
+            CHECK_INT(a.height, H);
+            double db = psnr_u8(&a, &c);
+            printf("  grid base vs one picture: %.2f dB (8-bit)\n", db);
+            CHECK_MSG(db >= 40.0, "grid vs one-picture base %.2f dB", db);
+            /* libheif's own decode of the grid file is ours */
+            if (tu_have("heif-convert") && tu_write(tu_path(dir, "grid.heic"), g, gn) == 0) {
+                char *out = NULL;
+                int rc = tu_run(&out, "heif-convert '%s' '%s'", tu_path(dir, "grid.heic"), tu_path(dir, "grid.png"));
+                CHECK_MSG(rc == 0, "heif-convert grid: %s", out ? out : "");
+                free(out);
+                gainmap_image p;
+                if (gainmap_image_read(ctx, tu_path(dir, "grid.png"), &p) == GAINMAP_OK) {
+                    CHECK(p.width == W && p.height == H && p.channels >= 3 && p.type == GAINMAP_PIXEL_U8);
+                    long diff = 0;
+                    for (uint32_t y = 0; y < p.height && p.channels >= 3; y++)
+                        for (uint32_t x = 0; x < p.width; x++)
+                            for (int k = 0; k < 3; k++)
+                                diff += ((const uint8_t *)p.data)[(size_t)y * p.stride + x * p.channels + k] !=
+                                        ((const uint8_t *)a.data)[(size_t)y * a.stride + x * 3 + k];
+                    CHECK_MSG(diff == 0, "%ld samples of heif-convert's grid decode differ from ours", diff);
+                    gainmap_image_free(&p);
+                } else {
+                    CHECK(!"heif-convert's PNG of the grid file reads");
+                }
+            }
+        } else {
+            CHECK(!"both files decode");
+        }
+        gainmap_image_free(&a);
+        gainmap_image_free(&c);
+        gm_heif_free(h1);
+        double dg = file_psnr(ctx, &master, g, gn), d1 = file_psnr(ctx, &master, one, onen);
+        printf("  grid heic PSNR %.2f dB, one picture %.2f dB\n", dg, d1);
+        CHECK_MSG(dg >= 45.0 && fabs(dg - d1) < 1.5, "grid %.2f dB vs %.2f", dg, d1);
+        gm_heif_free(h);
+    } else {
+        CHECK(!"the grid file parses");
+    }
+    gainmap_free(g);
+    gainmap_free(one);
+    /* heic-pq as a grid keeps its target */
+    ho.grid = 1;
+    ho.tile_size = 128;
+    g = NULL;
+    CHECK(gm_encode_heic(ctx, &master, NULL, NULL, &ho, GAINMAP_HEIC_PQ_P3_PQ, &g, &gn, &w) == GAINMAP_OK);
+    CHECK_INT(w.base_tiles, 4);
+    double dp = file_psnr(ctx, &master, g, gn);
+    CHECK_MSG(dp >= 50.0, "grid heic-pq %.2f dB", dp);
+    gainmap_free(g);
+    /* bad settings */
+    ho.tile_size = 100;
+    CHECK_INT(gainmap_encode_heic_ex(ctx, &master, NULL, NULL, &ho, GAINMAP_HEIC_BOTH, &g, &gn),
+              GAINMAP_ERR_INVALID_ARG);
+    CHECK_STR(gainmap_last_error(ctx), "HEIC tile size 100 is not a multiple of 64 in 64..4096");
+    gainmap_clear_error(ctx);
+    gainmap_heic_options_init(&ho);
+    ho.speed = (gainmap_heic_speed)7;
+    CHECK_INT(gainmap_encode_heic_ex(ctx, &master, NULL, NULL, &ho, GAINMAP_HEIC_BOTH, &g, &gn),
+              GAINMAP_ERR_INVALID_ARG);
+    CHECK_STR(gainmap_last_error(ctx), "HEIC speed 7 is not fast (0), medium (1) or slow (2)");
+    gainmap_ctx_free(ctx);
+}
+
+/* A little-endian EXIF: IFD0 Make, Orientation 6, StripOffsets, Exif and
+ * GPS pointers; Exif IFD ExposureTime and a foreign MakerNote; GPS IFD
+ * GPSVersionID; an IFD1 thumbnail. */
+static size_t make_master_exif(uint8_t *e)
+{
+    size_t n = 0;
+#define P16(v) (e[n] = (uint8_t)(v), e[n + 1] = (uint8_t)((v) >> 8), n += 2)
+#define P32(v) (P16((v)&0xFFFF), P16((uint32_t)(v) >> 16))
+#define ENT(tag, type, count, val) (P16(tag), P16(type), P32(count), P32(val))
+    memcpy(e, "II*\0", 4);
+    n = 4;
+    P32(8);
+    /* IFD0 at 8: 5 entries -> 8 + 2 + 60 + 4 = 74 */
+    P16(5);
+    ENT(0x010F, 2, 8, 74);          /* Make "TestCam\0" at 74 */
+    ENT(0x0111, 4, 1, 0);           /* StripOffsets: dropped */
+    ENT(0x0112, 3, 1, 6);           /* Orientation 6 */
+    ENT(0x8769, 4, 1, 82);          /* Exif IFD at 82 */
+    ENT(0x8825, 4, 1, 120);         /* GPS IFD at 120 */
+    P32(138);                       /* IFD1 */
+    memcpy(e + n, "TestCam", 8);
+    n += 8;
+    /* Exif IFD at 82: 2 entries -> 82 + 2 + 24 + 4 = 112 */
+    P16(2);
+    ENT(0x829A, 5, 1, 112);         /* ExposureTime 1/250 at 112 */
+    ENT(0x927C, 7, 4, 0x4B4E554A);  /* a foreign maker note "JUNK" */
+    P32(0);
+    P32(1);
+    P32(250);
+    /* GPS IFD at 120: 1 entry */
+    P16(1);
+    ENT(0x0000, 1, 4, 0x00000202);  /* GPSVersionID 2.2.0.0 */
+    P32(0);
+    /* IFD1 at 138 */
+    P16(1);
+    ENT(0x0201, 4, 1, 0);
+    P32(0);
+    return n;
+#undef ENT
+#undef P32
+#undef P16
+}
+
+static const uint8_t *find_bytes(const uint8_t *d, size_t n, const void *what, size_t wn)
+{
+    for (size_t i = 0; i + wn <= n; i++)
+        if (!memcmp(d + i, what, wn))
+            return d + i;
+    return NULL;
+}
+
+/* The master's EXIF is carried into the HEIC merged with the maker note. */
+static void test_exif_merge(void)
+{
+    uint8_t ex[256];
+    size_t exn = make_master_exif(ex);
+    CHECK_INT(gm_exif_orientation(ex, exn), 6);
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    uint8_t *m = NULL;
+    size_t mn = 0;
+    CHECK(gm_exif_merge_apple(ctx, ex, exn, 8.0, &m, &mn) == GAINMAP_OK);
+    if (m) {
+        CHECK(!memcmp(m, "II*\0", 4));   /* the master's byte order */
+        CHECK_INT(gm_exif_orientation(m, mn), 1);
+        gm_exif_facts f;
+        gm_exif_read(m, mn, &f);
+        CHECK(f.has_apple_headroom);
+        CHECK_REL(f.apple_headroom, 8.0, 1e-4);
+        CHECK(find_bytes(m, mn, "TestCam", 8) != NULL);
+        CHECK(find_bytes(m, mn, "JUNK", 4) == NULL);
+        CHECK(find_bytes(m, mn, "Apple iOS", 9) != NULL);
+        static const uint8_t gps[] = {0, 0, 1, 0, 4, 0, 0, 0, 2, 2, 0, 0};   /* the GPS entry, unchanged */
+        CHECK(find_bytes(m, mn, gps, sizeof gps) != NULL);
+        static const uint8_t expo[] = {1, 0, 0, 0, 250, 0, 0, 0};
+        CHECK(find_bytes(m, mn, expo, sizeof expo) != NULL);
+        static const uint8_t strip[] = {0x11, 0x01, 4, 0};
+        CHECK(find_bytes(m, mn, strip, sizeof strip) == NULL);
+    }
+    gainmap_free(m);
+    /* no maker note without a headroom; the "Exif\0\0" prefix is skipped */
+    uint8_t pre[262];
+    memcpy(pre, "Exif\0\0", 6);
+    memcpy(pre + 6, ex, exn);
+    m = NULL;
+    CHECK(gm_exif_merge_apple(ctx, pre, exn + 6, 0.0, &m, &mn) == GAINMAP_OK);
+    CHECK(m && find_bytes(m, mn, "Apple iOS", 9) == NULL && find_bytes(m, mn, "TestCam", 8) != NULL);
+    gainmap_free(m);
+    CHECK_INT(gm_exif_merge_apple(ctx, (const uint8_t *)"XX*\0\0\0\0\0", 8, 2.0, &m, &mn), GAINMAP_ERR_CORRUPT);
+    CHECK_STR(gainmap_last_error(ctx), "the master's EXIF does not start with a TIFF header");
+    gainmap_clear_error(ctx);
+
+    /* through the encoder: orientation 6 turns the pixels, EXIF says 1 */
+    gainmap_image img = master;
+    img.exif = ex;
+    img.exif_size = exn;
+    img.orientation = 6;
+    uint8_t *out = NULL;
+    size_t n = 0;
+    gm_heic_written w;
+    CHECK(gm_encode_heic(ctx, &img, NULL, NULL, NULL, GAINMAP_HEIC_APPLE, &out, &n, &w) == GAINMAP_OK);
+    CHECK(w.exif_from_master);
+    gm_heif *h = NULL;
+    if (out && gm_heif_parse(ctx, out, n, &h) == GAINMAP_OK) {
+        gm_heif_gainmap g;
+        CHECK(gm_heif_find_gainmap(ctx, h, &g) == GAINMAP_OK && g.base_width == H && g.base_height == W);
+        const gm_heif_item *e = gm_heif_item_by_id(h, g.exif_id);
+        uint8_t *d = NULL;
+        size_t dn = 0;
+        if (e && gm_heif_item_data(ctx, h, e, 1 << 16, &d, &dn) == GAINMAP_OK && dn > 10) {
+            CHECK(!memcmp(d + 4, "Exif\0\0II*\0", 10));
+            CHECK_INT(gm_exif_orientation(d + 10, dn - 10), 1);
+            CHECK(find_bytes(d, dn, "TestCam", 8) != NULL);
+            gm_exif_facts f;
+            gm_exif_read(d + 10, dn - 10, &f);
+            CHECK(f.has_apple_headroom);
+            CHECK_REL(f.apple_headroom, w.apple_headroom, 1e-4);
+        } else {
+            CHECK(!"EXIF item readable");
+        }
+        free(d);
+        gm_heif_free(h);
+    }
+    gainmap_free(out);
+    /* keep_exif 0: only the maker note */
+    gainmap_heic_options ho;
+    gainmap_heic_options_init(&ho);
+    ho.keep_exif = 0;
+    out = NULL;
+    CHECK(gm_encode_heic(ctx, &img, NULL, NULL, &ho, GAINMAP_HEIC_APPLE, &out, &n, &w) == GAINMAP_OK);
+    CHECK(!w.exif_from_master);
+    CHECK(out && find_bytes(out, n, "TestCam", 8) == NULL && find_bytes(out, n, "Apple iOS", 9) != NULL);
+    gainmap_free(out);
+    /* a malformed master EXIF is left out, the encode still works */
+    img.exif = (uint8_t *)"XX*\0\0\0\0\0";
+    img.exif_size = 8;
+    img.orientation = 1;
+    out = NULL;
+    CHECK(gm_encode_heic(ctx, &img, NULL, NULL, NULL, GAINMAP_HEIC_APPLE, &out, &n, &w) == GAINMAP_OK);
+    CHECK(!w.exif_from_master);
+    gainmap_free(out);
+    gainmap_ctx_free(ctx);
+}
+
 int main(void)
 {
     dir = tu_tmpdir("heic_write");
@@ -713,6 +1029,8 @@ int main(void)
     RUN_TEST(test_writer_bytes);
     RUN_TEST(test_errors_and_options);
     RUN_TEST(test_stress_master);
+    RUN_TEST(test_grid);
+    RUN_TEST(test_exif_merge);
     for (size_t i = 0; i < NFILES; i++)
         gainmap_free(files[i].data);
     gainmap_image_free(&master);

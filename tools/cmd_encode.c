@@ -1,26 +1,61 @@
-/* cmd_encode.c - `gainmap encode`: HDR master -> UltraHDR v1.1 JPEG. */
+/* cmd_encode.c - `gainmap encode`: HDR master -> UltraHDR v1.1 JPEG or HEIC
+ * (Apple + ISO 21496-1 gain map, Apple only, ISO only, or 10-bit PQ). */
 #include "cli.h"
 
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const char usage[] =
-    "Usage: gainmap encode IN -o OUT.jpg [options]\n"
+    "Usage: gainmap encode IN -o OUT.jpg|OUT.heic [options]\n"
     "\n"
-    "Turn an HDR master into an UltraHDR v1.1 JPEG: an SDR base that every viewer\n"
-    "shows, plus a gain map that HDR screens (Android, Chrome, Apple) use to bring\n"
-    "the highlights back.  The base is tone-mapped from the master (or given with\n"
-    "--sdr), compressed, decoded again, and the gain map is computed against that\n"
-    "decoded base, so the map also corrects the base's compression error.\n"
+    "Turn an HDR master into an UltraHDR v1.1 JPEG or a HEIC: an SDR base that\n"
+    "every viewer shows, plus a gain map that HDR screens (Android, Chrome, Apple)\n"
+    "use to bring the highlights back.  The base is tone-mapped from the master\n"
+    "(or given with --sdr), compressed, decoded again, and the gain map is\n"
+    "computed against that decoded base, so the map also corrects the base's\n"
+    "compression error.  --as heic-pq instead writes the master itself as a\n"
+    "10-bit PQ HEIC (no gain map) for HDR-only workflows.\n"
     "IN: 16-bit PQ/HLG PNG or TIFF, OpenEXR, Radiance .hdr, PFM.\n"
     "\n"
     "Output:\n"
-    "  -o, --output FILE         the JPEG to write (required; never an input)\n"
+    "  -o, --output FILE         the file to write (required; never an input)\n"
     "  -f, --force               replace OUT if it exists\n"
-    "      --metadata MODE       both (XMP + ISO 21496-1, UltraHDR v1.1), xmp or iso\n"
-    "                            (default both)\n"
+    "      --as FORMAT           what to write (default: from OUT's extension,\n"
+    "                            .heic/.heif/.hif -> heic, anything else -> jpeg):\n"
+    "                            jpeg: UltraHDR v1.1 JPEG\n"
+    "                            heic: Display P3 HEVC base + one gain map read\n"
+    "                              both as Apple's auxiliary map (XMP + maker\n"
+    "                              notes) and as an ISO 21496-1 tmap item, like\n"
+    "                              iPhones since iOS 18\n"
+    "                            heic-apple: Apple's gain map only (iOS 16/17 style)\n"
+    "                            heic-iso: ISO 21496-1 tmap only (map channels\n"
+    "                              from --gainmap-channels)\n"
+    "                            heic-pq: 10-bit PQ Display P3 HEVC of the master\n"
+    "                              with nclx, MaxCLL and an HDR ICC profile\n"
+    "      --metadata MODE       JPEG: both (XMP + ISO 21496-1, UltraHDR v1.1), xmp\n"
+    "                            or iso (default both)\n"
+    "HEIC:\n"
+    "      --icc NAME            heic-pq's ICC profile: HDR_P3_D65_ST2084 or P3_PQ\n"
+    "                            (default HDR_P3_D65_ST2084)\n"
+    "      --speed S             x265 effort: fast (preset ultrafast), medium (fast)\n"
+    "                            or slow (slow, libheif's own default) (default\n"
+    "                            medium)\n"
+    "      --grid MODE           auto, always or never: write large pictures as a\n"
+    "                            grid of HEVC tiles, as Apple does; auto grids\n"
+    "                            pictures beyond HEVC level 5.1 (more than 8.9 MP\n"
+    "                            or a side above 8192) (default auto)\n"
+    "      --tile-size N         grid tile side, a multiple of 64 (default 512)\n"
+    "      --no-exif             do not carry the master's EXIF (the Apple maker\n"
+    "                            note is still written); by default it is carried\n"
+    "                            with orientation 1 (the pixels are turned)\n"
+    "                            -q and --gainmap-quality are libheif's HEVC quality;\n"
+    "                            --subsampling 422 is JPEG only; Apple maps (heic,\n"
+    "                            heic-apple) are one-channel with Apple's own curve,\n"
+    "                            so --gamma, --min-boost, --max-boost, --dither and\n"
+    "                            --gainmap-channels 3 do not apply to them\n"
     "      --preset NAME         default or small; options after it override it\n"
     "                            default: q 92, map q 92, 4:4:4, 3-channel map at\n"
     "                              full size, gamma 1.25 (~2.7 bpp, ~47 dB PQ on\n"
@@ -28,10 +63,12 @@ static const char usage[] =
     "                            small: q 75, map q 75, base 4:2:0, gamma 1.25\n"
     "                              (~1.6 bpp, ~40 dB)\n"
     "Base image:\n"
-    "  -q, --quality Q           base JPEG quality 1..100 (default 92)\n"
-    "      --subsampling S       base chroma subsampling 444, 422 or 420 (default 444)\n"
+    "  -q, --quality Q           base JPEG/HEVC quality 1..100 (default 92)\n"
+    "      --subsampling S       base chroma subsampling 444, 422 (JPEG only) or 420\n"
+    "                            (default 444)\n"
     "      --sdr FILE            use this SDR rendition as the base instead of tone\n"
-    "                            mapping; a JPEG is kept byte for byte\n"
+    "                            mapping; a JPEG is kept byte for byte (JPEG output\n"
+    "                            only; give HEIC a PNG or TIFF)\n"
     "      --tonemap NAME        default (= bt2390), bt2390, bt2446a, reinhard,\n"
     "                            filmic or clip (default default)\n"
     "      --hdr-white NITS      HDR reference white for tone mapping (default 203)\n"
@@ -49,7 +86,7 @@ static const char usage[] =
     "                            bt2020 or srgb; one name sets both (default: the\n"
     "                            master's primaries in, the base primaries out)\n"
     "Gain map:\n"
-    "      --gainmap-quality Q   gain-map JPEG quality 1..100 (default 92)\n"
+    "      --gainmap-quality Q   gain-map JPEG/HEVC quality 1..100 (default 92)\n"
     "      --gainmap-channels N  1 (luminance) or 3 (per colour channel) (default 3)\n"
     "      --gainmap-scale N     1, 2 or 4: map is 1/N of the base per side (default 1)\n"
     "      --gamma G             map encoding gamma (default 1.25)\n"
@@ -71,7 +108,11 @@ static const char usage[] =
     "  gainmap encode master.tif -o photo.jpg -q 85 --gainmap-scale 2\n"
     "  gainmap encode master.tif --sdr graded.jpg -o photo.jpg\n"
     "  gainmap encode master.tif --lut grade.cube --lut-input pq -o photo.jpg\n"
-    "  gainmap encode master.png --metadata iso -o photo_iso.jpg\n";
+    "  gainmap encode master.png --metadata iso -o photo_iso.jpg\n"
+    "  gainmap encode master.tif -o photo.heic                  Apple + ISO HEIC\n"
+    "  gainmap encode master.tif -o photo.heic --as heic-apple --speed slow\n"
+    "  gainmap encode master.tif -o hdr.heic --as heic-pq --icc P3_PQ\n"
+    "  gainmap encode master.tif -o hdr.heic --as heic-pq --subsampling 420\n";
 
 /* The same settings as the library's gm_encode_preset (src/gainmap_compute.c;
  * the CLI sees only the public API). */
@@ -112,7 +153,8 @@ static int run(int argc, char **argv)
 {
     enum {
         O_GMQ = 256, O_SUB, O_CH, O_SCALE, O_GAMMA, O_OFFSET, O_MINB, O_MAXB, O_TARGET, O_META, O_SDR, O_TM,
-        O_WHITE, O_PEAK, O_BASEP, O_TF, O_PRIM, O_DITHER, O_PRESET, O_LUT, O_LUTIN, O_LUTOUT, O_LUTPRIM, O_HELP
+        O_WHITE, O_PEAK, O_BASEP, O_TF, O_PRIM, O_DITHER, O_PRESET, O_LUT, O_LUTIN, O_LUTOUT, O_LUTPRIM, O_HELP,
+        O_AS, O_ICC, O_SPEED, O_GRID, O_TILE, O_NOEXIF
     };
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'},     {"quality", required_argument, 0, 'q'},
@@ -128,6 +170,9 @@ static int run(int argc, char **argv)
         {"preset", required_argument, 0, O_PRESET}, {"lut", required_argument, 0, O_LUT},
         {"lut-input", required_argument, 0, O_LUTIN}, {"lut-output", required_argument, 0, O_LUTOUT},
         {"lut-primaries", required_argument, 0, O_LUTPRIM},
+        {"as", required_argument, 0, O_AS},         {"icc", required_argument, 0, O_ICC},
+        {"speed", required_argument, 0, O_SPEED},   {"grid", required_argument, 0, O_GRID},
+        {"tile-size", required_argument, 0, O_TILE}, {"no-exif", no_argument, 0, O_NOEXIF},
         {"force", no_argument, 0, 'f'},             {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0},
     };
@@ -136,6 +181,13 @@ static int run(int argc, char **argv)
     gainmap_encode_options_init(&o);
     gainmap_transfer tf_override = GAINMAP_TRANSFER_UNKNOWN;
     gainmap_primaries prim_override = GAINMAP_PRIMARIES_UNKNOWN;
+    gainmap_heic_options ho;
+    gainmap_heic_options_init(&ho);
+    const char *as = NULL, *icc_name = NULL;
+    /* options given explicitly, for refusing those a format cannot use */
+    bool set_meta = false, set_gamma = false, set_minb = false, set_maxb = false, set_dither = false;
+    bool set_heic = false, set_channels3 = false;
+    const char *heic_opt = NULL;
     long lv;
     int force = 0;
     int c;
@@ -163,6 +215,7 @@ static int run(int argc, char **argv)
             if (strcmp(optarg, "1") && strcmp(optarg, "3"))
                 return cli_usage_error(cmd, "option --gainmap-channels expects 1 or 3, not '%s'", optarg);
             o.gainmap_channels = atoi(optarg);
+            set_channels3 = o.gainmap_channels == 3;
             break;
         case O_SCALE:
             if (strcmp(optarg, "1") && strcmp(optarg, "2") && strcmp(optarg, "4"))
@@ -170,6 +223,7 @@ static int run(int argc, char **argv)
             o.gainmap_scale = atoi(optarg);
             break;
         case O_GAMMA:
+            set_gamma = true;
             if (!cli_parse_double(cmd, "--gamma", optarg, 0.01, 16, &o.gamma))
                 return EXIT_USAGE;
             break;
@@ -178,10 +232,12 @@ static int run(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case O_MINB:
+            set_minb = true;
             if (!cli_parse_double(cmd, "--min-boost", optarg, -16, 16, &o.min_boost))
                 return EXIT_USAGE;
             break;
         case O_MAXB:
+            set_maxb = true;
             if (!cli_parse_double(cmd, "--max-boost", optarg, -16, 16, &o.max_boost))
                 return EXIT_USAGE;
             break;
@@ -190,6 +246,7 @@ static int run(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case O_META:
+            set_meta = true;
             if (!parse_metadata_mode(optarg, &o.metadata))
                 return cli_usage_error(cmd, "option --metadata expects both, xmp or iso, not '%s'", optarg);
             break;
@@ -227,6 +284,7 @@ static int run(int argc, char **argv)
                 return cli_usage_error(cmd, "option --primaries expects p3, bt2020 or srgb, not '%s'", optarg);
             break;
         case O_DITHER:
+            set_dither = true;
             if (strcmp(optarg, "auto") == 0)
                 o.dither = -1;
             else if (strcmp(optarg, "on") == 0)
@@ -273,6 +331,51 @@ static int run(int argc, char **argv)
                                        optarg);
             break;
         }
+        case O_AS:
+            if (strcmp(optarg, "jpeg") && strcmp(optarg, "heic") && strcmp(optarg, "heic-apple") &&
+                strcmp(optarg, "heic-iso") && strcmp(optarg, "heic-pq"))
+                return cli_usage_error(cmd, "option --as expects jpeg, heic, heic-apple, heic-iso or heic-pq, not '%s'",
+                                       optarg);
+            as = optarg;
+            break;
+        case O_ICC:
+            if (strcmp(optarg, "HDR_P3_D65_ST2084") && strcmp(optarg, "P3_PQ"))
+                return cli_usage_error(cmd, "option --icc expects HDR_P3_D65_ST2084 or P3_PQ, not '%s'", optarg);
+            icc_name = optarg;
+            break;
+        case O_SPEED:
+            set_heic = true, heic_opt = "--speed";
+            if (strcmp(optarg, "fast") == 0)
+                ho.speed = GAINMAP_HEIC_SPEED_FAST;
+            else if (strcmp(optarg, "medium") == 0)
+                ho.speed = GAINMAP_HEIC_SPEED_MEDIUM;
+            else if (strcmp(optarg, "slow") == 0)
+                ho.speed = GAINMAP_HEIC_SPEED_SLOW;
+            else
+                return cli_usage_error(cmd, "option --speed expects fast, medium or slow, not '%s'", optarg);
+            break;
+        case O_GRID:
+            set_heic = true, heic_opt = "--grid";
+            if (strcmp(optarg, "auto") == 0)
+                ho.grid = -1;
+            else if (strcmp(optarg, "always") == 0)
+                ho.grid = 1;
+            else if (strcmp(optarg, "never") == 0)
+                ho.grid = 0;
+            else
+                return cli_usage_error(cmd, "option --grid expects auto, always or never, not '%s'", optarg);
+            break;
+        case O_TILE:
+            set_heic = true, heic_opt = "--tile-size";
+            if (!cli_parse_int(cmd, "--tile-size", optarg, 64, 4096, &lv) || lv % 64)
+                return cli_usage_error(cmd, "option --tile-size expects a multiple of 64 from 64 to 4096, not '%s'",
+                                       optarg);
+            ho.tile_size = (uint32_t)lv;
+            break;
+        case O_NOEXIF:
+            set_heic = true, heic_opt = "--no-exif";
+            ho.keep_exif = 0;
+            break;
         case 'h': return cli_print_help(&cli_cmd_encode, stdout);
         default: return cli_usage_error(cmd, "unknown option");
         }
@@ -283,7 +386,7 @@ static int run(int argc, char **argv)
         return cli_usage_error(cmd, "expected one input file, got %d", argc - optind);
     const char *input = argv[optind];
     if (!output)
-        return cli_usage_error(cmd, "missing -o OUT.jpg");
+        return cli_usage_error(cmd, "missing -o OUT.jpg or -o OUT.heic");
     if (cli_same_file(input, output) || (sdr_path && cli_same_file(sdr_path, output)))
         return cli_usage_error(cmd, "output %s would overwrite an input", output);
     if (isfinite(o.min_boost) && isfinite(o.max_boost) && o.max_boost <= o.min_boost)
@@ -291,6 +394,50 @@ static int run(int argc, char **argv)
 
     if (lut_path && sdr_path)
         return cli_usage_error(cmd, "--lut and --sdr both give the base; use one");
+
+    /* the output format: --as, else the extension */
+    int variant = -1;   /* -1 JPEG, else a gainmap_heic_variant */
+    if (!as) {
+        const char *dot = strrchr(output, '.');
+        as = dot && (!strcasecmp(dot, ".heic") || !strcasecmp(dot, ".heif") || !strcasecmp(dot, ".hif")) ? "heic"
+                                                                                                         : "jpeg";
+    }
+    if (strcmp(as, "jpeg") != 0)
+        variant = strcmp(as, "heic-pq") == 0
+                      ? (icc_name && !strcmp(icc_name, "P3_PQ") ? GAINMAP_HEIC_PQ_P3_PQ
+                                                                : GAINMAP_HEIC_PQ_HDR_P3_D65_ST2084)
+                      : gainmap_heic_variant_from_name(as);
+    const bool heic_pq = variant == GAINMAP_HEIC_PQ_HDR_P3_D65_ST2084 || variant == GAINMAP_HEIC_PQ_P3_PQ;
+    const bool heic_apple = variant == GAINMAP_HEIC_BOTH || variant == GAINMAP_HEIC_APPLE;
+    if (icc_name && !heic_pq)
+        return cli_usage_error(cmd, "--icc chooses heic-pq's profile; use it with --as heic-pq");
+    if (variant < 0 && set_heic)
+        return cli_usage_error(cmd, "%s applies to HEIC output; %s is written as %s", heic_opt, output,
+                               "an UltraHDR JPEG (use -o OUT.heic or --as heic)");
+    if (variant >= 0) {
+        if (set_meta)
+            return cli_usage_error(cmd, "--metadata applies to JPEG output; for HEIC choose --as heic, heic-apple "
+                                        "or heic-iso");
+        if (o.subsampling == 422)
+            return cli_usage_error(cmd, "--subsampling 422 is not available for HEIC (use 444 or 420)");
+        if (sdr_path) {
+            if (heic_pq)
+                return cli_usage_error(cmd, "--sdr has no use with --as heic-pq (it writes the master itself)");
+        }
+        if (heic_pq && lut_path)
+            return cli_usage_error(cmd, "--lut has no use with --as heic-pq (it writes the master itself)");
+        if (heic_apple) {
+            const char *bad = set_gamma ? "--gamma" : set_minb ? "--min-boost" : set_maxb ? "--max-boost"
+                              : set_dither ? "--dither" : NULL;
+            if (bad)
+                return cli_usage_error(cmd, "%s does not apply to Apple's gain map (--as %s); use --as heic-iso", bad,
+                                       as);
+            if (set_channels3)
+                return cli_usage_error(cmd, "Apple's gain map (--as %s) has one channel; --gainmap-channels 3 needs "
+                                            "--as heic-iso",
+                                       as);
+        }
+    }
     gainmap_ctx *ctx = cli_ctx_new();
     gainmap_lut *lut = NULL;
     gainmap_image hdr, sdr;
@@ -315,7 +462,24 @@ static int run(int argc, char **argv)
         hdr.transfer = tf_override;
     if (prim_override != GAINMAP_PRIMARIES_UNKNOWN)
         hdr.primaries = prim_override;
-    if (sdr_path) {
+    if (variant >= 0) {
+        if (sdr_path) {
+            failed = sdr_path;
+            if ((st = gainmap_read_file(ctx, sdr_path, &base, &base_size)) != GAINMAP_OK)
+                goto fail;
+            if (gainmap_detect_format(base, base_size) == GAINMAP_FORMAT_JPEG) {
+                rc = cli_usage_error(cmd, "--sdr %s: a JPEG base is kept byte for byte only in JPEG output; for HEIC "
+                                          "give the SDR as PNG or TIFF",
+                                     sdr_path);
+                goto done;
+            }
+            if ((st = gainmap_image_read_memory(ctx, base, base_size, &sdr)) != GAINMAP_OK)
+                goto fail;
+        }
+        failed = output;
+        st = gainmap_encode_heic_ex(ctx, &hdr, sdr.data ? &sdr : NULL, &o, &ho, (gainmap_heic_variant)variant, &out,
+                                    &out_size);
+    } else if (sdr_path) {
         failed = sdr_path;
         st = gainmap_read_file(ctx, sdr_path, &base, &base_size);
         if (st != GAINMAP_OK)
@@ -340,7 +504,8 @@ static int run(int argc, char **argv)
     if (st != GAINMAP_OK)
         goto fail;
     if (cli_verbose)
-        cli_note("%s: %ux%u, %zu bytes, %.3f bits per pixel\n", output, hdr.width, hdr.height, out_size,
+        cli_note("%s: %s, %ux%u, %zu bytes, %.3f bits per pixel\n", output, variant < 0 ? "UltraHDR JPEG" : as,
+                 hdr.width, hdr.height, out_size,
                  8.0 * (double)out_size / ((double)hdr.width * hdr.height));
     goto done;
 fail:
@@ -357,7 +522,7 @@ done:
 
 const cli_command cli_cmd_encode = {
     "encode",
-    "HDR master -> UltraHDR v1.1 JPEG (SDR base + gain map)",
+    "HDR master -> UltraHDR v1.1 JPEG or gain-map/PQ HEIC",
     usage,
     run,
 };

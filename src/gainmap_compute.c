@@ -243,45 +243,156 @@ static void robust_range(const uint32_t *hist, uint64_t count, double vmin, doub
     *hi = GM_MIN(vmax, HIST_LO + (double)(b + 1) / 256.0);
 }
 
-gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
-                               const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta)
+/* Checked arguments shared by the reference and the fast path. */
+typedef struct cm_args {
+    int nc, scale;
+    double k;
+    uint32_t w, h, mw, mh;
+    gainmap_primaries space;
+    double wt[3];
+} cm_args;
+
+static gainmap_status check_args(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
+                                 const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta,
+                                 cm_args *a)
 {
     if (!sdr || !hdr || !map || !meta || !sdr->data || !hdr->data)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gainmap_compute: missing image or output");
-    gainmap_encode_options defaults;
-    if (!opts) {
-        gainmap_encode_options_init(&defaults);
-        opts = &defaults;
-    }
     if (sdr->width != hdr->width || sdr->height != hdr->height)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "SDR image is %ux%u but the HDR image is %ux%u", sdr->width,
                         sdr->height, hdr->width, hdr->height);
-    int nc = opts->gainmap_channels;
-    int scale = opts->gainmap_scale;
-    if (nc != 1 && nc != 3)
-        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map channels must be 1 or 3, not %d", nc);
-    if (scale != 1 && scale != 2 && scale != 4)
-        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map scale must be 1, 2 or 4, not %d", scale);
-    double k = opts->offset;
-    if (!(k >= 0.0 && k <= 1.0))
-        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map offset %g is outside [0, 1]", k);
+    a->nc = opts->gainmap_channels;
+    a->scale = opts->gainmap_scale;
+    if (a->nc != 1 && a->nc != 3)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map channels must be 1 or 3, not %d", a->nc);
+    if (a->scale != 1 && a->scale != 2 && a->scale != 4)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map scale must be 1, 2 or 4, not %d", a->scale);
+    a->k = opts->offset;
+    if (!(a->k >= 0.0 && a->k <= 1.0))
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map offset %g is outside [0, 1]", a->k);
     if (!(opts->gamma > 0.0 && opts->gamma <= 16.0))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map gamma %g is outside (0, 16]", opts->gamma);
     if (!(opts->target_headroom >= 0.0 && opts->target_headroom <= 16.0))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "target headroom %g is outside [0, 16] stops",
                         opts->target_headroom);
-    uint32_t w = sdr->width, h = sdr->height;
-    gainmap_status st = gm_check_dims(ctx, w, h, 16, "gain-map input");
+    a->w = sdr->width;
+    a->h = sdr->height;
+    gainmap_status st = gm_check_dims(ctx, a->w, a->h, 16, "gain-map input");
     if (st != GAINMAP_OK)
         return st;
-    uint32_t mw = (w + (uint32_t)scale - 1) / (uint32_t)scale, mh = (h + (uint32_t)scale - 1) / (uint32_t)scale;
+    a->mw = (a->w + (uint32_t)a->scale - 1) / (uint32_t)a->scale;
+    a->mh = (a->h + (uint32_t)a->scale - 1) / (uint32_t)a->scale;
+    a->space = sdr->primaries != GAINMAP_PRIMARIES_UNKNOWN ? sdr->primaries : opts->tonemap.base_primaries;
+    if (a->space == GAINMAP_PRIMARIES_UNKNOWN)
+        a->space = GAINMAP_PRIMARIES_BT709;
+    gainmap_luma_weights(a->space, a->wt);
+    return GAINMAP_OK;
+}
 
-    gainmap_primaries space = sdr->primaries != GAINMAP_PRIMARIES_UNKNOWN ? sdr->primaries
-                                                                          : opts->tonemap.base_primaries;
-    if (space == GAINMAP_PRIMARIES_UNKNOWN)
-        space = GAINMAP_PRIMARIES_BT709;
-    double wt[3];
-    gainmap_luma_weights(space, wt);
+/* The quantiser's exact inputs, from the metadata as stored. */
+typedef struct cm_quant {
+    double minv[3], maxv[3], gamma;
+    int dither;
+} cm_quant;
+
+/* Range (robust percentiles of the map samples, per channel histograms of
+ * `count` samples each) -> metadata and the quantiser's values. */
+static void build_meta(const gainmap_encode_options *opts, int nc, const uint32_t *hist, uint64_t count,
+                       const double *vmin, const double *vmax, const int *anyzero, gainmap_metadata *meta,
+                       cm_quant *q)
+{
+    gainmap_params p;
+    memset(&p, 0, sizeof p);
+    double top = 0.0;
+    for (int c = 0; c < nc; c++) {
+        double lo, hi;
+        robust_range(hist + (size_t)c * HIST_BINS, count, vmin[c], vmax[c], &lo, &hi);
+        if (isfinite(opts->min_boost))
+            lo = opts->min_boost;
+        if (isfinite(opts->max_boost))
+            hi = opts->max_boost;
+        if (hi < lo + 1.0 / 256.0)
+            hi = lo + 1.0 / 256.0;
+        /* Samples whose HDR value is 0 are written as code 0; keep
+         * ZERO_MARGIN codes below the lowest needed gain so that map JPEG
+         * error around them still decodes to <= 0 (clamped). */
+        if (!isfinite(opts->min_boost) && anyzero[c])
+            lo -= ZERO_MARGIN * (hi - lo) / (255.0 - ZERO_MARGIN);
+        p.gain_map_min[c] = lo;
+        p.gain_map_max[c] = hi;
+        top = GM_MAX(top, hi);
+    }
+    if (nc == 3) {
+        /* One range for R, G and B: a neutral gain then gets the same code
+         * in every channel, so greys stay exactly grey through the map
+         * (per-channel ranges gave casts up to dE_ITP 3.4 on a grey ramp;
+         * quality per byte is the same, docs/encoding.md). */
+        double lo = GM_MIN(p.gain_map_min[0], GM_MIN(p.gain_map_min[1], p.gain_map_min[2]));
+        double hi = GM_MAX(p.gain_map_max[0], GM_MAX(p.gain_map_max[1], p.gain_map_max[2]));
+        for (int c = 0; c < 3; c++) {
+            p.gain_map_min[c] = lo;
+            p.gain_map_max[c] = hi;
+        }
+    }
+    memset(meta, 0, sizeof *meta);
+    meta->kind = GAINMAP_KIND_ISO;
+    meta->channel_count = (uint8_t)nc;
+    meta->use_base_colour_space = 1;
+    meta->flags = (uint8_t)((nc == 3 ? 0x80 : 0) | 0x40);
+    meta->base_hdr_headroom.n = 0;
+    meta->base_hdr_headroom.d = 1;
+    /* FORMATS.md 4.1.7: capacity max = content max unless a target is given. */
+    double cap = opts->target_headroom > 0.0 ? opts->target_headroom : top;
+    meta->alternate_hdr_headroom = ufrac(GM_MAX(cap, 1.0 / 64.0));
+    gainmap_fraction kf = sfrac_user(opts->offset);
+    gainmap_fraction gs = sfrac_user(opts->gamma);
+    gainmap_ufraction gf = {(uint32_t)GM_MAX(gs.n, 0), gs.d};
+    if (gf.n == 0)
+        gf.n = 1;
+    for (int c = 0; c < nc; c++) {
+        meta->gain_map_min[c] = sfrac(p.gain_map_min[c]);
+        meta->gain_map_max[c] = sfrac(p.gain_map_max[c]);
+        if (meta->gain_map_max[c].n * (int64_t)meta->gain_map_min[c].d <=
+            meta->gain_map_min[c].n * (int64_t)meta->gain_map_max[c].d)
+            meta->gain_map_max[c] = sfrac(fval(meta->gain_map_min[c]) + 1e-3);
+        meta->gamma[c] = gf;
+        meta->base_offset[c] = kf;
+        meta->alternate_offset[c] = kf;
+        q->minv[c] = fval(meta->gain_map_min[c]);
+        q->maxv[c] = fval(meta->gain_map_max[c]);
+    }
+    q->gamma = (double)gf.n / (double)gf.d;
+    q->dither = opts->dither;
+    if (q->dither < 0) {
+        /* auto: dither when one code step is coarser than 1/32 stop */
+        double step = 0.0;
+        for (int c = 0; c < nc; c++)
+            step = GM_MAX(step, (q->maxv[c] - q->minv[c]) / 255.0);
+        q->dither = step > 1.0 / 32.0;
+    }
+}
+
+/* k = 0 and black pixels give infinities; keep them finite. */
+static inline double clamp_gain(double v) { return isfinite(v) ? GM_CLAMP(v, -20.0, 20.0) : (v > 0 ? 20.0 : -20.0); }
+
+/* ------------------------------------------------------------------ */
+/* Reference: the formula in double precision, a float map in memory.   */
+/* ------------------------------------------------------------------ */
+gainmap_status gm_compute_ref(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
+                              const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta)
+{
+    gainmap_encode_options defaults;
+    if (!opts) {
+        gainmap_encode_options_init(&defaults);
+        opts = &defaults;
+    }
+    cm_args a;
+    gainmap_status st = check_args(ctx, sdr, hdr, opts, map, meta, &a);
+    if (st != GAINMAP_OK)
+        return st;
+    int nc = a.nc, scale = a.scale;
+    double k = a.k, *wt = a.wt;
+    uint32_t w = a.w, h = a.h, mw = a.mw, mh = a.mh;
 
     gm_linear ls, lh;
     float *rs = NULL, *rh = NULL, *g = NULL;
@@ -290,9 +401,9 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
     uint8_t *zero = NULL;   /* per map sample: every HDR sample under it is <= 0 */
     double vmin[3] = {INFINITY, INFINITY, INFINITY}, vmax[3] = {-INFINITY, -INFINITY, -INFINITY};
     memset(map, 0, sizeof *map);
-    st = gm_linear_init(ctx, &ls, sdr, space);
+    st = gm_linear_init(ctx, &ls, sdr, a.space);
     if (st == GAINMAP_OK)
-        st = gm_linear_init(ctx, &lh, hdr, space);
+        st = gm_linear_init(ctx, &lh, hdr, a.space);
     else
         memset(&lh, 0, sizeof lh);
     if (st != GAINMAP_OK)
@@ -320,16 +431,16 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
             for (uint32_t x = 0; x < w; x++) {
                 const float *s = rs + 3 * x, *t = rh + 3 * x;
                 size_t mi = (size_t)(x / (uint32_t)scale) * (size_t)nc;
-                double *a = acc + mi;
+                double *ac = acc + mi;
                 if (nc == 1) {
                     double ys = wt[0] * s[0] + wt[1] * s[1] + wt[2] * s[2];
                     double yh = wt[0] * t[0] + wt[1] * t[1] + wt[2] * t[2];
-                    a[0] += log2((GM_MAX(yh, 0.0) + k) / (GM_MAX(ys, 0.0) + k + 1e-12));
+                    ac[0] += log2((GM_MAX(yh, 0.0) + k) / (GM_MAX(ys, 0.0) + k + 1e-12));
                     if (yh > 0.0)
                         zrow[mi] = 0;
                 } else {
                     for (int c = 0; c < 3; c++) {
-                        a[c] += log2((GM_MAX((double)t[c], 0.0) + k) / (GM_MAX((double)s[c], 0.0) + k + 1e-12));
+                        ac[c] += log2((GM_MAX((double)t[c], 0.0) + k) / (GM_MAX((double)s[c], 0.0) + k + 1e-12));
                         if (t[c] > 0.0f)
                             zrow[mi + (size_t)c] = 0;
                     }
@@ -340,9 +451,7 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
             uint32_t x0 = mx * (uint32_t)scale, x1 = GM_MIN(w, x0 + (uint32_t)scale);
             double area = (double)(x1 - x0) * (double)(y1 - y0);
             for (int c = 0; c < nc; c++) {
-                double v = acc[(size_t)mx * (size_t)nc + (size_t)c] / area;
-                /* k = 0 and black pixels give infinities; keep them finite. */
-                v = isfinite(v) ? GM_CLAMP(v, -20.0, 20.0) : (v > 0 ? 20.0 : -20.0);
+                double v = clamp_gain(acc[(size_t)mx * (size_t)nc + (size_t)c] / area);
                 g[((size_t)my * mw + mx) * (size_t)nc + (size_t)c] = (float)v;
                 vmin[c] = GM_MIN(vmin[c], v);
                 vmax[c] = GM_MAX(vmax[c], v);
@@ -352,103 +461,33 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
         }
     }
 
-    /* Range and metadata. */
-    gainmap_params p;
-    memset(&p, 0, sizeof p);
-    double top = 0.0;
-    for (int c = 0; c < nc; c++) {
-        double lo, hi;
-        robust_range(hist + (size_t)c * HIST_BINS, (uint64_t)mw * mh, vmin[c], vmax[c], &lo, &hi);
-        if (isfinite(opts->min_boost))
-            lo = opts->min_boost;
-        if (isfinite(opts->max_boost))
-            hi = opts->max_boost;
-        if (hi < lo + 1.0 / 256.0)
-            hi = lo + 1.0 / 256.0;
-        if (!isfinite(opts->min_boost)) {
-            /* Samples whose HDR value is 0 are written as code 0; keep
-             * ZERO_MARGIN codes below the lowest needed gain so that map
-             * JPEG error around them still decodes to <= 0 (clamped). */
-            for (size_t i = (size_t)c; i < (size_t)mw * mh * (size_t)nc; i += (size_t)nc)
-                if (zero[i]) {
-                    lo -= ZERO_MARGIN * (hi - lo) / (255.0 - ZERO_MARGIN);
-                    break;
-                }
-        }
-        p.gain_map_min[c] = lo;
-        p.gain_map_max[c] = hi;
-        top = GM_MAX(top, hi);
-    }
-    if (nc == 3) {
-        /* One range for R, G and B: a neutral gain then gets the same code
-         * in every channel, so greys stay exactly grey through the map
-         * (per-channel ranges gave casts up to dE_ITP 3.4 on a grey ramp;
-         * quality per byte is the same, docs/encoding.md). */
-        double lo = GM_MIN(p.gain_map_min[0], GM_MIN(p.gain_map_min[1], p.gain_map_min[2]));
-        double hi = GM_MAX(p.gain_map_max[0], GM_MAX(p.gain_map_max[1], p.gain_map_max[2]));
-        for (int c = 0; c < 3; c++) {
-            p.gain_map_min[c] = lo;
-            p.gain_map_max[c] = hi;
-        }
-    }
-    memset(meta, 0, sizeof *meta);
-    meta->kind = GAINMAP_KIND_ISO;
-    meta->channel_count = (uint8_t)nc;
-    meta->use_base_colour_space = 1;
-    meta->flags = (uint8_t)((nc == 3 ? 0x80 : 0) | 0x40);
-    meta->base_hdr_headroom.n = 0;
-    meta->base_hdr_headroom.d = 1;
-    /* FORMATS.md 4.1.7: capacity max = content max unless a target is given. */
-    double cap = opts->target_headroom > 0.0 ? opts->target_headroom : top;
-    meta->alternate_hdr_headroom = ufrac(GM_MAX(cap, 1.0 / 64.0));
-    gainmap_fraction kf = sfrac_user(k);
-    gainmap_fraction gs = sfrac_user(opts->gamma);
-    gainmap_ufraction gf = {(uint32_t)GM_MAX(gs.n, 0), gs.d};
-    if (gf.n == 0)
-        gf.n = 1;
-    double minv[3], maxv[3];
-    for (int c = 0; c < nc; c++) {
-        meta->gain_map_min[c] = sfrac(p.gain_map_min[c]);
-        meta->gain_map_max[c] = sfrac(p.gain_map_max[c]);
-        if (meta->gain_map_max[c].n * (int64_t)meta->gain_map_min[c].d <=
-            meta->gain_map_min[c].n * (int64_t)meta->gain_map_max[c].d)
-            meta->gain_map_max[c] = sfrac(fval(meta->gain_map_min[c]) + 1e-3);
-        meta->gamma[c] = gf;
-        meta->base_offset[c] = kf;
-        meta->alternate_offset[c] = kf;
-        minv[c] = fval(meta->gain_map_min[c]);
-        maxv[c] = fval(meta->gain_map_max[c]);
-    }
+    int anyzero[3] = {0, 0, 0};
+    for (size_t i = 0; i < (size_t)mw * mh * (size_t)nc; i++)
+        if (zero[i])
+            anyzero[i % (size_t)nc] = 1;
+    cm_quant q;
+    build_meta(opts, nc, hist, (uint64_t)mw * mh, vmin, vmax, anyzero, meta, &q);
 
     /* Pass 2: quantise with the exact stored values (FORMATS.md 4.1.5). */
     if ((st = gainmap_image_alloc(ctx, map, mw, mh, (uint32_t)nc, GAINMAP_PIXEL_U8)) != GAINMAP_OK)
         goto done;
-    double gamma = (double)gf.n / (double)gf.d;
-    int dither = opts->dither;
-    if (dither < 0) {
-        /* auto: dither when one code step is coarser than 1/32 stop */
-        double step = 0.0;
-        for (int c = 0; c < nc; c++)
-            step = GM_MAX(step, (maxv[c] - minv[c]) / 255.0);
-        dither = step > 1.0 / 32.0;
-    }
     for (uint32_t y = 0; y < mh; y++) {
         uint8_t *out = (uint8_t *)map->data + (size_t)y * map->stride;
         const float *src = g + (size_t)y * mw * (size_t)nc;
         const uint8_t *zrow = zero + (size_t)y * mw * (size_t)nc;
         for (uint32_t x = 0; x < mw; x++) {
-            double bias = dither ? (bayer8[y & 7][x & 7] + 0.5) / 64.0 : 0.5;
+            double bias = q.dither ? (bayer8[y & 7][x & 7] + 0.5) / 64.0 : 0.5;
             for (int c = 0; c < nc; c++) {
                 if (zrow[(size_t)x * (size_t)nc + (size_t)c]) {
                     out[(size_t)x * (size_t)nc + (size_t)c] = 0;
                     continue;
                 }
-                double r = ((double)src[(size_t)x * (size_t)nc + (size_t)c] - minv[c]) / (maxv[c] - minv[c]);
+                double r = ((double)src[(size_t)x * (size_t)nc + (size_t)c] - q.minv[c]) / (q.maxv[c] - q.minv[c]);
                 r = GM_CLAMP(r, 0.0, 1.0);
-                if (gamma != 1.0)
-                    r = pow(r, gamma);
-                double q = floor(r * 255.0 + bias);
-                out[(size_t)x * (size_t)nc + (size_t)c] = (uint8_t)GM_CLAMP(q, 0.0, 255.0);
+                if (q.gamma != 1.0)
+                    r = pow(r, q.gamma);
+                double qq = floor(r * 255.0 + bias);
+                out[(size_t)x * (size_t)nc + (size_t)c] = (uint8_t)GM_CLAMP(qq, 0.0, 255.0);
             }
         }
     }
@@ -466,5 +505,555 @@ done:
     free(g);
     free(hist);
     free(zero);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fast path: two passes over row strips on the thread pool, no float   */
+/* map in memory.  Pass 1 computes each map row's gains for the         */
+/* histogram and the extremes; pass 2 computes them again and quantises */
+/* (recomputing costs less than storing 4 bytes per sample).  log2 of   */
+/* an 8-bit or 16-bit sample comes from a table; of a float, from its   */
+/* exponent and a short series (|error| < 1e-6 stops).                  */
+/* ------------------------------------------------------------------ */
+
+/* log2(x) for float x; exact to ~1e-7 relative in the mantissa part. */
+static inline float fast_log2f(float x)
+{
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if (u - 0x00800000u >= 0x7F000000u)   /* 0, subnormal, negative, inf, NaN */
+        return log2f(x);
+    int e = (int)(u >> 23) - 127;
+    uint32_t mu = (u & 0x007FFFFFu) | 0x3F800000u;
+    float m;
+    memcpy(&m, &mu, 4);
+    if (m > 1.41421356f) {
+        m *= 0.5f;
+        e++;
+    }
+    /* log2(m) = 2/ln2 * atanh(t), t = (m - 1) / (m + 1), |t| <= 0.172 */
+    float t = (m - 1.0f) / (m + 1.0f), t2 = t * t;
+    float p = t * (2.88539008f + t2 * (0.961796694f + t2 * (0.577078016f + t2 * 0.412198583f)));
+    return (float)e + p;
+}
+
+float gm_fast_log2f(float x) { return fast_log2f(x); }
+
+/* Map samples per bias set of the quantiser's bin table. */
+#define QBINS 1024
+#define QTHR 257
+
+typedef struct cm_job {
+    cm_args a;
+    const gainmap_image *sdr, *hdr;
+    gm_linear ls, lh;
+    /* direct: 3-channel map, both images integer, same primaries, no HLG:
+     * per-sample tables of log2(linear + k) and the HDR "<= 0" codes. */
+    int direct;
+    float *tsdr, *thdr;
+    uint32_t hpos;    /* first HDR code whose linear value is > 0 (tables are monotone) */
+    int inrange;      /* every table difference is finite and within +-20 stops */
+    float koff;
+    /* per worker */
+    int workers;
+    float **rs, **rh, **g, **vals;
+    double **acc;
+    uint8_t **gz, **zf;
+    uint32_t **hist;
+    double (*vmin)[3], (*vmax)[3];
+    int (*anyzero)[3];
+    /* pass 2 */
+    int pass;
+    int nbias;
+    float *thr;       /* [bias][c][QTHR]: smallest float G with code >= i (1..255), -inf, +inf */
+    uint8_t *start;   /* [bias][c][QBINS]: about the code of the bin's samples */
+    float *bin0, *binscale;   /* [bias][c] */
+    gainmap_image *map;
+} cm_job;
+
+/* One image row's gains (w * nc floats, unclamped) and "HDR <= 0" flags. */
+static void row_gains(const cm_job *j, int wk, uint32_t y, float *g, uint8_t *z)
+{
+    const cm_args *a = &j->a;
+    uint32_t w = a->w;
+    if (j->direct) {
+        const gainmap_image *s = j->sdr, *h = j->hdr;
+        const uint8_t *srow = (const uint8_t *)s->data + (size_t)y * s->stride;
+        const uint8_t *hrow = (const uint8_t *)h->data + (size_t)y * h->stride;
+        uint32_t snc = s->channels, hnc = h->channels, sci = snc == 1 ? 0 : 1, hci = hnc == 1 ? 0 : 1;
+        const float *ts = j->tsdr, *th = j->thdr;
+        uint32_t hp0 = j->hpos;
+        if (h->type == GAINMAP_PIXEL_U16) {
+            const uint16_t *hp = (const uint16_t *)(const void *)hrow;
+            if (snc == 3 && hnc == 3) {
+                for (size_t i = 0; i < (size_t)w * 3; i++) {
+                    uint32_t hv = hp[i];
+                    g[i] = th[hv] - ts[srow[i]];
+                    z[i] = hv < hp0;
+                }
+                return;
+            }
+            for (uint32_t x = 0; x < w; x++)
+                for (uint32_t c = 0; c < 3; c++) {
+                    uint32_t hv = hp[(size_t)x * hnc + c * hci];
+                    g[3 * x + c] = th[hv] - ts[srow[(size_t)x * snc + c * sci]];
+                    z[3 * x + c] = hv < hp0;
+                }
+        } else {
+            for (uint32_t x = 0; x < w; x++)
+                for (uint32_t c = 0; c < 3; c++) {
+                    uint32_t hv = hrow[(size_t)x * hnc + c * hci];
+                    g[3 * x + c] = th[hv] - ts[srow[(size_t)x * snc + c * sci]];
+                    z[3 * x + c] = hv < hp0;
+                }
+        }
+        return;
+    }
+    float *rs = j->rs[wk], *rh = j->rh[wk];
+    gm_linear_row(&j->ls, y, rs);
+    gm_linear_row(&j->lh, y, rh);
+    float k = j->koff, ks = (float)(a->k + 1e-12);
+    if (a->nc == 1) {
+        const double *wt = a->wt;
+        for (uint32_t x = 0; x < w; x++) {
+            const float *s = rs + 3 * x, *t = rh + 3 * x;
+            double ys = wt[0] * s[0] + wt[1] * s[1] + wt[2] * s[2];
+            double yh = wt[0] * t[0] + wt[1] * t[1] + wt[2] * t[2];
+            g[x] = fast_log2f((float)GM_MAX(yh, 0.0) + k) - fast_log2f((float)GM_MAX(ys, 0.0) + ks);
+            z[x] = !(yh > 0.0);
+        }
+        return;
+    }
+    for (size_t i = 0; i < (size_t)w * 3; i++) {
+        float s = rs[i], t = rh[i];
+        g[i] = fast_log2f((t > 0.0f ? t : 0.0f) + k) - fast_log2f((s > 0.0f ? s : 0.0f) + ks);
+        z[i] = !(t > 0.0f);
+    }
+}
+
+/* Map row my: clamped box-averaged gains (mw * nc) and "all HDR <= 0" flags. */
+static void map_row(const cm_job *j, int wk, uint32_t my, float *vals, uint8_t *zf)
+{
+    const cm_args *a = &j->a;
+    uint32_t scale = (uint32_t)a->scale, w = a->w, mw = a->mw;
+    size_t nc = (size_t)a->nc, n = (size_t)mw * nc;
+    uint32_t y0 = my * scale, y1 = GM_MIN(a->h, y0 + scale);
+    if (scale == 1) {
+        row_gains(j, wk, y0, vals, zf);
+        for (size_t i = 0; i < n; i++) {
+            float v = vals[i];
+            vals[i] = v >= -20.0f && v <= 20.0f ? v : v > 20.0f ? 20.0f : -20.0f;   /* NaN -> -20 */
+        }
+        return;
+    }
+    double *acc = j->acc[wk];
+    float *g = j->g[wk];
+    uint8_t *gz = j->gz[wk];
+    memset(acc, 0, n * sizeof *acc);
+    memset(zf, 1, n);
+    for (uint32_t y = y0; y < y1; y++) {
+        row_gains(j, wk, y, g, gz);
+        for (uint32_t x = 0; x < w; x++) {
+            size_t mi = (size_t)(x / scale) * nc;
+            for (size_t c = 0; c < nc; c++) {
+                acc[mi + c] += g[(size_t)x * nc + c];
+                zf[mi + c] &= gz[(size_t)x * nc + c];
+            }
+        }
+    }
+    for (uint32_t mx = 0; mx < mw; mx++) {
+        uint32_t x0 = mx * scale, x1 = GM_MIN(w, x0 + scale);
+        double area = (double)(x1 - x0) * (double)(y1 - y0);
+        for (size_t c = 0; c < nc; c++)
+            vals[(size_t)mx * nc + c] = (float)clamp_gain(acc[(size_t)mx * nc + c] / area);
+    }
+}
+
+/* Code of gain v in table t (bias set and channel): the bin's starting
+ * code, moved to the thresholds (t[0] = -inf and t[256] = +inf stop it). */
+typedef struct cm_qtab {
+    const float *thr, *bin0, *binscale;
+    const uint8_t *start;
+} cm_qtab;
+
+static inline uint8_t quantise(cm_qtab qt, size_t t, float v)
+{
+    const float *thr = qt.thr + t * QTHR;
+    float f = (v - qt.bin0[t]) * qt.binscale[t];   /* any rounding: corrected below */
+    int bin = f > 0.0f ? (int)GM_MIN(f, (float)(QBINS - 1)) : 0;
+    unsigned q = qt.start[t * QBINS + (size_t)bin];
+    while (v >= thr[q + 1])
+        q++;
+    while (v < thr[q])
+        q--;
+    return (uint8_t)q;
+}
+
+/* Direct tables at full map size: gains straight from the samples, with
+ * no row arrays in between (the default encoder's case). */
+static void direct_pass1(cm_job *j, int wk, uint32_t y0, uint32_t y1)
+{
+    const gainmap_image *s = j->sdr, *h = j->hdr;
+    const uint32_t w = j->a.w, snc = s->channels, hnc = h->channels, sci = snc == 1 ? 0 : 1,
+                   hci = hnc == 1 ? 0 : 1, hp0 = j->hpos;
+    const bool h16 = h->type == GAINMAP_PIXEL_U16, inrange = j->inrange != 0;
+    const float *ts = j->tsdr, *th = j->thdr;
+    uint32_t *hist = j->hist[wk];
+    float vmin[3] = {INFINITY, INFINITY, INFINITY}, vmax[3] = {-INFINITY, -INFINITY, -INFINITY};
+    uint32_t zero[3] = {0, 0, 0};
+    for (uint32_t y = y0; y < y1; y++) {
+        const uint8_t *srow = (const uint8_t *)s->data + (size_t)y * s->stride;
+        const uint8_t *hrow = (const uint8_t *)h->data + (size_t)y * h->stride;
+        const uint16_t *h16row = (const uint16_t *)(const void *)hrow;
+        if (h16 && snc == 3 && hnc == 3 && inrange) {
+            /* the usual layout, channels unrolled */
+            for (size_t i = 0; i < (size_t)w * 3; i += 3) {
+                uint32_t h0 = h16row[i], h1 = h16row[i + 1], h2 = h16row[i + 2];
+                float v0 = th[h0] - ts[srow[i]], v1 = th[h1] - ts[srow[i + 1]], v2 = th[h2] - ts[srow[i + 2]];
+                vmin[0] = GM_MIN(vmin[0], v0);
+                vmax[0] = GM_MAX(vmax[0], v0);
+                vmin[1] = GM_MIN(vmin[1], v1);
+                vmax[1] = GM_MAX(vmax[1], v1);
+                vmin[2] = GM_MIN(vmin[2], v2);
+                vmax[2] = GM_MAX(vmax[2], v2);
+                int b0 = (int)(((double)v0 - HIST_LO) * 256.0), b1 = (int)(((double)v1 - HIST_LO) * 256.0),
+                    b2 = (int)(((double)v2 - HIST_LO) * 256.0);   /* v >= HIST_LO: floor */
+                hist[GM_MIN(b0, HIST_BINS - 1)]++;
+                hist[HIST_BINS + GM_MIN(b1, HIST_BINS - 1)]++;
+                hist[2 * HIST_BINS + GM_MIN(b2, HIST_BINS - 1)]++;
+                zero[0] |= h0 < hp0;
+                zero[1] |= h1 < hp0;
+                zero[2] |= h2 < hp0;
+            }
+            continue;
+        }
+        for (uint32_t x = 0; x < w; x++)
+            for (uint32_t c = 0; c < 3; c++) {
+                size_t hi = (size_t)x * hnc + c * hci;
+                uint32_t hv = h16 ? h16row[hi] : hrow[hi];
+                float v = th[hv] - ts[srow[(size_t)x * snc + c * sci]];
+                if (!inrange)
+                    v = v >= -20.0f && v <= 20.0f ? v : v > 20.0f ? 20.0f : -20.0f;
+                vmin[c] = GM_MIN(vmin[c], v);
+                vmax[c] = GM_MAX(vmax[c], v);
+                int bin = (int)(((double)v - HIST_LO) * 256.0);   /* v >= HIST_LO: floor */
+                hist[c * HIST_BINS + (size_t)GM_MIN(bin, HIST_BINS - 1)]++;
+                zero[c] |= hv < hp0;
+            }
+    }
+    for (int c = 0; c < 3; c++) {
+        j->vmin[wk][c] = GM_MIN(j->vmin[wk][c], (double)vmin[c]);
+        j->vmax[wk][c] = GM_MAX(j->vmax[wk][c], (double)vmax[c]);
+        j->anyzero[wk][c] |= (int)zero[c];
+    }
+}
+
+static void direct_pass2(cm_job *j, uint32_t y0, uint32_t y1)
+{
+    const gainmap_image *s = j->sdr, *h = j->hdr;
+    const uint32_t w = j->a.w, snc = s->channels, hnc = h->channels, sci = snc == 1 ? 0 : 1,
+                   hci = hnc == 1 ? 0 : 1, hp0 = j->hpos;
+    const bool h16 = h->type == GAINMAP_PIXEL_U16, inrange = j->inrange != 0, dither = j->nbias > 1;
+    const float *ts = j->tsdr, *th = j->thdr;
+    const cm_qtab qt = {j->thr, j->bin0, j->binscale, j->start};
+    for (uint32_t y = y0; y < y1; y++) {
+        const uint8_t *srow = (const uint8_t *)s->data + (size_t)y * s->stride;
+        const uint8_t *hrow = (const uint8_t *)h->data + (size_t)y * h->stride;
+        const uint16_t *h16row = (const uint16_t *)(const void *)hrow;
+        uint8_t *out = (uint8_t *)j->map->data + (size_t)y * j->map->stride;
+        if (h16 && snc == 3 && hnc == 3 && inrange && !dither) {
+            for (size_t i = 0; i < (size_t)w * 3; i += 3) {
+                uint32_t h0 = h16row[i], h1 = h16row[i + 1], h2 = h16row[i + 2];
+                float v0 = th[h0] - ts[srow[i]], v1 = th[h1] - ts[srow[i + 1]], v2 = th[h2] - ts[srow[i + 2]];
+                out[i] = h0 < hp0 ? 0 : quantise(qt, 0, v0);
+                out[i + 1] = h1 < hp0 ? 0 : quantise(qt, 1, v1);
+                out[i + 2] = h2 < hp0 ? 0 : quantise(qt, 2, v2);
+            }
+            continue;
+        }
+        for (uint32_t x = 0; x < w; x++) {
+            size_t b = dither ? (size_t)((y & 7) * 8 + (x & 7)) : 0;
+            for (uint32_t c = 0; c < 3; c++) {
+                size_t hi = (size_t)x * hnc + c * hci;
+                uint32_t hv = h16 ? h16row[hi] : hrow[hi];
+                float v = th[hv] - ts[srow[(size_t)x * snc + c * sci]];
+                if (!inrange)
+                    v = v >= -20.0f && v <= 20.0f ? v : v > 20.0f ? 20.0f : -20.0f;
+                out[3 * (size_t)x + c] = hv < hp0 ? 0 : quantise(qt, b * 3 + c, v);
+            }
+        }
+    }
+}
+
+static void cm_strip(void *arg, int wk, uint32_t my0, uint32_t my1)
+{
+    cm_job *j = arg;
+    if (j->direct && j->a.scale == 1) {
+        if (j->pass == 1)
+            direct_pass1(j, wk, my0, my1);
+        else
+            direct_pass2(j, my0, my1);
+        return;
+    }
+    size_t nc = (size_t)j->a.nc, mw = j->a.mw;
+    float *vals = j->vals[wk];
+    uint8_t *zf = j->zf[wk];
+    for (uint32_t my = my0; my < my1; my++) {
+        map_row(j, wk, my, vals, zf);
+        if (j->pass == 1) {
+            uint32_t *hist = j->hist[wk];
+            double *vmin = j->vmin[wk], *vmax = j->vmax[wk];
+            int *anyzero = j->anyzero[wk];
+            for (size_t i = 0; i < mw; i++)
+                for (size_t c = 0; c < nc; c++) {
+                    double v = vals[i * nc + c];
+                    vmin[c] = GM_MIN(vmin[c], v);
+                    vmax[c] = GM_MAX(vmax[c], v);
+                    int bin = (int)((v - HIST_LO) * 256.0);   /* v >= HIST_LO: floor */
+                    hist[c * HIST_BINS + (size_t)GM_MIN(bin, HIST_BINS - 1)]++;
+                    anyzero[c] |= zf[i * nc + c];
+                }
+            continue;
+        }
+        uint8_t *out = (uint8_t *)j->map->data + (size_t)my * j->map->stride;
+        const cm_qtab qt = {j->thr, j->bin0, j->binscale, j->start};
+        for (size_t i = 0; i < mw; i++) {
+            int b = j->nbias > 1 ? (int)((my & 7) * 8 + (i & 7)) : 0;
+            for (size_t c = 0; c < nc; c++)
+                out[i * nc + c] = zf[i * nc + c] ? 0 : quantise(qt, (size_t)b * 3 + c, vals[i * nc + c]);
+        }
+    }
+}
+
+/* Smallest float f with (double)f >= x. */
+static float float_at_or_above(double x)
+{
+    float f = (float)x;
+    if ((double)f < x)
+        f = nextafterf(f, INFINITY);
+    return f;
+}
+
+/* Thresholds and bin table of the quantiser: code = #{i >= 1 : G >= T_i}
+ * where T_i solves 255 * ((G - min) / (max - min))^gamma + bias = i, the
+ * same codes as floor(255 r^gamma + bias) up to the last bit of rounding. */
+static void setup_quant(cm_job *j, const cm_quant *q)
+{
+    size_t nc = (size_t)j->a.nc;
+    for (int b = 0; b < j->nbias; b++) {
+        double bias = j->nbias > 1 ? (bayer8[b / 8][b % 8] + 0.5) / 64.0 : 0.5;
+        for (size_t c = 0; c < nc; c++) {
+            size_t ti = (size_t)b * 3 + c;
+            float *t = j->thr + ti * QTHR;
+            double lo = q->minv[c], span = q->maxv[c] - q->minv[c];
+            t[0] = -INFINITY;
+            for (int i = 1; i < 256; i++) {
+                double r = pow(((double)i - bias) / 255.0, 1.0 / q->gamma);
+                t[i] = float_at_or_above(lo + span * r);
+            }
+            t[256] = INFINITY;
+            j->bin0[ti] = (float)lo;
+            j->binscale[ti] = (float)((double)QBINS / span);
+            uint8_t *st = j->start + ti * QBINS;
+            unsigned code = 0;
+            for (int i = 0; i < QBINS; i++) {
+                /* code of the bin's lowest value; the lookup corrects either way */
+                float edge = (float)(lo + (double)i / (double)j->binscale[ti]);
+                while (edge >= t[code + 1])
+                    code++;
+                st[i] = (uint8_t)code;
+            }
+        }
+    }
+}
+
+static void job_free(cm_job *j)
+{
+    gm_linear_free(&j->ls);
+    gm_linear_free(&j->lh);
+    free(j->tsdr);
+    free(j->thdr);
+    for (int i = 0; i < j->workers; i++) {
+        if (j->rs)
+            free(j->rs[i]);
+        if (j->rh)
+            free(j->rh[i]);
+        if (j->g)
+            free(j->g[i]);
+        if (j->vals)
+            free(j->vals[i]);
+        if (j->acc)
+            free(j->acc[i]);
+        if (j->gz)
+            free(j->gz[i]);
+        if (j->zf)
+            free(j->zf[i]);
+        if (j->hist)
+            free(j->hist[i]);
+    }
+    free(j->rs);
+    free(j->rh);
+    free(j->g);
+    free(j->vals);
+    free(j->acc);
+    free(j->gz);
+    free(j->zf);
+    free(j->hist);
+    free(j->vmin);
+    free(j->vmax);
+    free(j->anyzero);
+    free(j->thr);
+    free(j->start);
+    free(j->bin0);
+    free(j->binscale);
+}
+
+/* Direct tables when every sample's linear value is the table's (3-channel
+ * map, integer images, no conversion, no HLG OOTF, monotone tables). */
+static gainmap_status direct_tables(gainmap_ctx *ctx, cm_job *j)
+{
+    const gainmap_image *s = j->sdr, *h = j->hdr;
+    if (j->a.nc != 3 || s->type != GAINMAP_PIXEL_U8 || h->type == GAINMAP_PIXEL_F32 || j->ls.convert ||
+        j->lh.convert || j->ls.hlg || j->lh.hlg || !j->ls.lut || !j->lh.lut)
+        return GAINMAP_OK;
+    size_t hn = h->type == GAINMAP_PIXEL_U16 ? 65536 : 256;
+    for (size_t i = 1; i < hn; i++)
+        if (!(j->lh.lut[i] >= j->lh.lut[i - 1]))
+            return GAINMAP_OK;
+    j->tsdr = gm_malloc(ctx, 256 * sizeof(float));
+    j->thdr = gm_malloc(ctx, hn * sizeof(float));
+    if (!j->tsdr || !j->thdr)
+        return GAINMAP_ERR_NOMEM;
+    double k = j->a.k;
+    for (size_t i = 0; i < 256; i++)
+        j->tsdr[i] = (float)log2(GM_MAX((double)j->ls.lut[i], 0.0) + k + 1e-12);
+    j->hpos = 0;
+    for (size_t i = 0; i < hn; i++) {
+        double v = j->lh.lut[i];
+        j->thdr[i] = (float)log2(GM_MAX(v, 0.0) + k);
+        if (!(v > 0.0))
+            j->hpos = (uint32_t)i + 1;
+    }
+    j->direct = 1;
+    /* Every difference inside [-20, 20] stops and finite: no clamp needed. */
+    float smin = INFINITY, smax = -INFINITY, hmin = INFINITY, hmax = -INFINITY;
+    for (size_t i = 0; i < 256; i++) {
+        smin = GM_MIN(smin, j->tsdr[i]);
+        smax = GM_MAX(smax, j->tsdr[i]);
+    }
+    for (size_t i = 0; i < hn; i++) {
+        hmin = GM_MIN(hmin, j->thdr[i]);
+        hmax = GM_MAX(hmax, j->thdr[i]);
+    }
+    j->inrange = isfinite(smin) && isfinite(smax) && isfinite(hmin) && isfinite(hmax) && hmax - smin <= 20.0f &&
+                 hmin - smax >= -20.0f;
+    return GAINMAP_OK;
+}
+
+gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
+                               const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta)
+{
+    gainmap_encode_options defaults;
+    if (!opts) {
+        gainmap_encode_options_init(&defaults);
+        opts = &defaults;
+    }
+    cm_job j;
+    memset(&j, 0, sizeof j);
+    gainmap_status st = check_args(ctx, sdr, hdr, opts, map, meta, &j.a);
+    if (st != GAINMAP_OK)
+        return st;
+    memset(map, 0, sizeof *map);
+    j.sdr = sdr;
+    j.hdr = hdr;
+    j.koff = (float)j.a.k;
+    uint32_t mh = j.a.mh;
+    size_t nc = (size_t)j.a.nc, n = (size_t)j.a.mw * nc, w = j.a.w;
+    uint32_t strip = (uint32_t)GM_MAX(1, 32 / j.a.scale);
+    j.workers = gm_thread_count(ctx, mh, strip);
+    st = gm_linear_init(ctx, &j.ls, sdr, j.a.space);
+    if (st == GAINMAP_OK)
+        st = gm_linear_init(ctx, &j.lh, hdr, j.a.space);
+    if (st == GAINMAP_OK)
+        st = direct_tables(ctx, &j);
+    if (st != GAINMAP_OK)
+        goto done;
+    size_t W = (size_t)j.workers;
+    j.rs = gm_calloc(ctx, W, sizeof *j.rs);
+    j.rh = gm_calloc(ctx, W, sizeof *j.rh);
+    j.g = gm_calloc(ctx, W, sizeof *j.g);
+    j.vals = gm_calloc(ctx, W, sizeof *j.vals);
+    j.acc = gm_calloc(ctx, W, sizeof *j.acc);
+    j.gz = gm_calloc(ctx, W, sizeof *j.gz);
+    j.zf = gm_calloc(ctx, W, sizeof *j.zf);
+    j.hist = gm_calloc(ctx, W, sizeof *j.hist);
+    j.vmin = gm_calloc(ctx, W, sizeof *j.vmin);
+    j.vmax = gm_calloc(ctx, W, sizeof *j.vmax);
+    j.anyzero = gm_calloc(ctx, W, sizeof *j.anyzero);
+    if (!j.rs || !j.rh || !j.g || !j.vals || !j.acc || !j.gz || !j.zf || !j.hist || !j.vmin || !j.vmax ||
+        !j.anyzero) {
+        st = GAINMAP_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < W; i++) {
+        if (!j.direct) {
+            if (!(j.rs[i] = gm_malloc(ctx, w * 3 * sizeof(float))) || !(j.rh[i] = gm_malloc(ctx, w * 3 * sizeof(float))))
+                st = GAINMAP_ERR_NOMEM;
+        }
+        if (j.a.scale > 1) {
+            if (!(j.g[i] = gm_malloc(ctx, w * nc * sizeof(float))) || !(j.gz[i] = gm_malloc(ctx, w * nc)) ||
+                !(j.acc[i] = gm_malloc(ctx, n * sizeof(double))))
+                st = GAINMAP_ERR_NOMEM;
+        }
+        if (!(j.vals[i] = gm_malloc(ctx, n * sizeof(float))) || !(j.zf[i] = gm_malloc(ctx, n)) ||
+            !(j.hist[i] = gm_calloc(ctx, (size_t)HIST_BINS * nc, sizeof(uint32_t))))
+            st = GAINMAP_ERR_NOMEM;
+        for (int c = 0; c < 3; c++) {
+            j.vmin[i][c] = INFINITY;
+            j.vmax[i][c] = -INFINITY;
+        }
+        if (st != GAINMAP_OK)
+            goto done;
+    }
+
+    /* Pass 1: histogram, extremes, zero samples. */
+    j.pass = 1;
+    gm_parallel_strips(j.workers, mh, strip, cm_strip, &j);
+    for (size_t i = 1; i < W; i++) {
+        for (size_t b = 0; b < (size_t)HIST_BINS * nc; b++)
+            j.hist[0][b] += j.hist[i][b];
+        for (size_t c = 0; c < nc; c++) {
+            j.vmin[0][c] = GM_MIN(j.vmin[0][c], j.vmin[i][c]);
+            j.vmax[0][c] = GM_MAX(j.vmax[0][c], j.vmax[i][c]);
+            j.anyzero[0][c] |= j.anyzero[i][c];
+        }
+    }
+    cm_quant q;
+    build_meta(opts, (int)nc, j.hist[0], (uint64_t)j.a.mw * mh, j.vmin[0], j.vmax[0], j.anyzero[0], meta, &q);
+
+    /* Pass 2: the same gains again, quantised with the stored values (FORMATS.md 4.1.5). */
+    j.nbias = q.dither ? 64 : 1;
+    j.thr = gm_malloc(ctx, (size_t)j.nbias * 3 * QTHR * sizeof(float));
+    j.start = gm_malloc(ctx, (size_t)j.nbias * 3 * QBINS);
+    j.bin0 = gm_malloc(ctx, (size_t)j.nbias * 3 * sizeof(float));
+    j.binscale = gm_malloc(ctx, (size_t)j.nbias * 3 * sizeof(float));
+    if (!j.thr || !j.start || !j.bin0 || !j.binscale) {
+        st = GAINMAP_ERR_NOMEM;
+        goto done;
+    }
+    setup_quant(&j, &q);
+    if ((st = gainmap_image_alloc(ctx, map, j.a.mw, mh, (uint32_t)nc, GAINMAP_PIXEL_U8)) != GAINMAP_OK)
+        goto done;
+    j.map = map;
+    j.pass = 2;
+    gm_parallel_strips(j.workers, mh, strip, cm_strip, &j);
+    map->transfer = GAINMAP_TRANSFER_UNKNOWN;
+    map->primaries = GAINMAP_PRIMARIES_UNKNOWN;
+    map->bit_depth = 8;
+done:
+    if (st != GAINMAP_OK)
+        gainmap_image_free(map);
+    job_free(&j);
     return st;
 }

@@ -196,6 +196,12 @@ typedef struct gm_linear {
 gainmap_status gm_linear_init(gainmap_ctx *ctx, gm_linear *lin, const gainmap_image *img, gainmap_primaries dst);
 void gm_linear_row(const gm_linear *lin, uint32_t y, float *out);   /* out: 3 * width floats */
 void gm_linear_free(gm_linear *lin);
+/* gainmap_compute.c: gainmap_compute's reference (double-precision log2 per
+ * sample, the whole float map in memory), for tests/test_perf_equiv.c; and
+ * its float log2 (from the float's bits, |error| < 1e-6). */
+gainmap_status gm_compute_ref(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
+                              const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta);
+float gm_fast_log2f(float x);
 /* gainmap_compute.c: named settings: "default" (gainmap_encode_options_init,
  * keeping o->tonemap) and "small" (<= 1.6 bpp: q75, map q75, base 4:2:0,
  * gamma 1.25; changes only those fields).  -1 for an unknown name.

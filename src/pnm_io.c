@@ -2,10 +2,13 @@
  * maxval up to 65535) readers and writers. */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static bool is_space(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 
@@ -163,57 +166,160 @@ gainmap_status gm_pnm_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, g
     return GAINMAP_OK;
 }
 
+/* ---- writers: rows straight to the file ---------------------------------- */
+
+/* Strips of rows are converted (gm_image_convert on a view of the strip,
+ * so the pixels are the same as a whole-image conversion) into a buffer of
+ * file bytes and written out: memory is one strip, not two image copies. */
+enum { PNM_STRIP = 64 };
+
+typedef struct pnm_out {
+    int fd;
+    const char *what;
+} pnm_out;
+
+static gainmap_status pnm_open(gainmap_ctx *ctx, pnm_out *o, const char *path, const char *what)
+{
+    o->what = what;
+    o->fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (o->fd < 0)
+        return gm_error(ctx, GAINMAP_ERR_IO, "%s: cannot open the output: %s", what, strerror(errno));
+    return GAINMAP_OK;
+}
+
+static gainmap_status pnm_put(gainmap_ctx *ctx, pnm_out *o, const uint8_t *data, size_t size)
+{
+    size_t done = 0;
+    while (done < size) {
+        ssize_t w = write(o->fd, data + done, size - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return gm_error(ctx, GAINMAP_ERR_IO, "%s: cannot write the output: %s", o->what,
+                            strerror(w < 0 ? errno : ENOSPC));
+        done += (size_t)w;
+    }
+    return GAINMAP_OK;
+}
+
+static gainmap_status pnm_close(gainmap_ctx *ctx, pnm_out *o, gainmap_status st)
+{
+    if (close(o->fd) != 0 && st == GAINMAP_OK)
+        st = gm_error(ctx, GAINMAP_ERR_IO, "%s: cannot write the output: %s", o->what, strerror(errno));
+    return st;
+}
+
+/* Rows [y0, y0 + n) of img converted to `type` (RGBA -> RGB), in *conv
+ * (freed by the caller), or img itself when it already has that form. */
+static gainmap_status strip_view(gainmap_ctx *ctx, const gainmap_image *img, gainmap_pixel_type type, uint32_t y0,
+                                 uint32_t n, gainmap_image *conv, const gainmap_image **rows)
+{
+    memset(conv, 0, sizeof *conv);
+    if (img->type == type && img->channels != 4 && (type != GAINMAP_PIXEL_F32 || img->transfer == GAINMAP_TRANSFER_LINEAR ||
+                                                      img->transfer == GAINMAP_TRANSFER_UNKNOWN)) {
+        *rows = img;
+        return GAINMAP_OK;
+    }
+    gainmap_image view = *img;
+    view.data = (uint8_t *)img->data + (size_t)y0 * img->stride;
+    view.height = n;
+    view.icc = NULL;
+    view.icc_size = 0;
+    view.exif = NULL;
+    view.exif_size = 0;
+    gainmap_status st = gm_image_convert(ctx, &view, type, img->channels == 4 ? 3 : 0, conv);
+    *rows = conv;
+    return st;
+}
+
 gainmap_status gm_pfm_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img)
 {
-    gainmap_image f;
-    gainmap_status st = gm_image_convert(ctx, img, GAINMAP_PIXEL_F32, img->channels == 4 ? 3 : 0, &f);
+    gainmap_image probe;
+    const gainmap_image *rows;
+    /* the conversion's checks (channels, type) before the file is touched */
+    gainmap_status st = strip_view(ctx, img, GAINMAP_PIXEL_F32, 0, 1, &probe, &rows);
     if (st != GAINMAP_OK)
         return st;
-    gm_buf b;
-    gm_buf_init(&b);
-    gm_buf_printf(&b, "%s\n%u %u\n-1.0\n", f.channels == 3 ? "PF" : "Pf", f.width, f.height);
-    size_t row = (size_t)f.width * f.channels;
-    gm_buf_reserve(&b, row * 4 * f.height);
-    for (uint32_t y = f.height; y-- > 0;) {
-        const float *s = (const float *)(const void *)((const uint8_t *)f.data + (size_t)y * f.stride);
-        for (size_t i = 0; i < row; i++) {
-            uint32_t u;
-            memcpy(&u, &s[i], 4);
-            gm_buf_u32le(&b, u);
+    gainmap_image_free(&probe);
+    uint32_t ch = img->channels == 4 ? 3 : img->channels, w = img->width, h = img->height;
+    size_t row = (size_t)w * ch;
+    uint8_t *buf = gm_malloc(ctx, row * 4 * PNM_STRIP);
+    if (!buf)
+        return GAINMAP_ERR_NOMEM;
+    pnm_out o;
+    if ((st = pnm_open(ctx, &o, path, "PFM")) != GAINMAP_OK) {
+        free(buf);
+        return st;
+    }
+    char head[64];
+    int hn = snprintf(head, sizeof head, "%s\n%u %u\n-1.0\n", ch == 3 ? "PF" : "Pf", w, h);
+    st = pnm_put(ctx, &o, (const uint8_t *)head, (size_t)hn);
+    /* PFM rows run bottom to top: strips from the last one up. */
+    for (uint32_t end = h; st == GAINMAP_OK && end > 0;) {
+        uint32_t n = GM_MIN((uint32_t)PNM_STRIP, end), y0 = end - n;
+        gainmap_image conv;
+        if ((st = strip_view(ctx, img, GAINMAP_PIXEL_F32, y0, n, &conv, &rows)) != GAINMAP_OK)
+            break;
+        uint32_t base = rows == img ? y0 : 0;
+        uint8_t *p = buf;
+        for (uint32_t i = n; i-- > 0;) {
+            const float *s = (const float *)(const void *)((const uint8_t *)rows->data + (size_t)(base + i) * rows->stride);
+            for (size_t k = 0; k < row; k++, p += 4) {
+                uint32_t u;
+                memcpy(&u, &s[k], 4);
+                p[0] = (uint8_t)u;
+                p[1] = (uint8_t)(u >> 8);
+                p[2] = (uint8_t)(u >> 16);
+                p[3] = (uint8_t)(u >> 24);
+            }
         }
+        gainmap_image_free(&conv);
+        st = pnm_put(ctx, &o, buf, (size_t)(p - buf));
+        end = y0;
     }
-    gainmap_image_free(&f);
-    if (b.bad) {
-        gm_buf_free(&b);
-        return gm_error(ctx, GAINMAP_ERR_NOMEM, "PFM: out of memory");
-    }
-    st = gm_write_bytes(ctx, path, b.data, b.size, "PFM");
-    gm_buf_free(&b);
-    return st;
+    free(buf);
+    return pnm_close(ctx, &o, st);
 }
 
 gainmap_status gm_ppm_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img)
 {
-    gainmap_image u;
-    gainmap_status st = gm_image_convert(ctx, img, GAINMAP_PIXEL_U16, img->channels == 4 ? 3 : 0, &u);
+    gainmap_image probe;
+    const gainmap_image *rows;
+    gainmap_status st = strip_view(ctx, img, GAINMAP_PIXEL_U16, 0, 1, &probe, &rows);
     if (st != GAINMAP_OK)
         return st;
-    gm_buf b;
-    gm_buf_init(&b);
-    gm_buf_printf(&b, "%s\n%u %u\n65535\n", u.channels == 3 ? "P6" : "P5", u.width, u.height);
-    size_t row = (size_t)u.width * u.channels;
-    gm_buf_reserve(&b, row * 2 * u.height);
-    for (uint32_t y = 0; y < u.height; y++) {
-        const uint16_t *s = (const uint16_t *)(const void *)((const uint8_t *)u.data + (size_t)y * u.stride);
-        for (size_t i = 0; i < row; i++)
-            gm_buf_u16be(&b, s[i]);
+    gainmap_image_free(&probe);
+    uint32_t ch = img->channels == 4 ? 3 : img->channels, w = img->width, h = img->height;
+    size_t row = (size_t)w * ch;
+    uint8_t *buf = gm_malloc(ctx, row * 2 * PNM_STRIP);
+    if (!buf)
+        return GAINMAP_ERR_NOMEM;
+    pnm_out o;
+    if ((st = pnm_open(ctx, &o, path, "PPM")) != GAINMAP_OK) {
+        free(buf);
+        return st;
     }
-    gainmap_image_free(&u);
-    if (b.bad) {
-        gm_buf_free(&b);
-        return gm_error(ctx, GAINMAP_ERR_NOMEM, "PPM: out of memory");
+    char head[64];
+    int hn = snprintf(head, sizeof head, "%s\n%u %u\n65535\n", ch == 3 ? "P6" : "P5", w, h);
+    st = pnm_put(ctx, &o, (const uint8_t *)head, (size_t)hn);
+    for (uint32_t y0 = 0; st == GAINMAP_OK && y0 < h; y0 += PNM_STRIP) {
+        uint32_t n = GM_MIN((uint32_t)PNM_STRIP, h - y0);
+        gainmap_image conv;
+        if ((st = strip_view(ctx, img, GAINMAP_PIXEL_U16, y0, n, &conv, &rows)) != GAINMAP_OK)
+            break;
+        uint32_t base = rows == img ? y0 : 0;
+        uint8_t *p = buf;
+        for (uint32_t i = 0; i < n; i++) {
+            const uint16_t *s =
+                (const uint16_t *)(const void *)((const uint8_t *)rows->data + (size_t)(base + i) * rows->stride);
+            for (size_t k = 0; k < row; k++, p += 2) {
+                p[0] = (uint8_t)(s[k] >> 8);
+                p[1] = (uint8_t)s[k];
+            }
+        }
+        gainmap_image_free(&conv);
+        st = pnm_put(ctx, &o, buf, (size_t)(p - buf));
     }
-    st = gm_write_bytes(ctx, path, b.data, b.size, "PPM");
-    gm_buf_free(&b);
-    return st;
+    free(buf);
+    return pnm_close(ctx, &o, st);
 }

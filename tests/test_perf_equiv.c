@@ -2,7 +2,9 @@
  * random images: the tone mapper's float-bit curve table against its log2
  * table (gm_tonemap_row vs gm_tonemap_row_ref), and gainmap_apply's tables
  * (gain per code, PQ by float bits, full-size map without resampling)
- * against the formula evaluated in double precision here. */
+ * against the formula evaluated in double precision here; gainmap_compute
+ * (tables, float log2, two passes on the thread pool) against its
+ * double-precision reference gm_compute_ref; the float log2 against libm. */
 #include "internal.h"
 #include "check.h"
 
@@ -157,6 +159,138 @@ static void test_apply_vs_double(int map_channels)
     gainmap_image_free(&map);
 }
 
+/* SDR/HDR pair with realistic gains: HDR = SDR linear * 2^g (g in [-1, 4]),
+ * some channels 0 in the HDR (saturated primaries), some noise. */
+static void compute_pair(gainmap_image *sdr, gainmap_image *hdr, uint32_t w, uint32_t h, gainmap_pixel_type type,
+                         gainmap_transfer tf, gainmap_primaries hp)
+{
+    CHECK_INT(gainmap_image_alloc(NULL, sdr, w, h, 3, GAINMAP_PIXEL_U8), GAINMAP_OK);
+    CHECK_INT(gainmap_image_alloc(NULL, hdr, w, h, 3, type), GAINMAP_OK);
+    sdr->transfer = GAINMAP_TRANSFER_SRGB;
+    sdr->primaries = GAINMAP_PRIMARIES_P3;
+    hdr->transfer = tf;
+    hdr->primaries = hp;
+    for (uint32_t y = 0; y < h; y++) {
+        uint8_t *s = (uint8_t *)sdr->data + (size_t)y * sdr->stride;
+        uint8_t *d = (uint8_t *)hdr->data + (size_t)y * hdr->stride;
+        for (uint32_t x = 0; x < w; x++) {
+            double g = -1.0 + 5.0 * (double)((x * 7 + y * 3) % 97) / 96.0;
+            for (int c = 0; c < 3; c++) {
+                uint8_t sv = (uint8_t)((x + y + (uint32_t)c * 40 + (rnd() & 15)) & 255);
+                s[3 * x + c] = sv;
+                double lin = gainmap_srgb_to_linear(sv / 255.0) * exp2(g + (double)(rnd() & 255) / 2048.0);
+                if ((rnd() & 63) == 0)
+                    lin = 0.0;
+                size_t i = 3 * (size_t)x + (size_t)c;
+                if (type == GAINMAP_PIXEL_F32)
+                    ((float *)(void *)d)[i] = (float)lin;
+                else {
+                    double sig = tf == GAINMAP_TRANSFER_HLG ? gainmap_hlg_oetf(GM_CLAMP(lin / 4.9, 0.0, 1.0))
+                                                            : gainmap_pq_inverse_eotf(GM_CLAMP(lin * 203.0, 0.0, 1e4));
+                    ((uint16_t *)(void *)d)[i] = (uint16_t)floor(sig * 65535.0 + 0.5);
+                }
+            }
+        }
+    }
+}
+
+static bool same_frac(gainmap_fraction a, gainmap_fraction b) { return a.n == b.n && a.d == b.d; }
+
+/* gainmap_compute vs gm_compute_ref: the same metadata, codes at most one
+ * apart on at most 0.1 % of the samples (rounding edges of float vs double). */
+static void compute_equiv(const char *what, gainmap_pixel_type type, gainmap_transfer tf, gainmap_primaries hp,
+                          int channels, int scale, int dither, double gamma, double offset)
+{
+    const uint32_t w = 333, h = 97;
+    gainmap_image sdr, hdr, m1, m2;
+    compute_pair(&sdr, &hdr, w, h, type, tf, hp);
+    gainmap_encode_options o;
+    gainmap_encode_options_init(&o);
+    o.gainmap_channels = channels;
+    o.gainmap_scale = scale;
+    o.dither = dither;
+    o.gamma = gamma;
+    o.offset = offset;
+    gainmap_metadata a, b;
+    CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &m1, &a), GAINMAP_OK);
+    CHECK_INT(gm_compute_ref(NULL, &sdr, &hdr, &o, &m2, &b), GAINMAP_OK);
+    CHECK_INT(m1.width, m2.width);
+    CHECK_INT(m1.height, m2.height);
+    CHECK_INT(m1.channels, (uint32_t)channels);
+    CHECK_INT(a.channel_count, b.channel_count);
+    CHECK_INT(a.flags, b.flags);
+    CHECK(a.alternate_hdr_headroom.n == b.alternate_hdr_headroom.n &&
+          a.alternate_hdr_headroom.d == b.alternate_hdr_headroom.d);
+    for (int c = 0; c < channels; c++) {
+        CHECK_MSG(same_frac(a.gain_map_min[c], b.gain_map_min[c]) && same_frac(a.gain_map_max[c], b.gain_map_max[c]),
+                  "%s: channel %d range %d/%u..%d/%u vs reference %d/%u..%d/%u", what, c, a.gain_map_min[c].n,
+                  a.gain_map_min[c].d, a.gain_map_max[c].n, a.gain_map_max[c].d, b.gain_map_min[c].n,
+                  b.gain_map_min[c].d, b.gain_map_max[c].n, b.gain_map_max[c].d);
+        CHECK(a.gamma[c].n == b.gamma[c].n && a.gamma[c].d == b.gamma[c].d);
+    }
+    long differ = 0, n = 0;
+    int maxd = 0, seen[256] = {0}, distinct = 0, zeros = 0;
+    for (uint32_t y = 0; y < m1.height; y++) {
+        const uint8_t *p = (const uint8_t *)m1.data + (size_t)y * m1.stride;
+        const uint8_t *q = (const uint8_t *)m2.data + (size_t)y * m2.stride;
+        for (uint32_t i = 0; i < m1.width * m1.channels; i++, n++) {
+            int d = abs((int)p[i] - (int)q[i]);
+            maxd = GM_MAX(maxd, d);
+            differ += d != 0;
+            distinct += !seen[p[i]]++;
+            zeros += p[i] == 0;
+        }
+    }
+    CHECK_MSG(maxd <= 1, "%s: codes differ by up to %d", what, maxd);
+    CHECK_MSG(differ * 1000 <= n, "%s: %ld of %ld codes differ", what, differ, n);
+    CHECK_MSG(distinct > 100, "%s: only %d distinct codes (a degenerate test)", what, distinct);
+    if (scale == 1)
+        CHECK_MSG(zeros > 0, "%s: no zero-HDR samples coded 0", what);
+    gainmap_image_free(&m1);
+    gainmap_image_free(&m2);
+    gainmap_image_free(&sdr);
+    gainmap_image_free(&hdr);
+}
+
+static void test_compute_direct(void)
+{
+    /* P3 PQ master, P3 base: the per-sample log2 tables, fused passes */
+    compute_equiv("direct", GAINMAP_PIXEL_U16, GAINMAP_TRANSFER_PQ, GAINMAP_PRIMARIES_P3, 3, 1, -1, 1.25, 1.0 / 1024);
+    compute_equiv("direct dither", GAINMAP_PIXEL_U16, GAINMAP_TRANSFER_PQ, GAINMAP_PRIMARIES_P3, 3, 1, 1, 1.0,
+                  1.0 / 64);
+    compute_equiv("direct scale 2", GAINMAP_PIXEL_U16, GAINMAP_TRANSFER_PQ, GAINMAP_PRIMARIES_P3, 3, 2, 0, 0.5,
+                  1.0 / 1024);
+}
+
+static void test_compute_general(void)
+{
+    /* gamut conversion, luminance maps, float and HLG masters: float log2 */
+    compute_equiv("bt2020", GAINMAP_PIXEL_U16, GAINMAP_TRANSFER_PQ, GAINMAP_PRIMARIES_BT2020, 3, 1, 0, 1.25,
+                  1.0 / 1024);
+    compute_equiv("luminance scale 4", GAINMAP_PIXEL_U16, GAINMAP_TRANSFER_PQ, GAINMAP_PRIMARIES_BT2020, 1, 4, 1,
+                  2.0, 1.0 / 1024);
+    compute_equiv("float", GAINMAP_PIXEL_F32, GAINMAP_TRANSFER_LINEAR, GAINMAP_PRIMARIES_P3, 3, 1, -1, 1.25,
+                  1.0 / 1024);
+    compute_equiv("hlg", GAINMAP_PIXEL_U16, GAINMAP_TRANSFER_HLG, GAINMAP_PRIMARIES_BT2020, 3, 2, 0, 1.25, 1.0 / 64);
+}
+
+/* The float log2 (exponent + atanh series) against libm. */
+static void test_fast_log2(void)
+{
+    double maxe = 0.0;
+    for (double x = ldexp(1.0, -20); x < ldexp(1.0, 20); x *= 1.0001) {
+        float f = (float)x;
+        maxe = fmax(maxe, fabs((double)gm_fast_log2f(f) - log2((double)f)));
+    }
+    CHECK_MSG(maxe < 2e-6, "fast log2 error %g", maxe);
+    CHECK(maxe > 0.0);   /* it is the series, not libm */
+    CHECK(gm_fast_log2f(0.0f) == -INFINITY);
+    CHECK(gm_fast_log2f(INFINITY) == INFINITY);
+    CHECK(gm_fast_log2f(1.0f) == 0.0f);
+    CHECK(gm_fast_log2f(0.25f) == -2.0f);
+    CHECK(gm_fast_log2f(1e-40f) == log2f(1e-40f));   /* subnormal: libm */
+}
+
 static void test_tonemap_p3(void) { test_tonemap_fast_vs_ref(GAINMAP_PRIMARIES_P3, GAINMAP_TONEMAP_DEFAULT); }
 static void test_tonemap_bt2020(void) { test_tonemap_fast_vs_ref(GAINMAP_PRIMARIES_BT2020, GAINMAP_TONEMAP_DEFAULT); }
 static void test_tonemap_bt2446a(void) { test_tonemap_fast_vs_ref(GAINMAP_PRIMARIES_BT2020, GAINMAP_TONEMAP_BT2446A); }
@@ -170,5 +304,8 @@ int main(void)
     RUN_TEST(test_tonemap_bt2446a);
     RUN_TEST(test_apply_full_map3);
     RUN_TEST(test_apply_full_map1);
+    RUN_TEST(test_compute_direct);
+    RUN_TEST(test_compute_general);
+    RUN_TEST(test_fast_log2);
     TEST_SUMMARY();
 }

@@ -586,12 +586,12 @@ GAINMAP_API gainmap_status gainmap_encode_heic(gainmap_ctx *ctx, const gainmap_i
                                                uint8_t **out, size_t *out_size);
 /* HEIC settings that JPEG has no use for (gainmap_encode_heic_ex). */
 typedef enum gainmap_heic_speed {
-    GAINMAP_HEIC_SPEED_FAST = 0,     /* x265 preset "ultrafast" */
-    GAINMAP_HEIC_SPEED_MEDIUM = 1,   /* x265 preset "fast" (the default) */
+    GAINMAP_HEIC_SPEED_FAST = 0,     /* x265 preset "ultrafast" (the default) */
+    GAINMAP_HEIC_SPEED_MEDIUM = 1,   /* x265 preset "fast" (~6 % smaller, ~3x the time) */
     GAINMAP_HEIC_SPEED_SLOW = 2      /* x265 preset "slow" (libheif's own default) */
 } gainmap_heic_speed;
 typedef struct gainmap_heic_options {
-    gainmap_heic_speed speed;   /* default GAINMAP_HEIC_SPEED_MEDIUM; x265 tune is "psnr" */
+    gainmap_heic_speed speed;   /* default GAINMAP_HEIC_SPEED_FAST; x265 tune is "psnr" */
     /* -1 automatic (default): a picture with more than 8,912,896 samples
      * or a side above 8192 (beyond HEVC level 5.1) is written as a 'grid'
      * item of hidden tile_size x tile_size HEVC tiles; 0 never; 1 always. */

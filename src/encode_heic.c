@@ -676,7 +676,7 @@ void gainmap_heic_options_init(gainmap_heic_options *o)
     if (!o)
         return;
     memset(o, 0, sizeof *o);
-    o->speed = GAINMAP_HEIC_SPEED_MEDIUM;
+    o->speed = GAINMAP_HEIC_SPEED_FAST;
     o->grid = -1;
     o->tile_size = 512;
     o->keep_exif = 1;

@@ -760,7 +760,7 @@ static void test_grid(void)
     gainmap_heic_options_init(&ho);
     CHECK_INT(ho.grid, -1);
     CHECK_INT(ho.tile_size, 512);
-    CHECK_INT(ho.speed, GAINMAP_HEIC_SPEED_MEDIUM);
+    CHECK_INT(ho.speed, GAINMAP_HEIC_SPEED_FAST);
     CHECK_INT(ho.keep_exif, 1);
     ho.grid = 1;
     ho.tile_size = 64;

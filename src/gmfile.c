@@ -200,7 +200,10 @@ static gainmap_status open_jpeg(gainmap_ctx *ctx, gainmap_file *f)
         scratch_ctx(&tmp, ctx);
         gainmap_primaries pr;
         gainmap_transfer tf;
-        if (gainmap_icc_identify(&tmp, f->icc, f->icc_size, &pr, &tf) == GAINMAP_OK) {
+        st = gainmap_icc_identify(&tmp, f->icc, f->icc_size, &pr, &tf);
+        if (st == GAINMAP_ERR_NOMEM)
+            return gm_error(ctx, st, "%s (reading the primary image's ICC profile)", gainmap_last_error(&tmp));
+        if (st == GAINMAP_OK) {
             if (pr != GAINMAP_PRIMARIES_UNKNOWN)
                 info->base_primaries = pr;
             if (tf != GAINMAP_TRANSFER_UNKNOWN)
@@ -380,7 +383,7 @@ static gainmap_status open_jpeg(gainmap_ctx *ctx, gainmap_file *f)
 
 /* Base colour: nclx when it names known primaries/transfer, else the ICC
  * profile's contents, else sRGB. */
-static void heif_base_colour(gainmap_ctx *ctx, const gm_heif_colour *c, gainmap_info *info)
+static gainmap_status heif_base_colour(gainmap_ctx *ctx, const gm_heif_colour *c, gainmap_info *info)
 {
     info->base_primaries = GAINMAP_PRIMARIES_UNKNOWN;
     info->base_transfer = GAINMAP_TRANSFER_UNKNOWN;
@@ -394,7 +397,10 @@ static void heif_base_colour(gainmap_ctx *ctx, const gm_heif_colour *c, gainmap_
         scratch_ctx(&tmp, ctx);
         gainmap_primaries pr;
         gainmap_transfer tf;
-        if (gainmap_icc_identify(&tmp, c->icc, c->icc_size, &pr, &tf) == GAINMAP_OK) {
+        gainmap_status st = gainmap_icc_identify(&tmp, c->icc, c->icc_size, &pr, &tf);
+        if (st == GAINMAP_ERR_NOMEM)
+            return gm_error(ctx, st, "%s (reading the base image's ICC profile)", gainmap_last_error(&tmp));
+        if (st == GAINMAP_OK) {
             if (info->base_primaries == GAINMAP_PRIMARIES_UNKNOWN)
                 info->base_primaries = pr;
             if (info->base_transfer == GAINMAP_TRANSFER_UNKNOWN)
@@ -405,6 +411,7 @@ static void heif_base_colour(gainmap_ctx *ctx, const gm_heif_colour *c, gainmap_
         info->base_primaries = GAINMAP_PRIMARIES_BT709;
     if (info->base_transfer == GAINMAP_TRANSFER_UNKNOWN)
         info->base_transfer = GAINMAP_TRANSFER_SRGB;
+    return GAINMAP_OK;
 }
 
 /* Byte range of a coded item stored as one extent (0/0 for grids and
@@ -437,16 +444,30 @@ static uint32_t heif_cdsc(const gm_heif *h, uint32_t type, const char *mime, uin
     return 0;
 }
 
-/* EXIF item: a u32 offset to the TIFF header follows (ISO/IEC 23008-12 A.2.1). */
-static void heif_read_exif(gainmap_ctx *ctx, gainmap_file *f, uint32_t id)
+/* Out of memory while reading an optional part: the open fails (NOMEM in
+ * ctx) rather than describing the file without that part. */
+static gainmap_status heif_nomem(gainmap_ctx *ctx, const gainmap_ctx *tmp, const char *what, uint32_t id)
+{
+    const char *m = gainmap_last_error(tmp);
+    return gm_error(ctx, GAINMAP_ERR_NOMEM, "%s (reading %s %u)", m && *m ? m : "out of memory", what, id);
+}
+
+/* EXIF item: a u32 offset to the TIFF header follows (ISO/IEC 23008-12 A.2.1).
+ * An unreadable item is only "no EXIF"; NOMEM is returned. */
+static gainmap_status heif_read_exif(gainmap_ctx *ctx, gainmap_file *f, uint32_t id)
 {
     const gm_heif_item *it = gm_heif_item_by_id(f->heif, id);
     uint8_t *data;
     size_t size;
     gainmap_ctx tmp;
     scratch_ctx(&tmp, ctx);
-    if (!it || gm_heif_item_data(&tmp, f->heif, it, (uint64_t)tmp.max_metadata_bytes, &data, &size) != GAINMAP_OK)
-        return;
+    if (!it)
+        return GAINMAP_OK;
+    gainmap_status st = gm_heif_item_data(&tmp, f->heif, it, (uint64_t)tmp.max_metadata_bytes, &data, &size);
+    if (st == GAINMAP_ERR_NOMEM)
+        return heif_nomem(ctx, &tmp, "EXIF item", id);
+    if (st != GAINMAP_OK)
+        return GAINMAP_OK;
     size_t at = SIZE_MAX;
     if (size >= 12) {
         uint32_t off = gm_be32(data);
@@ -456,37 +477,48 @@ static void heif_read_exif(gainmap_ctx *ctx, gainmap_file *f, uint32_t id)
     }
     if (at == SIZE_MAX) {
         free(data);
-        return;
+        return GAINMAP_OK;
     }
     f->heif_exif = data;
     f->exif_offset = at;
     f->exif_size = size - at;
     gm_exif_read(data + at, size - at, &f->exif);
+    return GAINMAP_OK;
 }
 
-static void heif_read_xmp(gainmap_ctx *ctx, gainmap_file *f, uint32_t id, gm_xmp *x)
+/* An unreadable XMP item leaves x empty; NOMEM is returned. */
+static gainmap_status heif_read_xmp(gainmap_ctx *ctx, gainmap_file *f, uint32_t id, gm_xmp *x)
 {
     const gm_heif_item *it = gm_heif_item_by_id(f->heif, id);
     uint8_t *data;
     size_t size;
     gainmap_ctx tmp;
     scratch_ctx(&tmp, ctx);
-    if (!it || gm_heif_item_data(&tmp, f->heif, it, (uint64_t)tmp.max_metadata_bytes, &data, &size) != GAINMAP_OK)
-        return;
+    if (!it)
+        return GAINMAP_OK;
+    gainmap_status st = gm_heif_item_data(&tmp, f->heif, it, (uint64_t)tmp.max_metadata_bytes, &data, &size);
+    if (st == GAINMAP_ERR_NOMEM)
+        return heif_nomem(ctx, &tmp, "XMP item", id);
+    if (st != GAINMAP_OK)
+        return GAINMAP_OK;
     gm_xmp_parse(x, data, size);
     free(data);
+    return GAINMAP_OK;
 }
 
-/* A single-image HEIF of one item for base_stream/map_stream; a failure is
- * kept as a sentence for those calls. */
-static void heif_extract(gainmap_ctx *ctx, gainmap_file *f, uint32_t id, uint8_t **out, size_t *size, char *err,
-                         size_t errn)
+/* A single-image HEIF of one item for base_stream/map_stream; a failure that
+ * is the file's is kept as a sentence for those calls, NOMEM is returned. */
+static gainmap_status heif_extract(gainmap_ctx *ctx, gainmap_file *f, uint32_t id, uint8_t **out, size_t *size,
+                                   char *err, size_t errn)
 {
     gainmap_ctx tmp;
     scratch_ctx(&tmp, ctx);
     gainmap_status st = gm_heif_extract_item(&tmp, f->heif, id, out, size);
+    if (st == GAINMAP_ERR_NOMEM)
+        return heif_nomem(ctx, &tmp, "image item", id);
     if (st != GAINMAP_OK)
         copy_msg(err, errn, &tmp, st);
+    return GAINMAP_OK;
 }
 
 static gainmap_status open_heif(gainmap_ctx *ctx, gainmap_file *f)
@@ -534,7 +566,8 @@ static gainmap_status open_heif(gainmap_ctx *ctx, gainmap_file *f)
         if (t0)
             gm_heif_item_colour(h, t0, &bc);
     }
-    heif_base_colour(ctx, &bc, info);
+    if ((st = heif_base_colour(ctx, &bc, info)) != GAINMAP_OK)
+        return st;
     if (bc.icc && bc.icc_size) {
         st = gm_check_meta_size(ctx, bc.icc_size, "ICC profile");
         if (st != GAINMAP_OK)
@@ -547,9 +580,12 @@ static gainmap_status open_heif(gainmap_ctx *ctx, gainmap_file *f)
     }
     heif_item_range(h, base_id, &info->base_offset, &info->base_size);
     uint32_t exif_id = find == GAINMAP_OK && g->exif_id ? g->exif_id : heif_cdsc(h, GM_4CC('E', 'x', 'i', 'f'), NULL, base_id);
-    if (exif_id)
-        heif_read_exif(ctx, f, exif_id);
-    heif_extract(ctx, f, base_id, &f->heif_base, &f->heif_base_size, f->heif_base_error, sizeof f->heif_base_error);
+    if (exif_id && (st = heif_read_exif(ctx, f, exif_id)) != GAINMAP_OK)
+        return st;
+    st = heif_extract(ctx, f, base_id, &f->heif_base, &f->heif_base_size, f->heif_base_error,
+                      sizeof f->heif_base_error);
+    if (st != GAINMAP_OK)
+        return st;
 
     if (find != GAINMAP_OK)
         return GAINMAP_OK;
@@ -560,9 +596,12 @@ static gainmap_status open_heif(gainmap_ctx *ctx, gainmap_file *f)
     info->map_height = g->map_display_height;
     info->map_components = g->map_channels;
     heif_item_range(h, g->map_id, &info->map_offset, &info->map_size);
-    heif_extract(ctx, f, g->map_id, &f->heif_map, &f->heif_map_size, f->heif_map_error, sizeof f->heif_map_error);
-    if (g->map_xmp_id)
-        heif_read_xmp(ctx, f, g->map_xmp_id, &f->xmp_map);
+    st = heif_extract(ctx, f, g->map_id, &f->heif_map, &f->heif_map_size, f->heif_map_error,
+                      sizeof f->heif_map_error);
+    if (st != GAINMAP_OK)
+        return st;
+    if (g->map_xmp_id && (st = heif_read_xmp(ctx, f, g->map_xmp_id, &f->xmp_map)) != GAINMAP_OK)
+        return st;
     f->apple_map = g->apple;
     f->apple_headroom = g->apple_headroom;
     f->apple_headroom_source = g->apple_headroom_source;

@@ -742,11 +742,11 @@ fail:
 /* Item data, grids, sizes, colour                                     */
 /* ------------------------------------------------------------------ */
 
-gainmap_status gm_heif_item_data(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *item, uint64_t max,
-                                 uint8_t **out, size_t *size)
+/* Checks the item's extents and finds where its bytes come from: *src and
+ * *src_size (file or idat), *total the concatenated length (<= max). */
+static gainmap_status item_source(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *item, uint64_t max,
+                                  const uint8_t **src_out, size_t *src_size_out, size_t *total_out)
 {
-    *out = NULL;
-    *size = 0;
     if (!item->has_location)
         return gm_error(ctx, GAINMAP_ERR_CORRUPT, "item %u has no location in 'iloc'", item->id);
     if (item->data_reference_index != 0)
@@ -784,9 +784,15 @@ gainmap_status gm_heif_item_data(gainmap_ctx *ctx, const gm_heif *h, const gm_he
     if (total > max)
         return gm_error(ctx, GAINMAP_ERR_LIMIT, "item %u holds %llu bytes (limit %llu)", item->id,
                         (unsigned long long)total, (unsigned long long)max);
-    uint8_t *buf = gm_malloc(ctx, (size_t)total + 1);
-    if (!buf)
-        return GAINMAP_ERR_NOMEM;
+    *src_out = src;
+    *src_size_out = src_size;
+    *total_out = (size_t)total;
+    return GAINMAP_OK;
+}
+
+/* Concatenates the extents item_source checked into buf; returns the length. */
+static size_t item_copy(const gm_heif_item *item, const uint8_t *src, size_t src_size, uint8_t *buf)
+{
     size_t pos = 0;
     for (uint32_t e = 0; e < item->nextents; e++) {
         const gm_heif_extent *x = &item->extents[e];
@@ -795,6 +801,23 @@ gainmap_status gm_heif_item_data(gainmap_ctx *ctx, const gm_heif *h, const gm_he
         memcpy(buf + pos, src + start, len);
         pos += len;
     }
+    return pos;
+}
+
+gainmap_status gm_heif_item_data(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *item, uint64_t max,
+                                 uint8_t **out, size_t *size)
+{
+    *out = NULL;
+    *size = 0;
+    const uint8_t *src;
+    size_t src_size, total;
+    gainmap_status st = item_source(ctx, h, item, max, &src, &src_size, &total);
+    if (st != GAINMAP_OK)
+        return st;
+    uint8_t *buf = gm_malloc(ctx, total + 1);
+    if (!buf)
+        return GAINMAP_ERR_NOMEM;
+    size_t pos = item_copy(item, src, src_size, buf);
     buf[pos] = 0;
     *out = buf;
     *size = pos;
@@ -804,11 +827,14 @@ gainmap_status gm_heif_item_data(gainmap_ctx *ctx, const gm_heif *h, const gm_he
 gainmap_status gm_heif_grid_read(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *item, gm_heif_grid *g)
 {
     memset(g, 0, sizeof *g);
-    uint8_t *data;
-    size_t size;
-    gainmap_status st = gm_heif_item_data(ctx, h, item, 64, &data, &size);
+    /* at most 12 bytes: read into the stack, so sizes never fail for want of memory */
+    uint8_t data[64];
+    const uint8_t *src;
+    size_t src_size, size;
+    gainmap_status st = item_source(ctx, h, item, sizeof data, &src, &src_size, &size);
     if (st != GAINMAP_OK)
         return st;
+    size = item_copy(item, src, src_size, data);
     gm_reader r;
     gm_rd_init(&r, data, size);
     g->version = gm_rd_u8(&r);
@@ -822,9 +848,7 @@ gainmap_status gm_heif_grid_read(gainmap_ctx *ctx, const gm_heif *h, const gm_he
         g->output_width = gm_rd_u16be(&r);
         g->output_height = gm_rd_u16be(&r);
     }
-    bool ok = gm_rd_ok(&r);
-    free(data);
-    if (!ok)
+    if (!gm_rd_ok(&r))
         return gm_error(ctx, GAINMAP_ERR_TRUNCATED, "grid item %u: ImageGrid data is cut short", item->id);
     if (g->version != 0)
         return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "grid item %u: ImageGrid version %u", item->id, g->version);
@@ -917,6 +941,13 @@ static const char *scratch_msg(const gainmap_ctx *s, gainmap_status st)
     return s && s->error[0] ? s->error : gainmap_strerror(st);
 }
 
+/* An allocation failure in a part that is otherwise optional is not a fact
+ * about the file: it goes to the caller's context as NOMEM. */
+static gainmap_status pass_nomem(gainmap_ctx *ctx, const gainmap_ctx *s, const char *what, uint32_t id)
+{
+    return gm_error(ctx, GAINMAP_ERR_NOMEM, "%s (reading %s %u)", scratch_msg(s, GAINMAP_ERR_NOMEM), what, id);
+}
+
 static uint64_t meta_limit(const gainmap_ctx *ctx)
 {
     return ctx ? (uint64_t)ctx->max_metadata_bytes : (uint64_t)16 << 20;
@@ -953,29 +984,44 @@ static uint32_t exif_for(const gm_heif *h, uint32_t id)
     return 0;
 }
 
-static bool read_xmp(gainmap_ctx *ctx, const gm_heif *h, uint32_t id, gm_xmp *x)
+/* *got: the item held XMP packets (x filled).  An unreadable item is only
+ * "no XMP"; NOMEM is returned. */
+static gainmap_status read_xmp(gainmap_ctx *ctx, const gm_heif *h, uint32_t id, gm_xmp *x, bool *got)
 {
+    *got = false;
     const gm_heif_item *it = gm_heif_item_by_id(h, id);
     uint8_t *data;
     size_t size;
-    gainmap_ctx sbuf;
-    if (!it || gm_heif_item_data(scratch_ctx(ctx, &sbuf), h, it, meta_limit(ctx), &data, &size) != GAINMAP_OK)
-        return false;
+    gainmap_ctx sbuf, *s = scratch_ctx(ctx, &sbuf);
+    if (!it)
+        return GAINMAP_OK;
+    gainmap_status st = gm_heif_item_data(s, h, it, meta_limit(ctx), &data, &size);
+    if (st == GAINMAP_ERR_NOMEM)
+        return pass_nomem(ctx, s, "XMP item", id);
+    if (st != GAINMAP_OK)
+        return GAINMAP_OK;
     gm_xmp_parse(x, data, size);
     free(data);
-    return x->packets > 0;
+    *got = x->packets > 0;
+    return GAINMAP_OK;
 }
 
 /* EXIF item: u32 offset of the TIFF header from the end of that field
  * (ISO/IEC 23008-12 A.2.1), usually after "Exif\0\0". */
-static bool read_exif(gainmap_ctx *ctx, const gm_heif *h, uint32_t id, gm_exif_facts *facts)
+static gainmap_status read_exif(gainmap_ctx *ctx, const gm_heif *h, uint32_t id, gm_exif_facts *facts, bool *got)
 {
+    *got = false;
     const gm_heif_item *it = gm_heif_item_by_id(h, id);
     uint8_t *data;
     size_t size;
-    gainmap_ctx sbuf;
-    if (!it || gm_heif_item_data(scratch_ctx(ctx, &sbuf), h, it, meta_limit(ctx), &data, &size) != GAINMAP_OK)
-        return false;
+    gainmap_ctx sbuf, *s = scratch_ctx(ctx, &sbuf);
+    if (!it)
+        return GAINMAP_OK;
+    gainmap_status st = gm_heif_item_data(s, h, it, meta_limit(ctx), &data, &size);
+    if (st == GAINMAP_ERR_NOMEM)
+        return pass_nomem(ctx, s, "EXIF item", id);
+    if (st != GAINMAP_OK)
+        return GAINMAP_OK;
     bool ok = false;
     if (size >= 12) {
         uint32_t off = gm_be32(data);
@@ -988,29 +1034,39 @@ static bool read_exif(gainmap_ctx *ctx, const gm_heif *h, uint32_t id, gm_exif_f
         }
     }
     free(data);
-    return ok;
+    *got = ok;
+    return GAINMAP_OK;
 }
 
 /* Apple headroom: the HDRGainMap XMP wins over the maker notes (FORMATS 5.2). */
-static void apple_headroom(gainmap_ctx *ctx, const gm_heif *h, gm_heif_gainmap *g)
+static gainmap_status apple_headroom(gainmap_ctx *ctx, const gm_heif *h, gm_heif_gainmap *g)
 {
     uint32_t ids[2] = {g->map_xmp_id, g->base_xmp_id};
+    bool got;
+    gainmap_status st;
     for (int i = 0; i < 2; i++) {
         if (!ids[i])
             continue;
         gm_xmp x;
         gm_xmp_init(&x);
-        if (read_xmp(ctx, h, ids[i], &x) && x.has_apple_headroom && x.apple_headroom >= 1.0) {
+        if ((st = read_xmp(ctx, h, ids[i], &x, &got)) != GAINMAP_OK)
+            return st;
+        if (got && x.has_apple_headroom && x.apple_headroom >= 1.0) {
             g->apple_headroom = x.apple_headroom;
             g->apple_headroom_source = 1;
-            return;
+            return GAINMAP_OK;
         }
     }
     gm_exif_facts f;
-    if (g->exif_id && read_exif(ctx, h, g->exif_id, &f) && f.has_apple_headroom) {
+    if (!g->exif_id)
+        return GAINMAP_OK;
+    if ((st = read_exif(ctx, h, g->exif_id, &f, &got)) != GAINMAP_OK)
+        return st;
+    if (got && f.has_apple_headroom) {
         g->apple_headroom = f.apple_headroom;
         g->apple_headroom_source = 2;
     }
+    return GAINMAP_OK;
 }
 
 /* Payload length the layout of FORMATS 3.2 implies for these flags. */
@@ -1020,15 +1076,18 @@ static size_t iso_expected_size(uint8_t flags)
     return (flags & GM_ISO_FLAG_COMMON_DENOM) ? 5 + 12 + 20 * nc : 5 + 16 + 40 * nc;
 }
 
-/* Try one tmap item; true when it is usable (g filled). */
-static bool try_tmap(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *t, gm_heif_gainmap *g)
+/* Try one tmap item; *usable when it is (g filled).  NOMEM is returned,
+ * everything else about the item is an issue. */
+static gainmap_status try_tmap(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *t, gm_heif_gainmap *g,
+                               bool *usable)
 {
+    *usable = false;
     const gm_heif_ref *dimg = gm_heif_ref_from(h, GM_4CC('d', 'i', 'm', 'g'), t->id);
     if (!dimg || dimg->count != 2) {
         G_ISSUE(g, GAINMAP_SEVERITY_ERROR, "tmap-inputs",
                 "tmap item %u has %u 'dimg' inputs instead of 2 (base, gain map); it is ignored", t->id,
                 dimg ? dimg->count : 0);
-        return false;
+        return GAINMAP_OK;
     }
     const gm_heif_item *base = gm_heif_item_by_id(h, dimg->to[0]);
     const gm_heif_item *map = gm_heif_item_by_id(h, dimg->to[1]);
@@ -1036,7 +1095,7 @@ static bool try_tmap(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *t, 
         G_ISSUE(g, GAINMAP_SEVERITY_ERROR, "tmap-inputs",
                 "tmap item %u: input %u or %u is not an image item we can decode; it is ignored", t->id,
                 dimg->to[0], dimg->to[1]);
-        return false;
+        return GAINMAP_OK;
     }
     /* libavif: a tmap outside an 'altr' group, or not preferred to its base, is not used. */
     bool in_group = false, preferred = false;
@@ -1055,23 +1114,25 @@ static bool try_tmap(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *t, 
         G_ISSUE(g, GAINMAP_SEVERITY_WARNING, "tmap-not-in-altr",
                 "tmap item %u is not in an 'altr' group, so readers such as libavif ignore it; the gain map is ignored",
                 t->id);
-        return false;
+        return GAINMAP_OK;
     }
     if (!preferred) {
         G_ISSUE(g, GAINMAP_SEVERITY_WARNING, "tmap-not-preferred",
                 "the 'altr' group lists base item %u before tmap item %u, so the tmap is not the preferred "
                 "rendition; the gain map is ignored",
                 base->id, t->id);
-        return false;
+        return GAINMAP_OK;
     }
     uint8_t *payload;
     size_t size;
     gainmap_ctx sbuf, *s = scratch_ctx(ctx, &sbuf);
     gainmap_status st = gm_heif_item_data(s, h, t, 4096, &payload, &size);
+    if (st == GAINMAP_ERR_NOMEM)
+        return pass_nomem(ctx, s, "tmap item", t->id);
     if (st != GAINMAP_OK) {
         G_ISSUE(g, GAINMAP_SEVERITY_ERROR, "tmap-data", "tmap item %u: %s; it is ignored", t->id,
                 scratch_msg(s, st));
-        return false;
+        return GAINMAP_OK;
     }
     bool ok = false;
     if (size < 1) {
@@ -1095,7 +1156,7 @@ static bool try_tmap(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *t, 
     if (!ok) {
         free(payload);
         g->ignored_tmap_id = t->id;
-        return false;
+        return GAINMAP_OK;
     }
     g->tmap_version = payload[0];
     g->iso_payload_size = GM_MIN(size - 1, sizeof g->iso_payload);
@@ -1103,6 +1164,8 @@ static bool try_tmap(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *t, 
     s = scratch_ctx(ctx, &sbuf);
     g->iso_status = gainmap_iso21496_parse(s, payload + 1, size - 1, &g->metadata);
     free(payload);
+    if (g->iso_status == GAINMAP_ERR_NOMEM)
+        return pass_nomem(ctx, s, "tmap item", t->id);
     if (g->iso_status == GAINMAP_OK) {
         g->has_metadata = true;
     } else if (g->iso_status == GAINMAP_ERR_UNSUPPORTED && size - 1 == iso_expected_size(g->iso_payload[4])) {
@@ -1113,7 +1176,7 @@ static bool try_tmap(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *t, 
                 scratch_msg(s, g->iso_status));
         memset(&g->metadata, 0, sizeof g->metadata);
         g->ignored_tmap_id = t->id;
-        return false;
+        return GAINMAP_OK;
     }
     if (base->id != h->primary_id)
         G_ISSUE(g, GAINMAP_SEVERITY_WARNING, "tmap-base-not-primary",
@@ -1124,7 +1187,8 @@ static bool try_tmap(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *t, 
     g->tmap_id = t->id;
     g->base_id = base->id;
     g->map_id = map->id;
-    return true;
+    *usable = true;
+    return GAINMAP_OK;
 }
 
 static void fill_geometry(const gm_heif *h, gm_heif_gainmap *g)
@@ -1196,7 +1260,11 @@ gainmap_status gm_heif_find_gainmap(gainmap_ctx *ctx, const gm_heif *h, gm_heif_
         const gm_heif_item *t = &h->items[i];
         if (t->type == GM_4CC('t', 'm', 'a', 'p')) {
             gm_heif_gainmap tmp = *g;
-            if (try_tmap(ctx, h, t, &tmp)) {
+            bool usable;
+            gainmap_status st = try_tmap(ctx, h, t, &tmp, &usable);
+            if (st != GAINMAP_OK)
+                return st;
+            if (usable) {
                 *g = tmp;
             } else {
                 /* keep only the issues and what was ignored */
@@ -1241,8 +1309,11 @@ gainmap_status gm_heif_find_gainmap(gainmap_ctx *ctx, const gm_heif *h, gm_heif_
     g->base_xmp_id = xmp_for(h, g->base_id);
     g->exif_id = exif_for(h, g->base_id);
     g->apple = strcmp(g->map_aux_type, GM_HEIF_AUX_APPLE) == 0;
-    if (g->apple)
-        apple_headroom(ctx, h, g);
+    if (g->apple) {
+        gainmap_status st = apple_headroom(ctx, h, g);
+        if (st != GAINMAP_OK)
+            return st;
+    }
     gainmap_ctx sbuf, *s;
     switch (g->kind) {
     case GM_HEIF_GM_APPLE_AUX:
@@ -1257,13 +1328,21 @@ gainmap_status gm_heif_find_gainmap(gainmap_ctx *ctx, const gm_heif *h, gm_heif_
     case GM_HEIF_GM_ADOBE_AUX: {
         gm_xmp x;
         gm_xmp_init(&x);
-        bool got = (g->map_xmp_id && read_xmp(ctx, h, g->map_xmp_id, &x) && x.has_hdrgm);
+        bool got = false;
+        gainmap_status st = GAINMAP_OK;
+        if (g->map_xmp_id && (st = read_xmp(ctx, h, g->map_xmp_id, &x, &got)) != GAINMAP_OK)
+            return st;
+        got = got && x.has_hdrgm;
         if (!got && g->base_xmp_id) {
             gm_xmp_init(&x);
-            got = read_xmp(ctx, h, g->base_xmp_id, &x) && x.has_hdrgm;
+            if ((st = read_xmp(ctx, h, g->base_xmp_id, &x, &got)) != GAINMAP_OK)
+                return st;
+            got = got && x.has_hdrgm;
         }
         s = scratch_ctx(ctx, &sbuf);
-        gainmap_status st = got ? gm_xmp_to_metadata(s, &x, &g->metadata) : GAINMAP_ERR_NO_GAINMAP;
+        st = got ? gm_xmp_to_metadata(s, &x, &g->metadata) : GAINMAP_ERR_NO_GAINMAP;
+        if (st == GAINMAP_ERR_NOMEM)
+            return pass_nomem(ctx, s, "XMP of gain-map item", g->map_id);
         if (st == GAINMAP_OK)
             g->has_metadata = true;
         else

@@ -759,7 +759,8 @@ typedef struct gm_heif_gainmap {
 /* Locate the gain map (FORMATS 3.4, 5): a usable 'tmap' wins; otherwise an
  * Apple, Samsung or Adobe auxiliary gain map of the primary.  OK when found,
  * NO_GAINMAP otherwise (nothing recorded in ctx); out->issues explain what
- * was ignored either way.  ctx may be NULL. */
+ * was ignored either way.  An allocation failure anywhere (tmap payload, XMP
+ * or EXIF item) is NOMEM, never an issue.  ctx may be NULL. */
 gainmap_status gm_heif_find_gainmap(gainmap_ctx *ctx, const gm_heif *h, gm_heif_gainmap *out);
 
 /* Decode one image item (coded, grid, hidden or auxiliary) with libheif:

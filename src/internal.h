@@ -447,6 +447,38 @@ int gm_exif_orientation(const uint8_t *exif, size_t size);
 bool gm_exif_set_orientation(uint8_t *exif, size_t size, int orientation);
 /* A minimal little-endian EXIF holding only IFD0 with the orientation. */
 gainmap_status gm_exif_make(gainmap_ctx *ctx, int orientation, uint8_t **out, size_t *size);
+/* The most EXIF one JPEG APP1 segment carries (65533 - "Exif\0\0"). */
+#define GM_EXIF_MAX_BYTES 65527u
+/* EXIF of a TIFF file (data = the whole file): its descriptive IFD0 tags
+ * (Make, Model, Software, DateTime, Artist, Copyright, ImageDescription,
+ * Orientation, resolution...), the Exif IFD (with a maker note only when
+ * self-relative and <= 32 KiB), its interoperability IFD and the GPS IFD,
+ * rebuilt compactly in the file's byte order; no strip/tile/thumbnail or
+ * other offset tags.  Entries outside the file, with unknown types, broken
+ * or looping IFDs are skipped.  At most min(limit, GM_EXIF_MAX_BYTES)
+ * bytes (the maker note, then long values shed to fit).  *out NULL when
+ * nothing beyond orientation/resolution is found; never records an error. */
+void gm_exif_from_tiff(const uint8_t *data, size_t size, size_t limit, uint8_t **out, size_t *out_size);
+/* The Exif (+ interoperability) and GPS IFDs of exif appended to out in
+ * exif's byte order (same filters and caps as above), laid out for out's
+ * first byte at file offset base (>= 8, word alignment kept); *exif_at /
+ * *gps_at: their offsets (0 when absent).  False when there is neither
+ * (nothing appended) or on error. */
+bool gm_exif_sub_ifds(const uint8_t *exif, size_t size, uint64_t base, gm_buf *out, uint32_t *exif_at,
+                      uint32_t *gps_at);
+/* One entry: ifd 0 (IFD0), 0x8769 (Exif), 0x8825 (GPS) or 0xA005
+ * (interoperability); IFD0 only sees the descriptive tags above.  data
+ * points into exif (size = count x type size, byte order le). */
+typedef struct gm_exif_value {
+    uint16_t type;
+    uint32_t count;
+    const uint8_t *data;
+    size_t size;
+    bool le;
+} gm_exif_value;
+bool gm_exif_find(const uint8_t *exif, size_t size, uint16_t ifd, uint16_t tag, gm_exif_value *v);
+/* 'I' (little-endian), 'M' (big-endian) or 0 when not a TIFF header. */
+char gm_exif_byte_order(const uint8_t *exif, size_t size);
 
 /* image_io.c + png_io.c, tiff_io.c, exr_io.c, rgbe_io.c, pnm_io.c.
  * Readers fill *out (zeroed on failure) from bytes in memory; writers write

@@ -272,12 +272,106 @@ gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, 
     }
     out->bit_depth = bps == 16 && half ? 16 : bps;
     out->orientation = orient >= 1 && orient <= 8 ? orient : 1;
+    /* EXIF from our own walk of the file's IFDs (libtiff's EXIF reading
+     * would lose rationals' exact fractions and the tags it does not know);
+     * a broken Exif or GPS IFD only loses that IFD. */
+    size_t limit = ctx && ctx->max_metadata_bytes >= 0 ? (size_t)ctx->max_metadata_bytes : GM_EXIF_MAX_BYTES;
+    gm_exif_from_tiff(data, size, limit, &out->exif, &out->exif_size);
 done:
     free(buf);
     TIFFClose(tif);
     if (st != GAINMAP_OK)
         gainmap_image_free(out);
     return st;
+}
+
+/* IFD0's descriptive tags from the image's EXIF, through libtiff (which
+ * knows them); the orientation comes from img->orientation instead. */
+static int set_exif_ifd0(TIFF *tif, const gainmap_image *img)
+{
+    static const uint16_t ascii[] = {TIFFTAG_DOCUMENTNAME, TIFFTAG_IMAGEDESCRIPTION, TIFFTAG_MAKE,
+                                     TIFFTAG_MODEL,        TIFFTAG_SOFTWARE,         TIFFTAG_DATETIME,
+                                     TIFFTAG_ARTIST,       TIFFTAG_HOSTCOMPUTER,     TIFFTAG_COPYRIGHT};
+    int ok = 1;
+    gm_exif_value v;
+    for (size_t i = 0; i < sizeof ascii / sizeof *ascii; i++) {
+        if (!gm_exif_find(img->exif, img->exif_size, 0, ascii[i], &v) || v.type != 2)
+            continue;
+        char *text = malloc(v.size + 1);
+        if (!text)
+            return 0;
+        memcpy(text, v.data, v.size);
+        text[v.size] = 0;   /* a Copyright "photographer\0editor" keeps its first part */
+        if (text[0])
+            ok &= TIFFSetField(tif, ascii[i], text);
+        free(text);
+    }
+    gm_exif_value xr, yr, unit;
+    if (gm_exif_find(img->exif, img->exif_size, 0, 0x011A, &xr) && xr.type == 5 &&
+        gm_exif_find(img->exif, img->exif_size, 0, 0x011B, &yr) && yr.type == 5) {
+        double r[2];
+        const gm_exif_value *p[2] = {&xr, &yr};
+        for (int i = 0; i < 2; i++) {
+            uint32_t num = p[i]->le ? gm_le32(p[i]->data) : gm_be32(p[i]->data);
+            uint32_t den = p[i]->le ? gm_le32(p[i]->data + 4) : gm_be32(p[i]->data + 4);
+            r[i] = den ? (double)num / den : 0.0;
+        }
+        if (r[0] > 0 && r[1] > 0) {
+            ok &= TIFFSetField(tif, TIFFTAG_XRESOLUTION, r[0]);
+            ok &= TIFFSetField(tif, TIFFTAG_YRESOLUTION, r[1]);
+            if (gm_exif_find(img->exif, img->exif_size, 0, 0x0128, &unit) && unit.type == 3) {
+                uint16_t u = unit.le ? gm_le16(unit.data) : gm_be16(unit.data);
+                if (u >= 1 && u <= 3)
+                    ok &= TIFFSetField(tif, TIFFTAG_RESOLUTIONUNIT, u);
+            }
+        }
+    }
+    return ok;
+}
+
+/* Append the Exif and GPS IFDs of exif to the TIFF libtiff has just
+ * closed and point IFD0's placeholder entries (written as 0) at them. */
+static gainmap_status append_exif_ifds(gainmap_ctx *ctx, const char *path, const gainmap_image *img)
+{
+    FILE *f = fopen(path, "r+b");
+    if (!f)
+        return gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot reopen the output to add EXIF");
+    gm_buf b;
+    gm_buf_init(&b);
+    bool ok = fseek(f, 0, SEEK_END) == 0;
+    long end = ok ? ftell(f) : -1;
+    uint32_t exif_at = 0, gps_at = 0;
+    ok = end >= 8 && gm_exif_sub_ifds(img->exif, img->exif_size, (uint64_t)end, &b, &exif_at, &gps_at) &&
+         fwrite(b.data, 1, b.size, f) == b.size;
+    /* IFD0 as libtiff wrote it, in the EXIF's byte order (see gm_tiff_write) */
+    uint8_t head[8];
+    bool le = true;
+    ok = ok && fseek(f, 0, SEEK_SET) == 0 && fread(head, 1, 8, f) == 8;
+    ok = ok && head[0] == gm_exif_byte_order(img->exif, img->exif_size);
+    if (ok) {
+        le = head[0] == 'I';
+        uint32_t ifd0 = le ? gm_le32(head + 4) : gm_be32(head + 4);
+        uint8_t cnt[2];
+        ok = fseek(f, (long)ifd0, SEEK_SET) == 0 && fread(cnt, 1, 2, f) == 2;
+        unsigned n = ok ? (le ? gm_le16(cnt) : gm_be16(cnt)) : 0;
+        for (unsigned i = 0; ok && i < n; i++) {
+            uint8_t e[12];
+            long at = (long)ifd0 + 2 + 12 * (long)i;
+            ok = fseek(f, at, SEEK_SET) == 0 && fread(e, 1, 12, f) == 12;
+            uint16_t tag = le ? gm_le16(e) : gm_be16(e);
+            uint32_t value = tag == 0x8769 ? exif_at : tag == 0x8825 ? gps_at : 0;
+            if (!ok || !value)
+                continue;
+            uint8_t v[4];
+            for (int k = 0; k < 4; k++)
+                v[k] = (uint8_t)(le ? value >> (8 * k) : value >> (24 - 8 * k));
+            ok = fseek(f, at + 8, SEEK_SET) == 0 && fwrite(v, 1, 4, f) == 4;
+        }
+    }
+    gm_buf_free(&b);
+    if (fclose(f) != 0)
+        ok = false;
+    return ok ? GAINMAP_OK : gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot add the EXIF IFDs to the output");
 }
 
 gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img)
@@ -289,10 +383,21 @@ gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_i
         gm_image_convert(ctx, img, as_float ? GAINMAP_PIXEL_F32 : GAINMAP_PIXEL_U16, 0, &u);
     if (st != GAINMAP_OK)
         return st;
+    /* EXIF: descriptive IFD0 tags through libtiff; the Exif and GPS IFDs
+     * are appended by us after libtiff is done (placeholders in IFD0), in
+     * the EXIF's byte order, which the whole file then takes. */
+    char order = img->exif ? gm_exif_byte_order(img->exif, img->exif_size) : 0;
+    uint32_t exif_at = 0, gps_at = 0;
+    if (order) {
+        gm_buf probe;
+        gm_buf_init(&probe);
+        gm_exif_sub_ifds(img->exif, img->exif_size, 8, &probe, &exif_at, &gps_at);
+        gm_buf_free(&probe);
+    }
     tiff_state s;
     memset(&s, 0, sizeof s);
     TIFFOpenOptions *opts = make_options(ctx, &s);
-    TIFF *tif = opts ? TIFFOpenExt(path, "w", opts) : NULL;
+    TIFF *tif = opts ? TIFFOpenExt(path, order == 'M' ? "wb" : order == 'I' ? "wl" : "w", opts) : NULL;
     if (opts)
         TIFFOpenOptionsFree(opts);
     if (!tif) {
@@ -327,6 +432,13 @@ gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_i
             ok &= TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)icc_size, icc);
         gainmap_free(icc);
     }
+    if (order) {
+        ok &= set_exif_ifd0(tif, img);
+        if (exif_at)
+            ok &= TIFFSetField(tif, TIFFTAG_EXIFIFD, (uint64_t)0);
+        if (gps_at)
+            ok &= TIFFSetField(tif, TIFFTAG_GPSIFD, (uint64_t)0);
+    }
     for (uint32_t y = 0; ok && y < u.height; y++)
         ok = TIFFWriteScanline(tif, (uint8_t *)u.data + (size_t)y * u.stride, y, 0) == 1;
     if (ok)
@@ -335,5 +447,5 @@ gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_i
     gainmap_image_free(&u);
     if (!ok || s.msg[0])
         return fail(ctx, GAINMAP_ERR_IO, &s, "cannot write the output");
-    return GAINMAP_OK;
+    return exif_at || gps_at ? append_exif_ifds(ctx, path, img) : GAINMAP_OK;
 }

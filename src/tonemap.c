@@ -12,6 +12,9 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define REF_WHITE 203.0      /* library linear 1.0 (BT.2408) */
 #define CURVE_N 4096         /* curve table entries over log2 luminance */
@@ -49,7 +52,8 @@ struct gm_tonemap_state {
     double w_base[3];
     double base_to_lms[9], lms_to_base[9];
     int soft;                 /* the colours come from a wider gamut: soft knee */
-    float *cmax;              /* GT_L x GT_H boundary chroma at (L, hue) */
+    int same_primaries;       /* src == base: m_src_base is the identity */
+    double ok_m2[9];          /* cbrt(LMS) -> Oklab (the inverse of gm_oklab_to_lms_cbrt) */
     /* input decoding */
     float *in_table;          /* U8/U16 sample -> linear (HLG: scene light) */
     size_t in_entries;
@@ -177,9 +181,6 @@ static inline double dmax(double a, double b) { return a > b || b != b ? a : b; 
 /* ------------------------------------------------------------------ */
 /* Gamut mapping at constant Oklab lightness and hue                   */
 /* ------------------------------------------------------------------ */
-#define GT_L 128   /* boundary table: lightness steps */
-#define GT_H 256   /* boundary table: hue steps */
-
 static inline void mat_apply(const double m[9], const double in[3], double out[3])
 {
     double r0 = m[0] * in[0] + m[1] * in[1] + m[2] * in[2];
@@ -190,15 +191,6 @@ static inline void mat_apply(const double m[9], const double in[3], double out[3
     out[2] = r2;
 }
 
-static inline void oklab_to_base(const gm_tonemap_state *s, const double lab[3], double rgb[3])
-{
-    double c[3];
-    gm_oklab_to_lms_cbrt(lab, c);
-    for (int i = 0; i < 3; i++)
-        c[i] = c[i] * c[i] * c[i];
-    mat_apply(s->lms_to_base, c, rgb);
-}
-
 static inline bool inside(const double rgb[3])
 {
     const double eps = 1e-7;
@@ -206,30 +198,126 @@ static inline bool inside(const double rgb[3])
            rgb[2] <= 1 + eps;
 }
 
-/* Along a ray of constant L and hue the cube roots of LMS are linear in the
- * chroma: lms_cbrt(L, m ca, m cb) = L + m d (Oklab's M2 inverse).  The
- * searches below step along such rays, so each step is three cubes and the
- * LMS -> RGB matrix. */
-typedef struct oklab_ray {
-    double L, d[3];
-} oklab_ray;
-
-static inline void ray_init(oklab_ray *r, double L, double ca, double cb)
+/* Cube root to double precision without libm (issue 8: cbrt was a third
+ * of the gamut mapper): exponent / 3 from the bits, then three Halley
+ * steps (cubic convergence from the ~6 % first guess). */
+static inline double fast_cbrt(double x)
 {
-    const double z[3] = {0.0, ca, cb};
-    r->L = L;
-    gm_oklab_to_lms_cbrt(z, r->d);
+    double a = fabs(x);
+    if (!(a > 1e-200) || a > 1e200)
+        return cbrt(x);   /* 0, tiny, huge, inf, NaN */
+    uint64_t u;
+    memcpy(&u, &a, sizeof u);
+    u = u / 3 + ((uint64_t)0x2A9F7893u << 32);
+    double y;
+    memcpy(&y, &u, sizeof y);
+    for (int i = 0; i < 3; i++) {
+        double y3 = y * y * y;
+        y *= (y3 + 2.0 * a) / (2.0 * y3 + a);
+    }
+    return x < 0 ? -y : y;
 }
 
-static inline bool ray_inside(const gm_tonemap_state *s, const oklab_ray *r, double m)
+/* Along a ray of constant Oklab L and hue the cube roots of LMS are linear
+ * in the chroma m: lms_cbrt(m) = L + m d (Oklab's M2 inverse has a first
+ * column of ones), so each base RGB channel is a cubic in m,
+ * rgb_k(m) = p[k][0] + p[k][1] m + p[k][2] m^2 + p[k][3] m^3.  The gamut
+ * boundary along the ray is where the first channel reaches 0 or 1: a
+ * root of a cubic, found by safeguarded Newton steps (no boundary table,
+ * no bisection). */
+typedef struct ray_poly {
+    double p[3][4];
+} ray_poly;
+
+static inline void ray_poly_init(const gm_tonemap_state *s, double L, const double d[3], ray_poly *r)
 {
-    double c[3], t[3];
+    double t[4][3];
     for (int i = 0; i < 3; i++) {
-        double v = r->L + m * r->d[i];
-        c[i] = v * v * v;
+        t[0][i] = L * L * L;
+        t[1][i] = 3.0 * L * L * d[i];
+        t[2][i] = 3.0 * L * d[i] * d[i];
+        t[3][i] = d[i] * d[i] * d[i];
     }
-    mat_apply(s->lms_to_base, c, t);
-    return inside(t);
+    const double *m = s->lms_to_base;
+    for (int k = 0; k < 3; k++)
+        for (int j = 0; j < 4; j++)
+            r->p[k][j] = m[3 * k] * t[j][0] + m[3 * k + 1] * t[j][1] + m[3 * k + 2] * t[j][2];
+}
+
+static inline double cubic(const double p[4], double m) { return p[0] + m * (p[1] + m * (p[2] + m * p[3])); }
+
+/* Where a cubic with g(lo) and g(up) on opposite sides of zero, monotone
+ * in between, crosses zero: Newton steps kept inside the bracket. */
+static double cubic_root(const double p[4], double bound, double lo, double up)
+{
+    double glo = cubic(p, lo) - bound, gup = cubic(p, up) - bound;
+    double m = glo != gup ? lo + (up - lo) * glo / (glo - gup) : 0.5 * (lo + up);
+    bool neg_lo = glo < 0.0;
+    for (int it = 0; it < 40; it++) {
+        double g = cubic(p, m) - bound, dg = p[1] + m * (2.0 * p[2] + m * 3.0 * p[3]);
+        if ((g < 0.0) == neg_lo)
+            lo = m;
+        else
+            up = m;
+        double next = dg != 0.0 ? m - g / dg : 0.5 * (lo + up);
+        if (!(next >= lo && next <= up))
+            next = 0.5 * (lo + up);
+        double step = fabs(next - m);
+        m = next;
+        if (step <= 1e-12 || up - lo <= 1e-12)
+            break;
+    }
+    return m;   /* within ~1e-12 of the crossing (either side: clamped after) */
+}
+
+/* Largest m in [0, hi] up to which all channels stay in [0, 1].  Between
+ * its critical points (roots of the derivative, a quadratic) a channel is
+ * monotone, so it leaves [0, 1] first in the first of those pieces whose
+ * end lies outside, and there the crossing is bracketed. */
+static double ray_boundary(const ray_poly *r, double hi)
+{
+    for (int k = 0; k < 3; k++) {
+        const double *p = r->p[k];
+        double v0 = p[0];
+        if (v0 < 0.0 || v0 > 1.0)
+            return 0.0;   /* outside already at m = 0 (Oklab white is not exactly RGB white) */
+        /* pieces end at the critical points inside (0, hi), then at hi */
+        double ends[3];
+        int n = 0;
+        double qa = 3.0 * p[3], qb = 2.0 * p[2], qc = p[1];
+        if (qa != 0.0) {
+            double disc = qb * qb - 4.0 * qa * qc;
+            if (disc > 0.0) {
+                double sq = sqrt(disc);
+                double q = -0.5 * (qb + (qb >= 0.0 ? sq : -sq));
+                double t1 = q / qa, t2 = q != 0.0 ? qc / q : t1;
+                if (t1 > t2) {
+                    double tt = t1;
+                    t1 = t2;
+                    t2 = tt;
+                }
+                if (t1 > 0.0 && t1 < hi)
+                    ends[n++] = t1;
+                if (t2 > 0.0 && t2 < hi && t2 != t1)
+                    ends[n++] = t2;
+            }
+        } else if (qb != 0.0) {
+            double t1 = -qc / qb;
+            if (t1 > 0.0 && t1 < hi)
+                ends[n++] = t1;
+        }
+        ends[n++] = hi;
+        double prev = 0.0;
+        for (int e = 0; e < n; e++) {
+            double v = cubic(p, ends[e]);
+            if (v > 1.0 || v < 0.0) {
+                hi = cubic_root(p, v > 1.0 ? 1.0 : 0.0, prev, ends[e]);
+                break;
+            }
+            prev = ends[e];
+        }
+    }
+    return hi;
 }
 
 /* f(x): identity below the knee, then compression that reaches 1 at LIMIT. */
@@ -246,48 +334,11 @@ static double gamut_compress(double x)
     return fmin(t + sc * d / pow(1.0 + pow(d, p), 1.0 / p), 1.0);
 }
 
-/* Largest in-gamut chroma at lightness L along hue (ca, cb), by bisection. */
-static double boundary_search(const gm_tonemap_state *s, double L, double ca, double cb)
-{
-    double lo = 0.0, hi = 0.6;   /* Oklab chroma of any RGB gamut here stays below 0.5 */
-    oklab_ray r;
-    ray_init(&r, L, ca, cb);
-    for (int k = 0; k < 24; k++) {
-        double mid = 0.5 * (lo + hi);
-        if (ray_inside(s, &r, mid))
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return lo;
-}
+static void gamut_map_outside(const gm_tonemap_state *s, double rgb[3], double y);
 
-static void boundary_table(gm_tonemap_state *s)
-{
-    for (int i = 0; i < GT_L; i++)
-        for (int j = 0; j < GT_H; j++) {
-            double L = (double)i / (GT_L - 1), h = 2.0 * M_PI * j / GT_H;
-            s->cmax[i * GT_H + j] = (float)boundary_search(s, L, cos(h), sin(h));
-        }
-}
-
-static inline double boundary_lookup(const gm_tonemap_state *s, double L, double h)
-{
-    double fl = GM_CLAMP(L, 0.0, 1.0) * (GT_L - 1), fh = (h < 0 ? h + 2.0 * M_PI : h) * (GT_H / (2.0 * M_PI));
-    int i = (int)fl, j = (int)fh;
-    if (i >= GT_L - 1)
-        i = GT_L - 2;
-    fl -= i;
-    fh -= j;
-    j %= GT_H;
-    int j1 = (j + 1) % GT_H;
-    const float *c = s->cmax;
-    double a = c[i * GT_H + j] + fh * (c[i * GT_H + j1] - c[i * GT_H + j]);
-    double b = c[(i + 1) * GT_H + j] + fh * (c[(i + 1) * GT_H + j1] - c[(i + 1) * GT_H + j]);
-    return a + fl * (b - a);
-}
-
-static void gamut_map(const gm_tonemap_state *s, double rgb[3])
+/* The common cases inline (black, white, inside the base cube); the rest
+ * out of line. */
+static inline void gamut_map(const gm_tonemap_state *s, double rgb[3])
 {
     double y = s->w_base[0] * rgb[0] + s->w_base[1] * rgb[1] + s->w_base[2] * rgb[2];
     if (!(y > 1e-9)) {
@@ -300,6 +351,11 @@ static void gamut_map(const gm_tonemap_state *s, double rgb[3])
     }
     if ((!s->soft || (rgb[0] == rgb[1] && rgb[1] == rgb[2])) && inside(rgb))
         return;
+    gamut_map_outside(s, rgb, y);
+}
+
+static void gamut_map_outside(const gm_tonemap_state *s, double rgb[3], double y)
+{
     /* Cheap test first: how far along the line from the grey of equal
      * luminance can the pixel move before leaving the cube?  Three times its
      * distance or more keeps its Oklab chroma below the knee. */
@@ -314,49 +370,39 @@ static void gamut_map(const gm_tonemap_state *s, double rgb[3])
     if (reach >= 3.0 && s->soft)
         return;
 
-    double lms[3], lab[3];
+    double lms[3], cr[3];
     mat_apply(s->base_to_lms, rgb, lms);
-    gm_oklab_from_lms(lms, lab);
-    double L = dmin(lab[0], 1.0), C = sqrt(lab[1] * lab[1] + lab[2] * lab[2]);
+    for (int i = 0; i < 3; i++)
+        cr[i] = fast_cbrt(lms[i]);
+    const double *m2 = s->ok_m2;
+    double L0 = m2[0] * cr[0] + m2[1] * cr[1] + m2[2] * cr[2];
+    double a = m2[3] * cr[0] + m2[4] * cr[1] + m2[5] * cr[2];
+    double b = m2[6] * cr[0] + m2[7] * cr[1] + m2[8] * cr[2];
+    double L = dmin(L0, 1.0), C = sqrt(a * a + b * b);
     if (!(C > 1e-4) || L <= 0.0) {
         /* achromatic to far below visibility (Oklab's own white has a, b of
          * order 1e-5): the grey of the same luminance */
         rgb[0] = rgb[1] = rgb[2] = y;
         return;
     }
-    double ca = lab[1] / C, cb = lab[2] / C, t[3];
-    double cmax = boundary_lookup(s, L, atan2(cb, ca));
-    if ((C <= GAMUT_KNEE * cmax || !s->soft) && inside(rgb))
-        return;
-    /* from a gamut no wider than the base, only what lies outside (bright
-     * colours whose channels passed 1) is brought to the boundary */
-    double c2 = s->soft ? cmax * gamut_compress(C / dmax(cmax, 1e-12)) : dmin(C, cmax);
-    double q[3] = {L, c2 * ca, c2 * cb};
-    oklab_to_base(s, q, t);
-    if (!inside(t)) {
-        /* the interpolated boundary overshot (near a cusp): bisect below it */
-        double lo = 0.0, hi = c2;
-        oklab_ray r;
-        ray_init(&r, L, ca, cb);
-        /* the overshoot is usually small: try the top 1/32 first, then
-         * 11 halvings reach the same c2 / 2^16 as 16 from zero would */
-        int steps = 16;
-        if (ray_inside(s, &r, c2 * (31.0 / 32.0))) {
-            lo = c2 * (31.0 / 32.0);
-            steps = 11;
-        }
-        for (int k = 0; k < steps; k++) {
-            double mid = 0.5 * (lo + hi);
-            if (ray_inside(s, &r, mid))
-                lo = mid;
-            else
-                hi = mid;
-        }
-        q[1] = lo * ca;
-        q[2] = lo * cb;
-        oklab_to_base(s, q, t);
+    /* the ray through the pixel: cbrt(lms) = L0 + C d */
+    double d[3] = {(cr[0] - L0) / C, (cr[1] - L0) / C, (cr[2] - L0) / C};
+    ray_poly r;
+    ray_poly_init(s, L, d, &r);
+    double c2;
+    if (s->soft) {
+        double cmax = ray_boundary(&r, 0.6);   /* Oklab chroma of any RGB gamut here stays below 0.5 */
+        if (C <= GAMUT_KNEE * cmax && inside(rgb))
+            return;
+        c2 = cmax * gamut_compress(C / dmax(cmax, 1e-12));
+    } else {
+        /* from a gamut no wider than the base, only what lies outside
+         * (bright colours whose channels passed 1) is brought to the
+         * boundary */
+        c2 = ray_boundary(&r, C);
     }
-    memcpy(rgb, t, sizeof t);
+    for (int k = 0; k < 3; k++)
+        rgb[k] = GM_CLAMP(cubic(r.p[k], c2), 0.0, 1.0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -389,13 +435,17 @@ static inline __attribute__((always_inline)) void tonemap_rows(const gm_tonemap_
             } else {
                 v[0] = v[1] = v[2] = 0.0;
             }
-            mat_apply(s->m_src_base, v, v);
+            if (ref || !s->same_primaries)
+                mat_apply(s->m_src_base, v, v);
         }
         /* a matrix whose rows sum to 1 only to rounding must not split a
-         * grey into three codes */
-        double mx = dmax(fabs(v[0]), dmax(fabs(v[1]), fabs(v[2])));
-        if (fabs(v[0] - v[1]) <= 1e-9 * mx && fabs(v[1] - v[2]) <= 1e-9 * mx)
-            v[0] = v[1] = v[2] = (v[0] + v[1] + v[2]) / 3.0;
+         * grey into three codes (without a matrix nothing to do: distinct
+         * floats differ by far more than 1e-9 of the larger) */
+        if (ref || s->lut || !s->same_primaries) {
+            double mx = dmax(fabs(v[0]), dmax(fabs(v[1]), fabs(v[2])));
+            if (fabs(v[0] - v[1]) <= 1e-9 * mx && fabs(v[1] - v[2]) <= 1e-9 * mx)
+                v[0] = v[1] = v[2] = (v[0] + v[1] + v[2]) / 3.0;
+        }
         gamut_map(s, v);
         for (int c = 0; c < 3; c++)
             out[3 * i + c] = v[c] >= 0.0 ? (float)dmin(v[c], 1.0) : 0.0f;   /* NaN -> 0 */
@@ -485,29 +535,80 @@ static gainmap_status check_image(gainmap_ctx *ctx, const gainmap_image *img)
 #define HIST_BINS 2048
 #define HIST_LO (-12.0)   /* log2 nits */
 #define HIST_HI 14.0
+/* The bin, floor((log2(nits) - LO) / (HI - LO) * BINS), without log2
+ * (issue 8): the double's exponent and top HB_BITS mantissa bits pick a
+ * sub-octave slice, shorter than a bin, so at most one bin edge lies in it;
+ * one comparison with that edge finishes. */
+#define HB_BITS 7
+#define HB_SHIFT (52 - HB_BITS)
+#define HB_OCTAVES 26
+typedef struct hist_bins {
+    uint16_t first[HB_OCTAVES << HB_BITS];   /* bin at the start of each slice */
+    double edge[HIST_BINS + 1];              /* nits where bin i starts */
+} hist_bins;
+
+static void hist_bins_init(hist_bins *h)
+{
+    for (int i = 0; i <= HIST_BINS; i++)
+        h->edge[i] = exp2(HIST_LO + i * (HIST_HI - HIST_LO) / HIST_BINS);
+    for (int i = 0; i < (HB_OCTAVES << HB_BITS); i++) {
+        double x = ldexp(1.0 + (double)(i & ((1 << HB_BITS) - 1)) / (1 << HB_BITS), (i >> HB_BITS) + (int)HIST_LO);
+        double b = floor((log2(x) - HIST_LO) / (HIST_HI - HIST_LO) * HIST_BINS);
+        h->first[i] = (uint16_t)GM_CLAMP(b, 0.0, HIST_BINS - 1.0);
+    }
+}
+
+static inline int hist_bin(const hist_bins *h, double nits)
+{
+    if (!(nits >= h->edge[0]))
+        return 0;
+    if (nits >= h->edge[HIST_BINS])
+        return HIST_BINS - 1;
+    uint64_t u;
+    memcpy(&u, &nits, sizeof u);
+    uint64_t i = (u >> HB_SHIFT) - ((uint64_t)(1023 + (int)HIST_LO) << HB_BITS);
+    int b = h->first[i];
+    return b + 1 < HIST_BINS && nits >= h->edge[b + 1] ? b + 1 : b;
+}
+
 static gainmap_status percentile_peak(gainmap_ctx *ctx, const gm_tonemap_state *s, const gainmap_image *img,
                                       double *peak)
 {
     uint32_t step = 1;
     while ((uint64_t)(img->width / step) * (img->height / step) > (1u << 20))
         step++;
-    float *row = gm_malloc(ctx, (size_t)img->width * 3 * sizeof *row);
+    /* a 3-channel integer master: only the sampled pixels are decoded */
+    bool direct = img->channels == 3 && s->src_tf != GAINMAP_TRANSFER_HLG && s->in_table;
+    float *row = direct ? NULL : gm_malloc(ctx, (size_t)img->width * 3 * sizeof *row);
     uint32_t *hist = gm_calloc(ctx, HIST_BINS, sizeof *hist);
-    if (!row || !hist) {
+    hist_bins *hb = gm_malloc(ctx, sizeof *hb);
+    if ((!direct && !row) || !hist || !hb) {
         free(row);
         free(hist);
+        free(hb);
         return GAINMAP_ERR_NOMEM;
     }
+    hist_bins_init(hb);
     uint64_t total = 0;
+    const float *t = s->in_table;
     for (uint32_t y = step / 2; y < img->height; y += step) {
-        gm_tonemap_decode_row(s, img, y, row);
+        const uint8_t *src = (const uint8_t *)img->data + (size_t)y * img->stride;
+        if (!direct)
+            gm_tonemap_decode_row(s, img, y, row);
         for (uint32_t x = step / 2; x < img->width; x += step) {
-            const float *p = row + 3 * (size_t)x;
+            float p[3];
+            if (!direct)
+                memcpy(p, row + 3 * (size_t)x, sizeof p);
+            else if (img->type == GAINMAP_PIXEL_U16)
+                for (int c = 0; c < 3; c++)
+                    p[c] = t[((const uint16_t *)(const void *)src)[3 * (size_t)x + c]];
+            else
+                for (int c = 0; c < 3; c++)
+                    p[c] = t[src[3 * (size_t)x + c]];
             double nits = (s->w_src[0] * p[0] + s->w_src[1] * p[1] + s->w_src[2] * p[2]) * REF_WHITE;
             if (!(nits > 0.0))
                 continue;   /* black (and NaN) says nothing about the peak */
-            double b = (log2(nits) - HIST_LO) / (HIST_HI - HIST_LO) * HIST_BINS;
-            hist[(int)GM_CLAMP(b, 0.0, HIST_BINS - 1.0)]++;
+            hist[hist_bin(hb, nits)]++;
             total++;
         }
     }
@@ -524,6 +625,7 @@ static gainmap_status percentile_peak(gainmap_ctx *ctx, const gm_tonemap_state *
     }
     free(row);
     free(hist);
+    free(hb);
     return GAINMAP_OK;
 }
 
@@ -573,6 +675,12 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
         free(s);
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "unknown primaries for tone mapping");
     }
+    if (src == base) {
+        /* exactly (the matrix product may carry 1e-16 off the diagonal) */
+        static const double id[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+        memcpy(s->m_src_base, id, sizeof id);
+        s->same_primaries = 1;
+    }
     s->in_entries = hdr->type == GAINMAP_PIXEL_U8 ? 256 : hdr->type == GAINMAP_PIXEL_U16 ? 65536 : 0;
     if (s->in_entries) {
         if (!(s->in_table = gm_malloc(ctx, s->in_entries * sizeof *s->in_table))) {
@@ -600,11 +708,18 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
     s->soft = (from == GAINMAP_PRIMARIES_BT2020 && base != GAINMAP_PRIMARIES_BT2020) ||
               (from == GAINMAP_PRIMARIES_P3 && base == GAINMAP_PRIMARIES_BT709);
 
-    if (!(s->cmax = gm_malloc(ctx, (size_t)GT_L * GT_H * sizeof *s->cmax))) {
-        gm_tonemap_free(s);
-        return GAINMAP_ERR_NOMEM;
+    /* Oklab's M2 as the exact inverse of the cbrt(LMS) matrix the rays use */
+    double m2inv[9];
+    for (int j = 0; j < 3; j++) {
+        double lab[3] = {j == 0, j == 1, j == 2}, col[3];
+        gm_oklab_to_lms_cbrt(lab, col);
+        for (int i = 0; i < 3; i++)
+            m2inv[3 * i + j] = col[i];
     }
-    boundary_table(s);
+    if (gm_mat3_invert(m2inv, s->ok_m2) != 0) {
+        gm_tonemap_free(s);
+        return gm_error(ctx, GAINMAP_ERR_STATE, "the Oklab matrix cannot be inverted");
+    }
 
     double peak = opts->peak_nits;
     if (!(peak > 0.0) && hdr->max_cll > 0.0)
@@ -643,7 +758,6 @@ void gm_tonemap_free(gm_tonemap_state *s)
     if (!s)
         return;
     free(s->in_table);
-    free(s->cmax);
     free(s->rt);
     free(s);
 }
@@ -713,10 +827,28 @@ static void tm_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
         gm_tonemap_decode_row(j->s, j->hdr, y, row);
         gm_tonemap_row(j->s, row, row, w);
         uint8_t *o = (uint8_t *)j->sdr->data + (size_t)y * j->sdr->stride;
+        /* table index first, in place (a loop the compiler vectorises:
+         * row holds values in [0, 1]), then the lookups */
+        uint32_t *idx = (uint32_t *)(void *)row;
+        size_t n = (size_t)w * 3;
+        size_t i = 0;
+#ifdef __SSE2__
+        /* sqrtf's errno path keeps compilers from vectorising this loop */
+        const __m128 sc = _mm_set1_ps((float)(ENC_N - 1)), half = _mm_set1_ps(0.5f);
+        for (; i + 4 <= n; i += 4) {
+            __m128 v = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(_mm_loadu_ps(row + i)), sc), half);
+            _mm_storeu_si128((__m128i *)(void *)(idx + i), _mm_cvttps_epi32(v));
+        }
+#endif
+        for (; i < n; i++)
+            idx[i] = (uint32_t)(int32_t)(sqrtf(row[i]) * (ENC_N - 1) + 0.5f);
+        float dr[8];
+        for (int k = 0; k < 8; k++)
+            dr[k] = j->dither ? (BAYER8[y & 7][k] + 0.5f) / 64.0f : 0.5f;
         for (uint32_t x = 0; x < w; x++) {
-            float d = j->dither ? (BAYER8[y & 7][x & 7] + 0.5f) / 64.0f : 0.5f;
+            float d = dr[x & 7];
             for (int c = 0; c < 3; c++) {
-                float e = j->enc[(int)(sqrtf(row[3 * x + c]) * (ENC_N - 1) + 0.5f)] + d;
+                float e = j->enc[idx[3 * x + c]] + d;
                 o[3 * x + c] = (uint8_t)(e >= 255.0f ? 255 : (int)e);
             }
         }

@@ -291,6 +291,117 @@ static void test_fast_log2(void)
     CHECK(gm_fast_log2f(1e-40f) == log2f(1e-40f));   /* subnormal: libm */
 }
 
+/* The gamut mapper puts a colour outside the base cube exactly on its
+ * boundary at the same Oklab lightness and hue (issue 8: cubic roots along
+ * the ray instead of a boundary table and bisection): one channel at 0 or
+ * 1, and a step of 1e-3 more chroma leaves the cube.  The clip curve leaves
+ * luminance below SDR white untouched, so gm_tonemap_row is the mapper. */
+static void oklab_to_p3(const double m_inv[9], const double lab[3], double rgb[3])
+{
+    double c[3];
+    gm_oklab_to_lms_cbrt(lab, c);
+    for (int i = 0; i < 3; i++)
+        c[i] = c[i] * c[i] * c[i];
+    gm_mat3_apply(m_inv, c, rgb);
+}
+
+static void test_gamut_boundary_exact(void)
+{
+    const uint32_t n = 4000;
+    gainmap_image img;
+    random_master(&img, 8, 8, GAINMAP_PRIMARIES_P3);
+    gainmap_tonemap_options o;
+    gainmap_tonemap_options_init(&o);
+    o.method = GAINMAP_TONEMAP_CLIP;
+    o.peak_nits = 1000.0;
+    gm_tonemap_state *s = NULL;
+    CHECK_INT(gm_tonemap_setup(NULL, &img, &o, &s), GAINMAP_OK);
+    double m[9], minv[9], w[3];
+    CHECK_INT(gm_oklab_matrix(GAINMAP_PRIMARIES_P3, m), 0);
+    CHECK_INT(gm_mat3_invert(m, minv), 0);
+    CHECK_INT(gainmap_luma_weights(GAINMAP_PRIMARIES_P3, w), 0);
+    float *in = malloc((size_t)n * 3 * sizeof *in), *out = malloc((size_t)n * 3 * sizeof *out);
+    for (uint32_t i = 0; i < n; i++) {
+        /* a bright saturated colour: one channel up to 4, luminance < 0.95 */
+        double v[3];
+        do {
+            for (int c = 0; c < 3; c++)
+                v[c] = (double)(rnd() % 10000) / 10000.0 * (c == (int)(i % 3) ? 4.0 : 0.6);
+        } while (!(w[0] * v[0] + w[1] * v[1] + w[2] * v[2] < 0.95) || GM_MAX(v[0], GM_MAX(v[1], v[2])) <= 1.0);
+        for (int c = 0; c < 3; c++)
+            in[3 * i + c] = (float)v[c];
+    }
+    gm_tonemap_row(s, in, out, n);
+    long checked = 0, on_edge = 0, hue_kept = 0, outside_beyond = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        double v[3] = {in[3 * i], in[3 * i + 1], in[3 * i + 2]}, r[3] = {out[3 * i], out[3 * i + 1], out[3 * i + 2]};
+        double li[3], lo[3];
+        CHECK_INT(gm_oklab_from_linear(GAINMAP_PRIMARIES_P3, v, li), 0);
+        CHECK_INT(gm_oklab_from_linear(GAINMAP_PRIMARIES_P3, r, lo), 0);
+        double ci = hypot(li[1], li[2]), co = hypot(lo[1], lo[2]);
+        if (li[0] >= 0.999 || co < 0.02)
+            continue;   /* Oklab white is not exactly RGB white; hue of a near-grey is noise */
+        checked++;
+        double mn = fmin(r[0], fmin(r[1], r[2])), mx = fmax(r[0], fmax(r[1], r[2]));
+        on_edge += mn <= 1e-5 || mx >= 1.0 - 1e-5;
+        double dh = fabs(atan2(lo[2], lo[1]) - atan2(li[2], li[1]));
+        hue_kept += fabs(lo[0] - li[0]) < 1e-5 && fmin(dh, 2 * M_PI - dh) < 1e-4 && co < ci;
+        double more[3] = {lo[0], lo[1] * 1.001, lo[2] * 1.001}, t[3];
+        oklab_to_p3(minv, more, t);
+        outside_beyond += fmin(t[0], fmin(t[1], t[2])) < -1e-7 || fmax(t[0], fmax(t[1], t[2])) > 1.0 + 1e-7;
+    }
+    CHECK(checked > (long)n / 2);
+    CHECK_MSG(on_edge == checked, "%ld of %ld mapped colours on the cube's surface", on_edge, checked);
+    CHECK_MSG(hue_kept == checked, "%ld of %ld kept Oklab L and hue", hue_kept, checked);
+    CHECK_MSG(outside_beyond == checked, "%ld of %ld leave the cube with 0.1 %% more chroma", outside_beyond, checked);
+    free(in);
+    free(out);
+    gm_tonemap_free(s);
+    gainmap_image_free(&img);
+}
+
+/* The percentile peak (bins from the double's bits, no log2 per sample)
+ * equals the 99.9th percentile computed here with log2. */
+static void test_percentile_peak(void)
+{
+    const uint32_t w = 700, h = 500;
+    gainmap_image img;
+    random_master(&img, w, h, GAINMAP_PRIMARIES_BT2020);
+    gm_tonemap_state *s = NULL;
+    CHECK_INT(gm_tonemap_setup(NULL, &img, NULL, &s), GAINMAP_OK);
+    double wt[3];
+    CHECK_INT(gainmap_luma_weights(GAINMAP_PRIMARIES_BT2020, wt), 0);
+    static uint32_t hist[2048];
+    memset(hist, 0, sizeof hist);
+    uint64_t total = 0;
+    for (uint32_t y = 0; y < h; y++) {   /* 0.35 MP: every pixel is sampled */
+        const uint16_t *r = (const uint16_t *)(const void *)((const uint8_t *)img.data + (size_t)y * img.stride);
+        for (uint32_t x = 0; x < w; x++) {
+            double nits = 0;
+            for (int c = 0; c < 3; c++)
+                nits += wt[c] * (double)(float)(gainmap_pq_eotf(r[3 * x + c] / 65535.0) / 203.0);
+            nits *= 203.0;
+            if (!(nits > 0.0))
+                continue;
+            double b = (log2(nits) + 12.0) / 26.0 * 2048;
+            hist[(int)GM_CLAMP(b, 0.0, 2047.0)]++;
+            total++;
+        }
+    }
+    uint64_t above = 0;
+    int i = 2047;
+    for (; i > 0; i--) {
+        above += hist[i];
+        if (above > total / 1000)
+            break;
+    }
+    double want = GM_CLAMP(exp2(-12.0 + (i + 1.0) * 26.0 / 2048), 203.0, 10000.0);
+    CHECK_REL(gm_tonemap_peak_nits(s), want, 1e-12);
+    CHECK(want > 1000.0);   /* the random master reaches well above SDR white */
+    gm_tonemap_free(s);
+    gainmap_image_free(&img);
+}
+
 static void test_tonemap_p3(void) { test_tonemap_fast_vs_ref(GAINMAP_PRIMARIES_P3, GAINMAP_TONEMAP_DEFAULT); }
 static void test_tonemap_bt2020(void) { test_tonemap_fast_vs_ref(GAINMAP_PRIMARIES_BT2020, GAINMAP_TONEMAP_DEFAULT); }
 static void test_tonemap_bt2446a(void) { test_tonemap_fast_vs_ref(GAINMAP_PRIMARIES_BT2020, GAINMAP_TONEMAP_BT2446A); }
@@ -302,6 +413,8 @@ int main(void)
     RUN_TEST(test_tonemap_p3);
     RUN_TEST(test_tonemap_bt2020);
     RUN_TEST(test_tonemap_bt2446a);
+    RUN_TEST(test_gamut_boundary_exact);
+    RUN_TEST(test_percentile_peak);
     RUN_TEST(test_apply_full_map3);
     RUN_TEST(test_apply_full_map1);
     RUN_TEST(test_compute_direct);

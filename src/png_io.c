@@ -4,6 +4,7 @@
  * bytes exact (libpng would drop an iCCP profile it dislikes). */
 #include "internal.h"
 
+#include <errno.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@ typedef struct png_state {
     char msg[200];
     bool truncated;
     gainmap_status own;   /* our error already recorded before png_error() */
+    FILE *out;            /* writer: the output file */
+    int write_errno;      /* writer: errno of the write that failed, else 0 */
 } png_state;
 
 static void on_error(png_structp png, png_const_charp msg)
@@ -251,6 +254,28 @@ static void put_chunk(png_unknown_chunk *c, const char *name, uint8_t *data, siz
     c->location = PNG_HAVE_IHDR;
 }
 
+/* Our own write/flush callbacks keep the system's reason (ENOSPC, EFBIG,
+ * EIO) that libpng's default "Write Error" drops. */
+static void write_cb(png_structp png, png_bytep data, size_t n)
+{
+    png_state *s = png_get_io_ptr(png);
+    errno = 0;
+    if (fwrite(data, 1, n, s->out) != n) {
+        s->write_errno = errno ? errno : EIO;
+        png_error(png, "write failed");
+    }
+}
+
+static void flush_cb(png_structp png)
+{
+    png_state *s = png_get_io_ptr(png);
+    errno = 0;
+    if (fflush(s->out) != 0) {
+        s->write_errno = errno ? errno : EIO;
+        png_error(png, "write failed");
+    }
+}
+
 /* The cICP to write: the image's own tagging, else PQ/HLG/linear from its enums. */
 static bool choose_cicp(const gainmap_image *img, uint8_t cicp[4])
 {
@@ -335,20 +360,31 @@ gainmap_status gm_png_write(gainmap_ctx *ctx, const char *path, const gainmap_im
     png_state s;
     memset(&s, 0, sizeof s);
     s.ctx = ctx;
-    FILE *volatile f = fopen(path, "wb");
-    png_structp png = f ? png_create_write_struct(PNG_LIBPNG_VER_STRING, &s, on_error, on_warning) : NULL;
-    png_infop info = png ? png_create_info_struct(png) : NULL;
+    png_structp png = NULL;
+    png_infop info = NULL;
     png_bytep *volatile rows = NULL;
+    FILE *volatile f = fopen(path, "wb");
+    if (!f) {
+        st = gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot open the output for writing: %s", strerror(errno));
+        goto done;
+    }
+    s.out = f;
+    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &s, on_error, on_warning);
+    info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
-        st = f ? gm_error(ctx, GAINMAP_ERR_NOMEM, "PNG: out of memory")
-               : gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot open the output for writing");
+        st = gm_error(ctx, GAINMAP_ERR_NOMEM, "PNG: out of memory");
         goto done;
     }
     if (setjmp(png_jmpbuf(png))) {
-        st = gm_error(ctx, GAINMAP_ERR_CODEC, "PNG: cannot write: %s", s.msg[0] ? s.msg : "libpng failed");
+        if (s.own)
+            st = s.own;
+        else if (s.write_errno)
+            st = gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot write the output: %s", strerror(s.write_errno));
+        else
+            st = gm_error(ctx, GAINMAP_ERR_CODEC, "PNG: cannot write: %s", s.msg[0] ? s.msg : "libpng failed");
         goto done;
     }
-    png_init_io(png, f);
+    png_set_write_fn(png, &s, write_cb, flush_cb);
     static const int types[5] = {0, PNG_COLOR_TYPE_GRAY, 0, PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
     png_set_IHDR(png, info, u.width, u.height, 16, types[u.channels], PNG_INTERLACE_NONE,
                  PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
@@ -358,19 +394,23 @@ gainmap_status gm_png_write(gainmap_ctx *ctx, const char *path, const gainmap_im
     png_write_info(png, info);
     png_set_swap(png);
     rows = gm_malloc(ctx, sizeof(png_bytep) * u.height);
-    if (!rows)
+    if (!rows) {
+        s.own = GAINMAP_ERR_NOMEM;
         png_error(png, "out of memory");
+    }
     for (uint32_t y = 0; y < u.height; y++)
         rows[y] = (png_bytep)u.data + (size_t)y * u.stride;
     png_write_image(png, rows);
     png_write_end(png, info);
+    errno = 0;
     if (fflush(f) != 0 || ferror(f))
-        st = gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot write the output");
+        st = gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot write the output: %s", strerror(errno ? errno : EIO));
 done:
     if (png)
         png_destroy_write_struct(&png, info ? &info : NULL);
+    errno = 0;
     if (f && fclose(f) != 0 && st == GAINMAP_OK)
-        st = gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot write the output");
+        st = gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot write the output: %s", strerror(errno ? errno : EIO));
     free(rows);
     free(iccp);
     free(exif);

@@ -4,16 +4,22 @@
  * messages go to per-file handlers (TIFFOpenOptions), never to stderr. */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <tiffio.h>
+#include <unistd.h>
 
 typedef struct tiff_state {
     const uint8_t *data;
     uint64_t size, pos;
     char msg[200];
+    int fd;            /* writer: the output file */
+    int write_errno;   /* writer: errno of the first failed write/seek/close, else 0 */
 } tiff_state;
 
 static int on_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
@@ -107,6 +113,93 @@ static void mem_unmap(thandle_t h, void *base, toff_t size)
 static gainmap_status fail(gainmap_ctx *ctx, gainmap_status st, const tiff_state *s, const char *fallback)
 {
     return gm_error(ctx, st, "TIFF: %s", s->msg[0] ? s->msg : fallback);
+}
+
+/* The writer's file procedures: libtiff's own would report "Write error at
+ * scanline N" and drop the system's reason (ENOSPC, EFBIG, EIO). */
+static void fd_failed(tiff_state *s)
+{
+    if (!s->write_errno)
+        s->write_errno = errno ? errno : EIO;
+}
+
+static tmsize_t fd_read(thandle_t h, void *buf, tmsize_t n)
+{
+    tiff_state *s = (tiff_state *)h;
+    size_t done = 0;
+    while (n > 0 && done < (size_t)n) {
+        ssize_t r = read(s->fd, (uint8_t *)buf + done, (size_t)n - done);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 && !done ? -1 : (tmsize_t)done;
+        done += (size_t)r;
+    }
+    return (tmsize_t)done;
+}
+
+static tmsize_t fd_write(thandle_t h, void *buf, tmsize_t n)
+{
+    tiff_state *s = (tiff_state *)h;
+    size_t done = 0;
+    while (n > 0 && done < (size_t)n) {
+        errno = 0;
+        ssize_t w = write(s->fd, (const uint8_t *)buf + done, (size_t)n - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = ENOSPC;
+            fd_failed(s);
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    return (tmsize_t)done;
+}
+
+static toff_t fd_seek(thandle_t h, toff_t off, int whence)
+{
+    tiff_state *s = (tiff_state *)h;
+    if (off > (toff_t)INT64_MAX)
+        return (toff_t)-1;
+    off_t r = lseek(s->fd, (off_t)off, whence);
+    if (r < 0) {
+        fd_failed(s);
+        return (toff_t)-1;
+    }
+    return (toff_t)r;
+}
+
+static int fd_close(thandle_t h)
+{
+    tiff_state *s = (tiff_state *)h;
+    int r = close(s->fd);
+    s->fd = -1;
+    if (r != 0)
+        fd_failed(s);
+    return r;
+}
+
+static toff_t fd_size(thandle_t h)
+{
+    struct stat st;
+    return fstat(((tiff_state *)h)->fd, &st) == 0 ? (toff_t)st.st_size : 0;
+}
+
+static int fd_map(thandle_t h, void **base, toff_t *size)
+{
+    (void)h;
+    (void)base;
+    (void)size;
+    return 0;
+}
+
+static void fd_unmap(thandle_t h, void *base, toff_t size)
+{
+    (void)h;
+    (void)base;
+    (void)size;
 }
 
 /* Copy `rows` rows of `cols` pixels from a decoded block into the image,
@@ -396,11 +489,20 @@ gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_i
     }
     tiff_state s;
     memset(&s, 0, sizeof s);
+    s.fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (s.fd < 0) {
+        gainmap_image_free(&u);
+        return gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot open the output for writing: %s", strerror(errno));
+    }
     TIFFOpenOptions *opts = make_options(ctx, &s);
-    TIFF *tif = opts ? TIFFOpenExt(path, order == 'M' ? "wb" : order == 'I' ? "wl" : "w", opts) : NULL;
+    TIFF *tif = opts ? TIFFClientOpenExt(path, order == 'M' ? "wbm" : order == 'I' ? "wlm" : "wm", (thandle_t)&s,
+                                         fd_read, fd_write, fd_seek, fd_close, fd_size, fd_map, fd_unmap, opts)
+                     : NULL;
     if (opts)
         TIFFOpenOptionsFree(opts);
     if (!tif) {
+        if (s.fd >= 0)
+            close(s.fd);
         gainmap_image_free(&u);
         return fail(ctx, GAINMAP_ERR_IO, &s, "cannot open the output for writing");
     }
@@ -445,6 +547,8 @@ gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_i
         ok = TIFFWriteDirectory(tif);
     TIFFClose(tif);
     gainmap_image_free(&u);
+    if (s.write_errno)
+        return gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot write the output: %s", strerror(s.write_errno));
     if (!ok || s.msg[0])
         return fail(ctx, GAINMAP_ERR_IO, &s, "cannot write the output");
     return exif_at || gps_at ? append_exif_ifds(ctx, path, img) : GAINMAP_OK;

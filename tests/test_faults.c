@@ -3,7 +3,8 @@
  *  - Full disk: a child process with RLIMIT_FSIZE (and SIGXFSZ ignored, so
  *    write() fails with EFBIG as on a full disk) writes through
  *    gainmap_write_file and gainmap_image_write in every format: each call
- *    reports an IO error naming the file, and the folder is left exactly as
+ *    reports an IO error naming the file (gainmap_write_file) and the
+ *    system's reason, strerror(EFBIG), and the folder is left exactly as
  *    before - no output, no temporary file.  The same calls under the limit
  *    succeed (the setup is not what fails).
  *  - Replacing: an existing output is replaced by rename, never rewritten in
@@ -134,6 +135,9 @@ static int disk_full_child(const char *dir)
         st = gainmap_image_write(ctx, tu_path(dir, formats[i].name), &img, formats[i].fmt);
         CCHECK(st != GAINMAP_OK, "%s was written", formats[i].name);
         CCHECK(gainmap_last_error(ctx)[0] != '\0', "%s: no message", formats[i].name);
+        /* the system's reason, not a bare "write error" */
+        CCHECK(st == GAINMAP_ERR_IO && strstr(gainmap_last_error(ctx), strerror(EFBIG)), "%s: %s: %s", formats[i].name,
+               gainmap_strerror(st), gainmap_last_error(ctx));
         printf("  %s over the limit: %s: %s\n", formats[i].name, gainmap_strerror(st), gainmap_last_error(ctx));
         CCHECK(listing(dir)[0] == '\0', "%s: left behind: %s", formats[i].name, listing(dir));
         gainmap_image_free(&img);

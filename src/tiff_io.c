@@ -426,9 +426,10 @@ static int set_exif_ifd0(TIFF *tif, const gainmap_image *img)
  * closed and point IFD0's placeholder entries (written as 0) at them. */
 static gainmap_status append_exif_ifds(gainmap_ctx *ctx, const char *path, const gainmap_image *img)
 {
+    errno = 0;
     FILE *f = fopen(path, "r+b");
     if (!f)
-        return gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot reopen the output to add EXIF");
+        return gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot reopen the output to add EXIF: %s", strerror(errno));
     gm_buf b;
     gm_buf_init(&b);
     bool ok = fseek(f, 0, SEEK_END) == 0;
@@ -462,9 +463,15 @@ static gainmap_status append_exif_ifds(gainmap_ctx *ctx, const char *path, const
         }
     }
     gm_buf_free(&b);
-    if (fclose(f) != 0)
+    int err = ok ? 0 : errno;
+    if (fclose(f) != 0 && ok) {
         ok = false;
-    return ok ? GAINMAP_OK : gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot add the EXIF IFDs to the output");
+        err = errno;
+    }
+    if (ok)
+        return GAINMAP_OK;
+    return gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot add the EXIF IFDs to the output%s%s", err ? ": " : "",
+                    err ? strerror(err) : "");
 }
 
 gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img)

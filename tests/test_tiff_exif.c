@@ -378,6 +378,45 @@ static void test_cli_outputs(void)
     }
 }
 
+/* A camera's EXIF through TIFF: an iPhone JPEG decoded (keeping the stored
+ * orientation, so with its EXIF) to TIFF, read back and encoded again; its
+ * Apple maker note (offsets relative to itself) moves intact. */
+static void test_camera_exif(void)
+{
+    const char *src = tu_corpus("apple_jpeg_gainmap/libavif__apple_gainmap_new.jpg");
+    if (!tu_exists(src) || !tu_have("exiftool")) {
+        printf("  SKIP: corpus file or exiftool missing\n");
+        return;
+    }
+    const char *tif = tu_path(dir, "iphone.tif"), *jpg = tu_path(dir, "iphone.jpg");
+    char *log = NULL;
+    CHECK_INT(tu_run(&log, "'%s' decode -k '%s' -o '%s'", tu_cli(), src, tif), 0);
+    free(log);
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    gainmap_image img;
+    CHECK(gainmap_image_read(ctx, tif, &img) == GAINMAP_OK);
+    CHECK(tag_str(img.exif, img.exif_size, 0, 0x010F, "Apple"));
+    CHECK(tag_str(img.exif, img.exif_size, 0, 0x0110, "iPhone 13 mini"));
+    CHECK_NEAR(tag_num(img.exif, img.exif_size, 0x8769, 0x829A, 0), 1.0 / 1018, 1e-12);
+    tval mn;
+    CHECK(tag_get(img.exif, img.exif_size, 0x8769, 0x927C, &mn) && !memcmp(mn.p, "Apple iOS", 9));
+    gm_exif_facts facts;
+    gm_exif_read(img.exif, img.exif_size, &facts);
+    CHECK(facts.has_apple_headroom);
+    gainmap_image_free(&img);
+    gainmap_ctx_free(ctx);
+    check_validate(tif);
+    CHECK_INT(tu_run(&log, "'%s' encode '%s' -o '%s'", tu_cli(), tif, jpg), 0);
+    free(log);
+    log = NULL;
+    CHECK_INT(tu_run(&log, "exiftool -j -n -Make -ExposureTime -LensModel -HDRHeadroom '%s'", jpg), 0);
+    CHECK_CONTAINS(log ? log : "", "\"LensModel\": \"iPhone 13 mini back dual wide camera 5.1mm f/1.6\"");
+    CHECK_NEAR(json_num(log ? log : "", "ExposureTime"), 1.0 / 1018, 1e-9);
+    CHECK_NEAR(json_num(log ? log : "", "HDRHeadroom"), 1.518931985, 1e-8);
+    free(log);
+    check_validate(jpg);
+}
+
 /* ------------------------------------------------------------------ */
 /* Hostile files, built byte by byte: 2x2 8-bit grey, one strip        */
 /* ------------------------------------------------------------------ */
@@ -796,5 +835,6 @@ int main(void)
     RUN_TEST(test_hostile);
     RUN_TEST(test_maker_and_size);
     RUN_TEST(test_cli_outputs);
+    RUN_TEST(test_camera_exif);
     TEST_SUMMARY();
 }

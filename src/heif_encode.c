@@ -266,6 +266,11 @@ gainmap_status gm_hevc_encode(gainmap_ctx *ctx, const gainmap_image *img, const 
         err = heif_encoder_set_parameter_string(enc, "preset", s->preset);
     if (err.code == heif_error_Ok && s->tune)
         err = heif_encoder_set_parameter_string(enc, "tune", s->tune);
+    /* x265 would start a worker pool of every processor for each picture;
+     * our own pool already runs the tiles in parallel within the context's
+     * thread budget, so each x265 instance stays on its caller's thread. */
+    if (err.code == heif_error_Ok)
+        err = heif_encoder_set_parameter_string(enc, "x265:pools", "none");
     if (err.code != heif_error_Ok) {
         st = codec_fail(ctx, err, "configure x265");
         goto done;

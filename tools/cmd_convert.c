@@ -45,8 +45,10 @@ static const char usage[] =
     "                          HDR_P3_D65_ST2084,P3_PQ,HDR_gain_map,uhdr)\n"
     "  -o, --output DIR        write every output into DIR (created if needed)\n"
     "                          instead of a 'converted' folder beside each input\n"
-    "  -j, --jobs N            files converted at the same time, 1..256\n"
-    "                          (default: the number of processors)\n"
+    "  -j, --jobs N            threads to use, 1..256: N files at a time, and\n"
+    "                          with fewer files than N the spare threads work\n"
+    "                          inside each file (default: the number of\n"
+    "                          processors)\n"
     "  -f, --force             rewrite outputs that already exist\n"
     "  -r, --recursive         also convert the files of sub-folders\n"
     "      --report FILE.json  write what happened to each file as JSON\n"
@@ -797,7 +799,9 @@ static int run(int argc, char **argv)
     int workers = (int)jobs;
     if ((size_t)workers > s.nfiles)
         workers = s.nfiles ? (int)s.nfiles : 1;
-    int ncpu = batch_cpu_count();
+    /* -j N is the whole processor budget: N files at a time, or fewer files
+     * with the spare threads working inside each file. */
+    int budget = (int)jobs;
     s.ctx = calloc((size_t)workers, sizeof *s.ctx);
     if (!s.ctx) {
         fprintf(stderr, "gainmap: out of memory\n");
@@ -805,8 +809,7 @@ static int run(int argc, char **argv)
     }
     for (int w = 0; w < workers; w++) {
         s.ctx[w] = cli_ctx_new();
-        /* Share the processors between the files in flight. */
-        gainmap_set_option(s.ctx[w], GAINMAP_OPT_THREADS, ncpu / workers > 1 ? ncpu / workers : 1);
+        gainmap_set_option(s.ctx[w], GAINMAP_OPT_THREADS, budget / workers > 1 ? budget / workers : 1);
     }
     batch_progress mode = cli_quiet ? BATCH_PROGRESS_NONE
                                     : isatty(STDERR_FILENO) ? BATCH_PROGRESS_LINE : BATCH_PROGRESS_PLAIN;

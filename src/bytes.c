@@ -154,6 +154,32 @@ void gm_buf_u32le(gm_buf *b, uint32_t v)
     gm_buf_put(b, p, 4);
 }
 
+void gm_buf_u16o(gm_buf *b, bool le, uint16_t v)
+{
+    if (le)
+        gm_buf_u16le(b, v);
+    else
+        gm_buf_u16be(b, v);
+}
+
+void gm_buf_u32o(gm_buf *b, bool le, uint32_t v)
+{
+    if (le)
+        gm_buf_u32le(b, v);
+    else
+        gm_buf_u32be(b, v);
+}
+
+void gm_buf_patch_u32o(gm_buf *b, bool le, size_t at, uint32_t v)
+{
+    if (b->bad || at + 4 > b->size) {
+        b->bad = true;
+        return;
+    }
+    for (int i = 0; i < 4; i++)
+        b->data[at + (size_t)i] = (uint8_t)(le ? v >> (8 * i) : v >> (24 - 8 * i));
+}
+
 void gm_buf_str(gm_buf *b, const char *s) { gm_buf_put(b, s, strlen(s)); }
 
 void gm_buf_printf(gm_buf *b, const char *fmt, ...)

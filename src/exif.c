@@ -286,29 +286,8 @@ static bool collect(ex_set *s, const uint8_t *d, size_t n, size_t max_value, siz
     return true;
 }
 
-static void put16(gm_buf *b, bool le, uint32_t v)
-{
-    if (le)
-        gm_buf_u16le(b, (uint16_t)v);
-    else
-        gm_buf_u16be(b, (uint16_t)v);
-}
 
-static void put32(gm_buf *b, bool le, uint32_t v)
-{
-    if (le)
-        gm_buf_u32le(b, v);
-    else
-        gm_buf_u32be(b, v);
-}
 
-static void patch32(gm_buf *b, bool le, size_t at, uint32_t v)
-{
-    if (b->bad || at + 4 > b->size)
-        return;
-    for (int i = 0; i < 4; i++)
-        b->data[at + (size_t)i] = (uint8_t)(le ? v >> (8 * i) : v >> (24 - 8 * i));
-}
 
 /* Write one IFD at the end of b (which will sit at file offset base): its
  * entries in ascending tag order (the first of duplicates kept), next-IFD
@@ -328,13 +307,13 @@ static void write_ifd(gm_buf *b, bool le, uint64_t base, const ex_ent *e, int n,
         order[j] = i;
         m++;
     }
-    put16(b, le, (uint32_t)m);
+    gm_buf_u16o(b, le, (uint16_t)m);
     size_t fields[MAX_IFD_ENTRIES + 2];
     for (int k = 0; k < m; k++) {
         const ex_ent *x = &e[order[k]];
-        put16(b, le, x->tag);
-        put16(b, le, x->type);
-        put32(b, le, x->count);
+        gm_buf_u16o(b, le, x->tag);
+        gm_buf_u16o(b, le, x->type);
+        gm_buf_u32o(b, le, x->count);
         fields[k] = b->size;
         uint8_t v[4] = {0, 0, 0, 0};
         if (x->value && x->size <= 4)
@@ -343,14 +322,14 @@ static void write_ifd(gm_buf *b, bool le, uint64_t base, const ex_ent *e, int n,
         if (x->sub)
             slot[x->sub] = fields[k];
     }
-    put32(b, le, 0);
+    gm_buf_u32o(b, le, 0);
     for (int k = 0; k < m; k++) {
         const ex_ent *x = &e[order[k]];
         if (!x->value || x->size <= 4)
             continue;
         if ((base + b->size) & 1)
             gm_buf_u8(b, 0);
-        patch32(b, le, fields[k], (uint32_t)(base + b->size));
+        gm_buf_patch_u32o(b, le, fields[k], (uint32_t)(base + b->size));
         gm_buf_put(b, x->value, x->size);
     }
 }
@@ -370,7 +349,7 @@ static void write_set(ex_set *s, gm_buf *b, bool with_ifd0, uint64_t base, uint3
         s->e[K_EXIF][s->count[K_EXIF]++] = (ex_ent){TAG_INTEROP_IFD, TYPE_LONG, 1, NULL, 4, K_INTEROP};
     if (with_ifd0) {
         gm_buf_put(b, s->le ? "II*\0" : "MM\0*", 4);
-        put32(b, s->le, 8);
+        gm_buf_u32o(b, s->le, 8);
         write_ifd(b, s->le, base, s->e[K_IFD0], s->count[K_IFD0], slot);
     }
     static const int kinds[3] = {K_EXIF, K_INTEROP, K_GPS};
@@ -382,7 +361,7 @@ static void write_set(ex_set *s, gm_buf *b, bool with_ifd0, uint64_t base, uint3
             gm_buf_u8(b, 0);
         at[k] = (uint32_t)(base + b->size);
         if (slot[k])
-            patch32(b, s->le, slot[k], at[k]);
+            gm_buf_patch_u32o(b, s->le, slot[k], at[k]);
         write_ifd(b, s->le, base, s->e[k], s->count[k], slot);
     }
 }

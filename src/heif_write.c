@@ -418,28 +418,6 @@ static int read_ifd(const tiff_in *t, uint32_t off, exif_entry *e, int max)
     return k;
 }
 
-static void out16(gm_buf *b, bool le, uint32_t v)
-{
-    if (le)
-        gm_buf_u16le(b, (uint16_t)v);
-    else
-        gm_buf_u16be(b, (uint16_t)v);
-}
-static void out32(gm_buf *b, bool le, uint32_t v)
-{
-    if (le)
-        gm_buf_u32le(b, v);
-    else
-        gm_buf_u32be(b, v);
-}
-static void patch32(gm_buf *b, bool le, size_t at, uint32_t v)
-{
-    if (b->bad || at + 4 > b->size)
-        return;
-    uint8_t *p = b->data + at;
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(le ? v >> (8 * i) : v >> (24 - 8 * i));
-}
 
 static int cmp_entry(const void *a, const void *b)
 {
@@ -476,36 +454,36 @@ static void apple_maker_note(gm_buf *b, double headroom)
 static void write_ifd(gm_buf *b, bool le, exif_entry *e, int n, double headroom, size_t ptr_at[3])
 {
     qsort(e, (size_t)n, sizeof *e, cmp_entry);
-    out16(b, le, (uint32_t)n);
+    gm_buf_u16o(b, le, (uint16_t)n);
     size_t *later = calloc((size_t)n + 1, sizeof *later);
     if (!later) {
         b->bad = true;
         return;
     }
     for (int i = 0; i < n; i++) {
-        out16(b, le, e[i].tag);
-        out16(b, le, e[i].type);
-        out32(b, le, e[i].count);
+        gm_buf_u16o(b, le, e[i].tag);
+        gm_buf_u16o(b, le, e[i].type);
+        gm_buf_u32o(b, le, e[i].count);
         if (e[i].special == 1 || e[i].special == 2) {
             ptr_at[e[i].special] = b->size;
-            out32(b, le, 0);
+            gm_buf_u32o(b, le, 0);
         } else if (e[i].special == 4) {
-            out16(b, le, 1);   /* orientation: applied to the pixels */
-            out16(b, le, 0);
+            gm_buf_u16o(b, le, 1);   /* orientation: applied to the pixels */
+            gm_buf_u16o(b, le, 0);
         } else if (e[i].size <= 4 && e[i].special != 3) {
             uint8_t v[4] = {0};
             memcpy(v, e[i].value, e[i].size);
             gm_buf_put(b, v, 4);
         } else {
             later[i] = b->size;
-            out32(b, le, 0);
+            gm_buf_u32o(b, le, 0);
         }
     }
-    out32(b, le, 0);   /* no next IFD (IFD1, the thumbnail, is dropped) */
+    gm_buf_u32o(b, le, 0);   /* no next IFD (IFD1, the thumbnail, is dropped) */
     for (int i = 0; i < n; i++) {
         if (!later[i])
             continue;
-        patch32(b, le, later[i], (uint32_t)b->size);
+        gm_buf_patch_u32o(b, le, later[i], (uint32_t)b->size);
         if (e[i].special == 3)
             apple_maker_note(b, headroom);
         else
@@ -588,20 +566,20 @@ gainmap_status gm_exif_merge_apple(gainmap_ctx *ctx, const uint8_t *exif, size_t
     gm_buf b;
     gm_buf_init(&b);
     gm_buf_put(&b, t.le ? "II" : "MM", 2);
-    out16(&b, t.le, 42);
-    out32(&b, t.le, 8);
+    gm_buf_u16o(&b, t.le, 42);
+    gm_buf_u32o(&b, t.le, 8);
     size_t ptr[3] = {0, 0, 0}, unused[3] = {0, 0, 0};
     write_ifd(&b, t.le, ifd0, n0, headroom, ptr);
     if (ne > 0) {
         if (b.size & 1)
             gm_buf_u8(&b, 0);
-        patch32(&b, t.le, ptr[1], (uint32_t)b.size);
+        gm_buf_patch_u32o(&b, t.le, ptr[1], (uint32_t)b.size);
         write_ifd(&b, t.le, exi, ne, headroom, unused);
     }
     if (ng > 0) {
         if (b.size & 1)
             gm_buf_u8(&b, 0);
-        patch32(&b, t.le, ptr[2], (uint32_t)b.size);
+        gm_buf_patch_u32o(&b, t.le, ptr[2], (uint32_t)b.size);
         write_ifd(&b, t.le, gps, ng, headroom, unused);
     }
     free(ifd0);

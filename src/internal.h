@@ -127,6 +127,11 @@ void gm_buf_u16le(gm_buf *b, uint16_t v);
 void gm_buf_u32le(gm_buf *b, uint32_t v);
 void gm_buf_str(gm_buf *b, const char *s);            /* without the NUL */
 void gm_buf_printf(gm_buf *b, const char *fmt, ...) GM_PRINTF(2, 3);
+/* The same in a byte order chosen at run time (le: little-endian), for
+ * TIFF-structured data such as EXIF. */
+void gm_buf_u16o(gm_buf *b, bool le, uint16_t v);
+void gm_buf_u32o(gm_buf *b, bool le, uint32_t v);
+void gm_buf_patch_u32o(gm_buf *b, bool le, size_t at, uint32_t v);
 /* Overwrite bytes already written (for back-patching lengths). */
 void gm_buf_patch_u16be(gm_buf *b, size_t at, uint16_t v);
 void gm_buf_patch_u32be(gm_buf *b, size_t at, uint32_t v);

@@ -532,6 +532,23 @@ typedef struct gm_jpeg_extra {
 } gm_jpeg_extra;
 gainmap_status gm_jpeg_encode(gainmap_ctx *ctx, const gainmap_image *img, int quality, int subsampling,
                               int optimize, const gm_jpeg_extra *extra, uint8_t **out, size_t *size);
+/* How the coefficients are coded (NULL = libjpeg's defaults: YCbCr, the
+ * Annex K perceptual tables scaled by quality, sequential).  Flat tables
+ * suit data nobody looks at (a gain map): every coefficient of every
+ * component gets the step `flat` scaled by quality as libjpeg scales its
+ * tables (x (200 - 2q) / 100 at q >= 50), which is MSE-optimal for an
+ * orthonormal DCT. */
+typedef enum gm_jpeg_tables { GM_JPEG_TABLES_STANDARD = 0, GM_JPEG_TABLES_FLAT } gm_jpeg_tables;
+typedef struct gm_jpeg_coding {
+    gm_jpeg_tables tables;
+    double flat;                  /* GM_JPEG_TABLES_FLAT: the step at quality 50, (0, 255] */
+    double dc;                    /* and the DC's, when finer (0 = flat too) */
+    int rgb;                      /* code R, G, B as they are (Adobe APP14 transform 0, no JFIF) */
+    int progressive;              /* jpeg_simple_progression */
+} gm_jpeg_coding;
+gainmap_status gm_jpeg_encode_coded(gainmap_ctx *ctx, const gainmap_image *img, int quality, int subsampling,
+                                    int optimize, const gm_jpeg_coding *coding, const gm_jpeg_extra *extra,
+                                    uint8_t **out, size_t *size);
 
 /* resample.c: an 8-bit image (the gain map) resampled to dst_w x dst_h one
  * output row at a time (centre-aligned; bilinear when enlarging, area filter

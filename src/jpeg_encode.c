@@ -3,6 +3,7 @@
  * the JFIF APP0).  As in jpeg_decode.c the setjmp error exit stays here. */
 #include "internal.h"
 
+#include <math.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,8 +74,39 @@ static void dest_term(j_compress_ptr cinfo)
     d->len = d->cap - d->pub.free_in_buffer;
 }
 
+/* libjpeg's quality -> percentage of the basic table (jpeg_quality_scaling). */
+static double quality_scale(int quality)
+{
+    return quality < 50 ? 5000.0 / quality : 200.0 - 2.0 * quality;
+}
+
+/* Flat tables for data nobody looks at (a gain map): one step for every
+ * coefficient of every component, coding->flat percent-scaled by quality
+ * as libjpeg scales its tables, rounded, 1..255 (baseline). */
+static unsigned int scaled_step(double step, int quality)
+{
+    double q = floor(step * quality_scale(quality) / 100.0 + 0.5);
+    return (unsigned int)GM_CLAMP(q, 1.0, 255.0);
+}
+
+static void flat_table(const gm_jpeg_coding *c, int quality, unsigned int t[DCTSIZE2])
+{
+    unsigned int ac = scaled_step(c->flat, quality);
+    for (int i = 0; i < DCTSIZE2; i++)
+        t[i] = ac;
+    if (c->dc > 0)
+        t[0] = GM_MIN(ac, scaled_step(c->dc, quality));
+}
+
 gainmap_status gm_jpeg_encode(gainmap_ctx *ctx, const gainmap_image *img, int quality, int subsampling,
                               int optimize, const gm_jpeg_extra *extra, uint8_t **out, size_t *size)
+{
+    return gm_jpeg_encode_coded(ctx, img, quality, subsampling, optimize, NULL, extra, out, size);
+}
+
+gainmap_status gm_jpeg_encode_coded(gainmap_ctx *ctx, const gainmap_image *img, int quality, int subsampling,
+                                    int optimize, const gm_jpeg_coding *coding, const gm_jpeg_extra *extra,
+                                    uint8_t **out, size_t *size)
 {
     if (!out || !size)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "jpeg_encode: NULL output");
@@ -91,6 +123,10 @@ gainmap_status gm_jpeg_encode(gainmap_ctx *ctx, const gainmap_image *img, int qu
     if (subsampling != 444 && subsampling != 422 && subsampling != 420)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "JPEG subsampling must be 444, 422 or 420, not %d",
                         subsampling);
+    if (coding && coding->tables == GM_JPEG_TABLES_FLAT &&
+        (!(coding->flat > 0 && coding->flat <= 255) || !(coding->dc >= 0 && coding->dc <= 255)))
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "jpeg_encode: a flat table's step must be in (0, 255], not %g",
+                        coding->flat);
     if (img->width > JPEG_MAX_DIMENSION || img->height > JPEG_MAX_DIMENSION)
         return gm_error(ctx, GAINMAP_ERR_LIMIT, "%ux%u is larger than JPEG's %d-pixel limit", img->width,
                         img->height, (int)JPEG_MAX_DIMENSION);
@@ -143,19 +179,36 @@ gainmap_status gm_jpeg_encode(gainmap_ctx *ctx, const gainmap_image *img, int qu
     s->cinfo.input_components = (int)img->channels;
     s->cinfo.in_color_space = img->channels == 1 ? JCS_GRAYSCALE : img->channels == 3 ? JCS_RGB : JCS_EXT_RGBX;
     jpeg_set_defaults(&s->cinfo);
-    jpeg_set_quality(&s->cinfo, quality, TRUE);
+    bool rgb = coding && coding->rgb && img->channels != 1;
+    if (rgb)
+        jpeg_set_colorspace(&s->cinfo, JCS_RGB);   /* Adobe APP14, transform 0 */
+    if (coding && coding->tables == GM_JPEG_TABLES_FLAT) {
+        /* One table for all components: YCbCr from RGB is close to
+         * orthogonal in error gain (a unit of error in Y, Cb, Cr comes back
+         * as 3, 3.26, 2.48 units squared over R, G, B). */
+        unsigned int t[DCTSIZE2];
+        flat_table(coding, quality, t);
+        jpeg_add_quant_table(&s->cinfo, 0, t, 100, TRUE);
+        for (int c = 0; c < s->cinfo.num_components; c++)
+            s->cinfo.comp_info[c].quant_tbl_no = 0;
+    } else {
+        jpeg_set_quality(&s->cinfo, quality, TRUE);
+    }
     s->cinfo.optimize_coding = optimize ? TRUE : FALSE;
     s->cinfo.dct_method = JDCT_ISLOW;
-    s->cinfo.write_JFIF_header = (!extra || extra->jfif) ? TRUE : FALSE;
+    /* JFIF promises YCbCr or grey. */
+    s->cinfo.write_JFIF_header = (!rgb && (!extra || extra->jfif)) ? TRUE : FALSE;
     if (img->channels != 1) {
-        /* jpeg_set_defaults chose YCbCr; luma keeps full resolution. */
-        s->cinfo.comp_info[0].h_samp_factor = subsampling == 444 ? 1 : 2;
-        s->cinfo.comp_info[0].v_samp_factor = subsampling == 420 ? 2 : 1;
+        /* The first component (luma) keeps full resolution. */
+        s->cinfo.comp_info[0].h_samp_factor = subsampling == 444 || rgb ? 1 : 2;
+        s->cinfo.comp_info[0].v_samp_factor = subsampling == 420 && !rgb ? 2 : 1;
         for (int c = 1; c < 3; c++) {
             s->cinfo.comp_info[c].h_samp_factor = 1;
             s->cinfo.comp_info[c].v_samp_factor = 1;
         }
     }
+    if (coding && coding->progressive)
+        jpeg_simple_progression(&s->cinfo);
     jpeg_start_compress(&s->cinfo, TRUE);
     if (extra) {
         for (size_t i = 0; i < extra->count; i++)

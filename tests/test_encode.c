@@ -5,6 +5,8 @@
 #include "internal.h"
 #include "support/testutil.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -656,6 +658,154 @@ static void test_apple_fit(void)
     CHECK_INT(gm_apple_to_iso(NULL, 0.5, &m, &err), GAINMAP_ERR_CORRUPT);
 }
 
+/* ---- gain-map coding: flat tables, progressive, RGB ----------------- */
+
+/* The DQT tables of the JPEG at data[start]: tables[id][zigzag index]. */
+static int read_dqt(const uint8_t *data, size_t size, size_t start, unsigned tables[4][64], gm_jpeg_layout *l)
+{
+    int n = 0;
+    if (gm_jpeg_scan(NULL, data, size, start, l) != GAINMAP_OK)
+        return -1;
+    for (size_t i = 0; i < l->nheader; i++) {
+        if (l->segs[i].marker != 0xDB)
+            continue;
+        const uint8_t *p = data + l->segs[i].payload;
+        for (size_t k = 0; k + 65 <= l->segs[i].payload_size && (p[k] >> 4) == 0; k += 65, n++)
+            for (int j = 0; j < 64; j++)
+                tables[p[k] & 3][j] = p[k + 1 + j];
+    }
+    return n;
+}
+
+/* Quantisation table selectors of the SOF's components. */
+static void sof_tq(const uint8_t *data, const gm_jpeg_layout *l, int tq[3])
+{
+    for (size_t i = 0; i < l->nheader; i++)
+        if (l->segs[i].marker == l->sof_marker)
+            for (int c = 0; c < l->components && c < 3; c++)
+                tq[c] = data[l->segs[i].payload + 6 + 3 * c + 2];
+}
+
+static void test_map_coding(void)
+{
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    gainmap_image img;
+    gainmap_image_alloc(ctx, &img, 64, 48, 3, GAINMAP_PIXEL_U8);
+    for (uint32_t y = 0; y < img.height; y++)
+        for (uint32_t x = 0; x < img.width; x++)
+            for (int c = 0; c < 3; c++)
+                ((uint8_t *)img.data)[y * img.stride + 3 * x + c] = (uint8_t)(40 + 2 * x + y + 30 * c);
+    unsigned t[4][64];
+    int tq[3] = {-1, -1, -1};
+    gm_jpeg_layout l;
+
+    /* Flat, as the encoder codes its map at q92: AC step 0.75 (100 - 92)
+     * = 6, DC 16 x 0.16 = 2.56 -> 3 (libjpeg's DC step), one table for Y,
+     * Cb and Cr, progressive (SOF2), JFIF kept. */
+    gm_jpeg_coding flat = {GM_JPEG_TABLES_FLAT, 37.5, 16.0, 0, 1};
+    uint8_t *jpg = NULL;
+    size_t size = 0;
+    CHECK_INT(gm_jpeg_encode_coded(ctx, &img, 92, 444, 1, &flat, NULL, &jpg, &size), GAINMAP_OK);
+    CHECK_INT(read_dqt(jpg, size, 0, t, &l), 1);
+    CHECK_INT(t[0][0], 3);
+    int off = 0;
+    for (int j = 1; j < 64; j++)
+        off += t[0][j] != 6;
+    CHECK_INT(off, 0);
+    CHECK_INT(l.sof_marker, 0xC2);
+    sof_tq(jpg, &l, tq);
+    CHECK(tq[0] == 0 && tq[1] == 0 && tq[2] == 0);
+    CHECK(gm_jpeg_find(&l, jpg, 0xE0, "JFIF\0", 5, 0) >= 0);
+    gainmap_image back;
+    memset(&back, 0, sizeof back);
+    CHECK_INT(gainmap_jpeg_decode(ctx, jpg, size, &back), GAINMAP_OK);
+    double se = 0;
+    for (uint32_t y = 0; y < img.height; y++)
+        for (size_t i = 0; i < (size_t)img.width * 3; i++) {
+            int d = (int)((uint8_t *)img.data)[y * img.stride + i] - (int)((uint8_t *)back.data)[y * back.stride + i];
+            se += d * d;
+        }
+    double rms = sqrt(se / (img.width * img.height * 3.0));
+    printf("  flat step 6 round trip: RMS %.3f codes\n", rms);
+    CHECK_MSG(rms > 0.3 && rms < 1.5, "flat q92 round trip RMS %.3f codes", rms);
+    gainmap_image_free(&back);
+    gm_jpeg_layout_free(&l);
+    gainmap_free(jpg);
+
+    /* RGB without colour conversion: Adobe APP14 transform 0, no JFIF
+     * (JFIF means YCbCr), sequential; libjpeg decodes it as RGB. */
+    gm_jpeg_coding rgb = {GM_JPEG_TABLES_FLAT, 37.5, 0, 1, 0};
+    CHECK_INT(gm_jpeg_encode_coded(ctx, &img, 92, 420, 1, &rgb, NULL, &jpg, &size), GAINMAP_OK);
+    CHECK_INT(read_dqt(jpg, size, 0, t, &l), 1);
+    CHECK_INT(t[0][0], 6);
+    CHECK(l.sof_marker == 0xC1 || l.sof_marker == 0xC0);
+    CHECK(gm_jpeg_find(&l, jpg, 0xE0, "JFIF\0", 5, 0) < 0);
+    long a = gm_jpeg_find(&l, jpg, 0xEE, "Adobe", 5, 0);
+    CHECK(a >= 0 && l.segs[a].payload_size == 12 && jpg[l.segs[a].payload + 11] == 0);
+    memset(&back, 0, sizeof back);
+    CHECK_INT(gainmap_jpeg_decode(ctx, jpg, size, &back), GAINMAP_OK);
+    CHECK_INT(back.channels, 3);
+    CHECK_INT(((uint8_t *)back.data)[3 * 10 + 2] / 4, ((uint8_t *)img.data)[3 * 10 + 2] / 4);
+    gainmap_image_free(&back);
+    gm_jpeg_layout_free(&l);
+    gainmap_free(jpg);
+
+    flat.flat = 0;
+    CHECK_INT(gm_jpeg_encode_coded(ctx, &img, 92, 444, 1, &flat, NULL, &jpg, &size), GAINMAP_ERR_INVALID_ARG);
+    CHECK_STR(gainmap_last_error(ctx), "jpeg_encode: a flat table's step must be in (0, 255], not 0");
+    gainmap_clear_error(ctx);
+    gainmap_image_free(&img);
+
+    /* The whole encoder: defaults = progressive base (Annex K tables) and
+     * progressive map (flat); sequential + standard tables on request. */
+    gainmap_image sdr, hdr;
+    make_pair(96, 64, &sdr, &hdr);
+    gainmap_encode_options o;
+    gainmap_encode_options_init(&o);
+    CHECK_INT(o.gainmap_tables, 0);
+    CHECK_INT(o.sequential, 0);
+    for (int variant = 0; variant < 2; variant++) {
+        o.gainmap_tables = variant;
+        o.sequential = variant;
+        uint8_t *out = NULL;
+        size_t out_size = 0;
+        gainmap_status st = gainmap_encode_jpeg(ctx, &hdr, &sdr, &o, &out, &out_size);
+        CHECK_MSG(st == GAINMAP_OK, "%s", gainmap_last_error(ctx));
+        if (st != GAINMAP_OK)
+            continue;
+        CHECK_INT(read_dqt(out, out_size, 0, t, &l), 2);
+        CHECK_INT(l.sof_marker, variant ? 0xC0 : 0xC2);
+        CHECK_INT(t[0][1], 2);   /* Annex K luma (0,1) = 11 x 0.16 */
+        size_t map_at = gm_jpeg_next_soi(out, out_size, l.eoi_end);
+        gm_jpeg_layout_free(&l);
+        CHECK(map_at != SIZE_MAX);
+        if (map_at == SIZE_MAX) {
+            gainmap_free(out);
+            continue;
+        }
+        CHECK_INT(read_dqt(out, out_size, map_at, t, &l), variant ? 2 : 1);
+        CHECK_INT(l.sof_marker, variant ? 0xC0 : 0xC2);
+        CHECK_INT(t[0][0], 3);
+        CHECK_INT(t[0][1], variant ? 2 : 6);
+        CHECK_INT(t[0][63], variant ? 16 : 6);   /* Annex K luma (7,7) = 99 x 0.16 */
+        gm_jpeg_layout_free(&l);
+        gainmap_free(out);
+    }
+    uint8_t *out = NULL;
+    size_t out_size = 0;
+    o.gainmap_tables = 2;
+    CHECK_INT(gainmap_encode_jpeg(ctx, &hdr, &sdr, &o, &out, &out_size), GAINMAP_ERR_INVALID_ARG);
+    CHECK_STR(gainmap_last_error(ctx), "gain-map tables 2 are not 0 (flat) or 1 (standard)");
+    gainmap_clear_error(ctx);
+    o.gainmap_tables = 0;
+    o.sequential = -1;
+    CHECK_INT(gainmap_encode_jpeg(ctx, &hdr, &sdr, &o, &out, &out_size), GAINMAP_ERR_INVALID_ARG);
+    CHECK_STR(gainmap_last_error(ctx), "sequential must be 0 or 1, not -1");
+    gainmap_image_free(&sdr);
+    gainmap_image_free(&hdr);
+    gainmap_ctx_free(ctx);
+}
+
 static void test_cli_errors(void)
 {
     char *o = NULL;
@@ -702,6 +852,7 @@ int main(void)
     RUN_TEST(test_sdr_passthrough);
     RUN_TEST(test_remux);
     RUN_TEST(test_apple_fit);
+    RUN_TEST(test_map_coding);
     RUN_TEST(test_cli_errors);
     TEST_SUMMARY();
 }

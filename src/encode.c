@@ -52,8 +52,41 @@ static gainmap_status check_options(gainmap_ctx *ctx, const gainmap_encode_optio
     return GAINMAP_OK;
 }
 
-/* The EXIF to carry: the master's, else the given base's, else a minimal
- * one when the master has a non-default orientation. */
+/* An Apple maker note's HDRHeadroom/HDRGain (tags 33/48) describe Apple's
+ * own gain map, not ours: such EXIF is rebuilt without the maker note
+ * (gm_exif_merge_apple with no headroom keeps IFD0's descriptive tags, the
+ * Exif and GPS IFDs), the orientation put back as it was (the JPEG's pixels
+ * are not turned).  If it cannot be rebuilt, only the orientation stays. */
+static gainmap_status drop_apple_maker(gainmap_ctx *ctx, const uint8_t **exif, size_t *exif_size, uint8_t **owned)
+{
+    gm_exif_facts f;
+    gm_exif_read(*exif, *exif_size, &f);
+    if (!f.has_maker33 && !f.has_maker48)
+        return GAINMAP_OK;
+    int orientation = gm_exif_orientation(*exif, *exif_size);
+    uint8_t *clean = NULL;
+    size_t clean_size = 0;
+    if (gm_exif_merge_apple(NULL, *exif, *exif_size, 0.0, &clean, &clean_size) == GAINMAP_OK && clean) {
+        if (orientation > 1)
+            gm_exif_set_orientation(clean, clean_size, orientation);
+        *owned = clean;
+        *exif = clean;
+        *exif_size = clean_size;
+        return GAINMAP_OK;
+    }
+    free(clean);
+    *exif = NULL;
+    *exif_size = 0;
+    if (orientation <= 1)
+        return GAINMAP_OK;
+    gainmap_status st = gm_exif_make(ctx, orientation, owned, exif_size);
+    *exif = *owned;
+    return st;
+}
+
+/* The EXIF to carry: the master's, else the given base's (either without
+ * an Apple maker note's HDR tags), else a minimal one when the master has a
+ * non-default orientation. */
 static gainmap_status pick_exif(gainmap_ctx *ctx, const gainmap_image *hdr, const uint8_t *base, size_t base_size,
                                 uint8_t **owned, const uint8_t **exif, size_t *exif_size)
 {
@@ -63,7 +96,7 @@ static gainmap_status pick_exif(gainmap_ctx *ctx, const gainmap_image *hdr, cons
     if (hdr->exif && hdr->exif_size) {
         *exif = hdr->exif;
         *exif_size = hdr->exif_size;
-        return GAINMAP_OK;
+        return drop_apple_maker(ctx, exif, exif_size, owned);
     }
     if (base) {
         gm_jpeg_layout l;
@@ -77,7 +110,7 @@ static gainmap_status pick_exif(gainmap_ctx *ctx, const gainmap_image *hdr, cons
         }
         gainmap_clear_error(ctx);   /* the base is scanned again (strictly) when assembled */
         if (*exif)
-            return GAINMAP_OK;
+            return drop_apple_maker(ctx, exif, exif_size, owned);
     }
     if (hdr->orientation > 1 && hdr->orientation <= 8) {
         gainmap_status st = gm_exif_make(ctx, hdr->orientation, owned, exif_size);

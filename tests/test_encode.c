@@ -806,6 +806,130 @@ static void test_map_coding(void)
     gainmap_ctx_free(ctx);
 }
 
+/* ---- EXIF: an Apple maker note's HDR tags do not describe our map ---- */
+
+/* The EXIF (TIFF structure) of the primary image of a JPEG, malloc'd. */
+static uint8_t *jpeg_exif(const uint8_t *jpg, size_t size, size_t *exif_size)
+{
+    gm_jpeg_layout l;
+    uint8_t *e = NULL;
+    *exif_size = 0;
+    if (gm_jpeg_scan(NULL, jpg, size, 0, &l) != GAINMAP_OK)
+        return NULL;
+    long i = gm_jpeg_find(&l, jpg, 0xE1, GM_EXIF_ID, GM_EXIF_ID_LEN, 0);
+    if (i >= 0 && (e = malloc(l.segs[i].payload_size)) != NULL) {
+        *exif_size = l.segs[i].payload_size - GM_EXIF_ID_LEN;
+        memcpy(e, jpg + l.segs[i].payload + GM_EXIF_ID_LEN, *exif_size);
+    }
+    gm_jpeg_layout_free(&l);
+    return e;
+}
+
+static bool exif_ascii(const uint8_t *e, size_t n, uint16_t tag, const char *want)
+{
+    gm_exif_value v;
+    return gm_exif_find(e, n, 0, tag, &v) && v.type == 2 && v.size >= strlen(want) &&
+           memcmp(v.data, want, strlen(want)) == 0;
+}
+
+/* Make, Model and the Exif IFD stay; no maker note (so no HDRHeadroom /
+ * HDRGain), the orientation as given. */
+static void check_clean_exif(const char *what, const uint8_t *jpg, size_t size, int orientation)
+{
+    size_t n = 0;
+    uint8_t *e = jpeg_exif(jpg, size, &n);
+    CHECK_MSG(e != NULL, "%s: no EXIF written", what);
+    if (!e)
+        return;
+    gm_exif_facts f;
+    gm_exif_read(e, n, &f);
+    gm_exif_value v;
+    CHECK_MSG(!f.has_maker33 && !f.has_maker48 && !gm_exif_find(e, n, 0x8769, 0x927C, &v),
+              "%s: the Apple maker note is still there", what);
+    CHECK_MSG(exif_ascii(e, n, 0x010F, "Apple") && exif_ascii(e, n, 0x0110, "iPhone 13 mini"),
+              "%s: Make/Model lost", what);
+    CHECK_MSG(gm_exif_find(e, n, 0x8769, 0x829A, &v) && v.type == 5, "%s: ExposureTime lost", what);
+    CHECK_INT(gm_exif_orientation(e, n), orientation);
+    free(e);
+}
+
+static void test_exif_apple(void)
+{
+    const char *src = corpus("apple_jpeg_gainmap/libavif__apple_gainmap_new.jpg");
+    size_t jsize = 0;
+    uint8_t *jpg = tu_read(src, &jsize);
+    if (!jpg) {
+        printf("SKIP: %s missing\n", src);
+        return;
+    }
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    size_t n = 0;
+    uint8_t *apple = jpeg_exif(jpg, jsize, &n);
+    gm_exif_facts f;
+    CHECK(apple != NULL);
+    gm_exif_read(apple, n, &f);
+    CHECK(f.has_maker33 && f.has_maker48);   /* the input does carry Apple's HDR tags */
+    gainmap_image sdr, hdr;
+    memset(&sdr, 0, sizeof sdr);
+    CHECK_INT(gainmap_jpeg_decode(ctx, jpg, jsize, &sdr), GAINMAP_OK);
+    sdr.transfer = GAINMAP_TRANSFER_SRGB;
+    sdr.primaries = GAINMAP_PRIMARIES_P3;
+    gainmap_image_set_exif(&sdr, NULL, 0);
+    gainmap_image_alloc(ctx, &hdr, sdr.width, sdr.height, 3, GAINMAP_PIXEL_F32);
+    hdr.transfer = GAINMAP_TRANSFER_LINEAR;
+    hdr.primaries = GAINMAP_PRIMARIES_P3;
+    for (uint32_t y = 0; y < hdr.height; y++)
+        for (uint32_t x = 0; x < hdr.width; x++)
+            for (int c = 0; c < 3; c++)
+                ((float *)(void *)((uint8_t *)hdr.data + y * hdr.stride))[3 * x + c] =
+                    (float)(gainmap_srgb_to_linear(((uint8_t *)sdr.data)[y * sdr.stride + 3 * x + c] / 255.0) *
+                            (1.0 + 3.0 * x / hdr.width));
+    gainmap_encode_options o;
+    gainmap_encode_options_init(&o);
+    uint8_t *out = NULL;
+    size_t size = 0;
+
+    /* The iPhone JPEG given as the base: its EXIF is carried, cleaned. */
+    gainmap_status st = gainmap_encode_jpeg_with_base(ctx, &hdr, jpg, jsize, &o, &out, &size);
+    CHECK_MSG(st == GAINMAP_OK, "%s", gainmap_last_error(ctx));
+    if (st == GAINMAP_OK)
+        check_clean_exif("given base", out, size, 1);
+    gainmap_free(out);
+
+    /* The master's EXIF, with orientation 6 (kept: JPEG pixels are not turned). */
+    CHECK(gm_exif_set_orientation(apple, n, 6));
+    gainmap_image_set_exif(&hdr, apple, n);
+    hdr.orientation = 6;
+    st = gainmap_encode_jpeg(ctx, &hdr, &sdr, &o, &out, &size);
+    CHECK_MSG(st == GAINMAP_OK, "%s", gainmap_last_error(ctx));
+    if (st == GAINMAP_OK)
+        check_clean_exif("master EXIF", out, size, 6);
+    gainmap_free(out);
+
+    /* Through the CLI as the brief's user would: decode -k (EXIF carried
+     * into a 16-bit PQ TIFF), encode, exiftool. */
+    if (tu_have("exiftool")) {
+        const char *tif = tu_path(tmp, "iphone_pq.tif"), *res = tu_path(tmp, "iphone_pq.jpg");
+        char *log = NULL;
+        CHECK_INT(tu_run(&log, "'%s' decode -k -f '%s' -o '%s'", tu_cli(), src, tif), 0);
+        free(log);
+        log = NULL;
+        CHECK_INT(tu_run(&log, "'%s' encode -f '%s' -o '%s'", tu_cli(), tif, res), 0);
+        free(log);
+        log = NULL;
+        CHECK_INT(tu_run(&log, "exiftool -j -n -Make -Model -HDRHeadroom -HDRGain '%s'", res), 0);
+        CHECK_CONTAINS(log ? log : "", "\"Make\": \"Apple\"");
+        CHECK_CONTAINS(log ? log : "", "\"Model\": \"iPhone 13 mini\"");
+        CHECK_MSG(log && !strstr(log, "HDRHeadroom") && !strstr(log, "HDRGain"), "exiftool still sees: %s", log);
+        free(log);
+    }
+    free(apple);
+    gainmap_image_free(&sdr);
+    gainmap_image_free(&hdr);
+    free(jpg);
+    gainmap_ctx_free(ctx);
+}
+
 static void test_cli_errors(void)
 {
     char *o = NULL;
@@ -853,6 +977,7 @@ int main(void)
     RUN_TEST(test_remux);
     RUN_TEST(test_apple_fit);
     RUN_TEST(test_map_coding);
+    RUN_TEST(test_exif_apple);
     RUN_TEST(test_cli_errors);
     TEST_SUMMARY();
 }

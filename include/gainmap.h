@@ -232,6 +232,42 @@ GAINMAP_API gainmap_status gainmap_image_read_memory(gainmap_ctx *ctx, const uin
 GAINMAP_API gainmap_status gainmap_image_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img,
                                                gainmap_file_format fmt);
 
+/* Convert src (U8/U16/F32, 1, 3 or 4 channels) to another pixel type,
+ * transfer and primaries through linear light (1.0 = SDR white = 203 cd/m2;
+ * HLG both ways through the BT.2100 OOTF of a 1000 cd/m2 display; primaries
+ * by gainmap_gamut_matrix).  transfer / primaries UNKNOWN = src's; src's
+ * transfer must be known, its primaries too when they change.  dst (not
+ * src) is allocated by the call: src's size and channels (grey stays grey;
+ * alpha is copied, not converted).  Non-linear transfers give signals
+ * clamped to [0,1]; LINEAR F32 is not clamped (a colour outside the new
+ * gamut has negative components); integer types store [0,1] rounded, NaN
+ * as 0.  dst gets transfer, primaries, bit_depth (8, 16, 32), cicp (has_cicp
+ * when H.273 has code points for both; matrix 0, full range), EXIF and
+ * orientation; the ICC profile only when transfer and primaries are both
+ * unchanged (else none: it would misdescribe the pixels); max_cll/max_fall
+ * 0.  On failure dst is zeroed. */
+GAINMAP_API gainmap_status gainmap_image_recode(gainmap_ctx *ctx, const gainmap_image *src, gainmap_transfer transfer,
+                                                gainmap_primaries primaries, gainmap_pixel_type type,
+                                                gainmap_image *dst);
+
+/* How bright an image is, from each pixel's luminance in cd/m2 (the Y row of
+ * the image primaries' RGB->XYZ; BT.709 weights when UNKNOWN): PQ per ST 2084,
+ * HLG through the OOTF of a 1000 cd/m2 display, LINEAR and the SDR curves
+ * (sRGB, BT.709, gamma) with 1.0 = 203 cd/m2.  PQ/HLG signals are clamped to
+ * [0,1]; negative luminance counts as 0; a pixel with a NaN or infinite
+ * colour sample is left out.  Grey images count as R = G = B; alpha is
+ * ignored.  Luminances are kept as floats (about 7 significant digits). */
+typedef struct gainmap_light_stats {
+    double peak_nits;    /* the brightest pixel                                */
+    double p999_nits;    /* 99.9th percentile, nearest rank: the ceil(0.999 n)-th
+                          * smallest of the n counted pixels                   */
+    double mean_nits;    /* mean over the counted pixels                       */
+    uint64_t pixels;     /* n: pixels counted (all 0 when none)                */
+    uint64_t ignored;    /* pixels left out for a NaN or infinite sample       */
+} gainmap_light_stats;
+GAINMAP_API gainmap_status gainmap_image_light_stats(gainmap_ctx *ctx, const gainmap_image *img,
+                                                     gainmap_light_stats *out);
+
 /* ------------------------------------------------------------------ */
 /* Gain-map metadata (ISO 21496-1 model; XMP and Apple map onto it)    */
 /* ------------------------------------------------------------------ */

@@ -3,7 +3,6 @@
 #include "cli.h"
 
 #include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,79 +44,6 @@ static const char *format_label(gainmap_file_format f)
     case GAINMAP_FORMAT_AUTO: break;
     }
     return "unknown";
-}
-
-static double sample(const gainmap_image *img, const unsigned char *row, size_t i)
-{
-    switch (img->type) {
-    case GAINMAP_PIXEL_U8: return row[i] / 255.0;
-    case GAINMAP_PIXEL_U16: {
-        uint16_t v;
-        memcpy(&v, row + 2 * i, 2);
-        return v / 65535.0;
-    }
-    case GAINMAP_PIXEL_F32: {
-        float v;
-        memcpy(&v, row + 4 * i, 4);
-        return isfinite(v) ? v : 0.0;
-    }
-    }
-    return 0.0;
-}
-
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
-/* Luminance of every pixel in cd/m2; returns false for SDR transfers. */
-static bool light_stats(const gainmap_image *img, double *peak, double *p999, double *mean)
-{
-    gainmap_transfer tf = img->transfer;
-    if (tf != GAINMAP_TRANSFER_PQ && tf != GAINMAP_TRANSFER_HLG && tf != GAINMAP_TRANSFER_LINEAR)
-        return false;
-    double w[3];
-    if (gainmap_luma_weights(img->primaries, w) != 0)
-        gainmap_luma_weights(GAINMAP_PRIMARIES_BT709, w);
-    size_t n = (size_t)img->width * img->height;
-    float *lum = malloc(n * sizeof *lum);
-    if (!lum)
-        return false;
-    double sum = 0.0;
-    for (uint32_t y = 0; y < img->height; y++) {
-        const unsigned char *row = (const unsigned char *)img->data + (size_t)y * img->stride;
-        for (uint32_t x = 0; x < img->width; x++) {
-            double rgb[3];
-            for (int c = 0; c < 3; c++)
-                rgb[c] = sample(img, row, (size_t)x * img->channels + (img->channels >= 3 ? (size_t)c : 0));
-            double nits[3];
-            if (tf == GAINMAP_TRANSFER_PQ) {
-                for (int c = 0; c < 3; c++)
-                    nits[c] = gainmap_pq_eotf(rgb[c] < 0 ? 0 : rgb[c] > 1 ? 1 : rgb[c]);
-            } else if (tf == GAINMAP_TRANSFER_HLG) {
-                double scene[3];
-                for (int c = 0; c < 3; c++)
-                    scene[c] = gainmap_hlg_inverse_oetf(rgb[c] < 0 ? 0 : rgb[c] > 1 ? 1 : rgb[c]);
-                gainmap_hlg_ootf(scene, 1000.0, nits);
-            } else {
-                for (int c = 0; c < 3; c++)
-                    nits[c] = rgb[c] * 203.0;
-            }
-            double l = w[0] * nits[0] + w[1] * nits[1] + w[2] * nits[2];
-            if (!(l > 0.0))
-                l = 0.0;
-            lum[(size_t)y * img->width + x] = (float)l;
-            sum += l;
-        }
-    }
-    qsort(lum, n, sizeof *lum, cmp_float);
-    *peak = lum[n - 1];
-    size_t k = (size_t)ceil(0.999 * (double)n);
-    *p999 = lum[k ? k - 1 : 0];
-    *mean = sum / (double)n;
-    free(lum);
-    return true;
 }
 
 static void json_string(const char *s)
@@ -206,8 +132,18 @@ static int run(int argc, char **argv)
         }
         gainmap_clear_error(ctx);
     }
-    double peak = 0, p999 = 0, mean = 0;
-    bool have_light = light_stats(&img, &peak, &p999, &mean);
+    /* Light levels are shown for HDR encodings only. */
+    gainmap_light_stats light;
+    memset(&light, 0, sizeof light);
+    bool light_applies = img.transfer == GAINMAP_TRANSFER_PQ || img.transfer == GAINMAP_TRANSFER_HLG ||
+                         img.transfer == GAINMAP_TRANSFER_LINEAR;
+    if (light_applies && (st = gainmap_image_light_stats(ctx, &img, &light)) != GAINMAP_OK) {
+        int rc = cli_fail(path, ctx, st);
+        gainmap_image_free(&img);
+        gainmap_ctx_free(ctx);
+        return rc;
+    }
+    bool have_light = light.pixels > 0;
     static const char *const layout[5] = {"", "grey", "", "RGB", "RGBA"};
     const char *type = img.type == GAINMAP_PIXEL_F32 ? "float" : "integer";
 
@@ -229,7 +165,8 @@ static int run(int argc, char **argv)
             printf("null");
         printf(",\"exif_bytes\":%zu,\"orientation\":%d,", img.exif_size, img.orientation);
         if (have_light)
-            printf("\"peak_nits\":%.2f,\"p999_nits\":%.2f,\"mean_nits\":%.3f}\n", peak, p999, mean);
+            printf("\"peak_nits\":%.2f,\"p999_nits\":%.2f,\"mean_nits\":%.3f}\n", light.peak_nits, light.p999_nits,
+                   light.mean_nits);
         else
             printf("\"peak_nits\":null,\"p999_nits\":null,\"mean_nits\":null}\n");
     } else {
@@ -255,9 +192,11 @@ static int run(int argc, char **argv)
             printf("exif:         none\n");
         printf("orientation:  %d\n", img.orientation);
         if (have_light) {
-            printf("peak:         %.1f cd/m2\n", peak);
-            printf("99.9%%:        %.1f cd/m2\n", p999);
-            printf("mean:         %.2f cd/m2\n", mean);
+            printf("peak:         %.1f cd/m2\n", light.peak_nits);
+            printf("99.9%%:        %.1f cd/m2\n", light.p999_nits);
+            printf("mean:         %.2f cd/m2\n", light.mean_nits);
+        } else if (light_applies) {
+            printf("light level:  n/a (no pixel has finite samples)\n");
         } else {
             printf("light level:  n/a (%s is an SDR encoding)\n", gainmap_transfer_name(img.transfer));
         }

@@ -3,7 +3,6 @@
 #include "cli.h"
 
 #include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,58 +33,6 @@ static const char usage[] =
     "  gainmap recode hdr_pq.png -o hdr_hlg.tif --transfer hlg\n"
     "\n"
     "Exit status: 0 ok, 1 failure, 2 misuse.\n";
-
-static double sample(const gainmap_image *img, const unsigned char *row, size_t i)
-{
-    switch (img->type) {
-    case GAINMAP_PIXEL_U8: return row[i] / 255.0;
-    case GAINMAP_PIXEL_U16: {
-        uint16_t v;
-        memcpy(&v, row + 2 * i, 2);
-        return v / 65535.0;
-    }
-    case GAINMAP_PIXEL_F32: {
-        float v;
-        memcpy(&v, row + 4 * i, 4);
-        return v;
-    }
-    }
-    return 0.0;
-}
-
-static double clamp01(double v) { return v < 0.0 ? 0.0 : v > 1.0 ? 1.0 : v; }
-
-/* Signal -> linear (1.0 = SDR white = 203 cd/m2). */
-static void decode_px(gainmap_transfer tf, double px[3])
-{
-    if (tf == GAINMAP_TRANSFER_HLG) {
-        double scene[3], nits[3];
-        for (int c = 0; c < 3; c++)
-            scene[c] = gainmap_hlg_inverse_oetf(clamp01(px[c]));
-        gainmap_hlg_ootf(scene, 1000.0, nits);
-        for (int c = 0; c < 3; c++)
-            px[c] = nits[c] / 203.0;
-    } else {
-        for (int c = 0; c < 3; c++)
-            px[c] = gainmap_to_linear(tf, px[c]);
-    }
-}
-
-/* Linear -> signal [0,1] (or linear for LINEAR). */
-static void encode_px(gainmap_transfer tf, double px[3])
-{
-    if (tf == GAINMAP_TRANSFER_HLG) {
-        double nits[3], scene[3];
-        for (int c = 0; c < 3; c++)
-            nits[c] = px[c] > 0.0 ? px[c] * 203.0 : 0.0;
-        gainmap_hlg_inverse_ootf(nits, 1000.0, scene);
-        for (int c = 0; c < 3; c++)
-            px[c] = gainmap_hlg_oetf(clamp01(scene[c]));
-    } else if (tf != GAINMAP_TRANSFER_LINEAR) {
-        for (int c = 0; c < 3; c++)
-            px[c] = clamp01(gainmap_from_linear(tf, px[c] > 0.0 ? px[c] : 0.0));
-    }
-}
 
 static const char *icc_name(gainmap_transfer tf, gainmap_primaries p)
 {
@@ -186,61 +133,17 @@ static int run(int argc, char **argv)
                                                           : in.transfer;
     if (out_p == GAINMAP_PRIMARIES_UNKNOWN)
         out_p = in.primaries;
-    uint32_t ch = in.channels;
-    st = gainmap_image_alloc(ctx, &out, in.width, in.height, ch,
-                             out_tf == GAINMAP_TRANSFER_LINEAR ? GAINMAP_PIXEL_F32 : GAINMAP_PIXEL_U16);
-    if (st != GAINMAP_OK)
-        goto fail;
-    double m[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
-    bool gamut = in.primaries != out_p;
-    if (gamut && gainmap_gamut_matrix(in.primaries, out_p, m) != 0) {
-        fprintf(stderr, "gainmap: %s: cannot convert from %s to %s primaries\n", in_path,
-                gainmap_primaries_name(in.primaries), gainmap_primaries_name(out_p));
+    st = gainmap_image_recode(ctx, &in, out_tf, out_p,
+                              out_tf == GAINMAP_TRANSFER_LINEAR ? GAINMAP_PIXEL_F32 : GAINMAP_PIXEL_U16, &out);
+    if (st != GAINMAP_OK) {
+        int rc = cli_fail(in_path, ctx, st);
         gainmap_image_free(&in);
-        gainmap_image_free(&out);
         gainmap_ctx_free(ctx);
-        return EXIT_FAIL;
+        return rc;
     }
-    for (uint32_t y = 0; y < in.height; y++) {
-        const unsigned char *srow = (const unsigned char *)in.data + (size_t)y * in.stride;
-        unsigned char *drow = (unsigned char *)out.data + (size_t)y * out.stride;
-        for (uint32_t x = 0; x < in.width; x++) {
-            size_t base = (size_t)x * ch;
-            double px[3], alpha = ch == 4 ? sample(&in, srow, base + 3) : 1.0;
-            for (int c = 0; c < 3; c++)
-                px[c] = sample(&in, srow, base + (ch >= 3 ? (size_t)c : 0));
-            decode_px(in.transfer, px);
-            if (gamut) {
-                double r = m[0] * px[0] + m[1] * px[1] + m[2] * px[2];
-                double g = m[3] * px[0] + m[4] * px[1] + m[5] * px[2];
-                double b = m[6] * px[0] + m[7] * px[1] + m[8] * px[2];
-                px[0] = r;
-                px[1] = g;
-                px[2] = b;
-            }
-            encode_px(out_tf, px);
-            /* A grey image stays grey: a neutral keeps R = G = B through the matrix. */
-            double v[4] = {ch >= 3 ? px[0] : px[1], px[1], px[2], alpha};
-            for (uint32_t c = 0; c < ch; c++) {
-                if (out.type == GAINMAP_PIXEL_F32) {
-                    float f = (float)v[c];
-                    memcpy(drow + 4 * (base + c), &f, 4);
-                } else {
-                    uint16_t u = (uint16_t)lrint(clamp01(v[c]) * 65535.0);
-                    memcpy(drow + 2 * (base + c), &u, 2);
-                }
-            }
-        }
-    }
-    out.transfer = out_tf;
-    out.primaries = out_p;
-    out.orientation = in.orientation;
-    out.bit_depth = out.type == GAINMAP_PIXEL_F32 ? 32 : 16;
-    gainmap_image_set_exif(&out, in.exif, in.exif_size);
-    /* The input's ICC no longer describes the pixels unless nothing changed. */
-    if (in.transfer == out_tf && in.primaries == out_p && in.icc) {
-        gainmap_image_set_icc(&out, in.icc, in.icc_size);
-    } else if (icc_name(out_tf, out_p)) {
+    /* The library keeps the input's ICC only while it still describes the
+     * pixels; an HDR output without one gets our matching profile. */
+    if (!out.icc && icc_name(out_tf, out_p)) {
         unsigned char *icc = NULL;
         size_t icc_size = 0;
         if (gainmap_icc_generate(ctx, icc_name(out_tf, out_p), &icc, &icc_size) == GAINMAP_OK)
@@ -258,7 +161,7 @@ static int run(int argc, char **argv)
     gainmap_ctx_free(ctx);
     return EXIT_OK;
 fail:;
-    int rc = cli_fail(out.data ? out_path : in_path, ctx, st);
+    int rc = cli_fail(out_path, ctx, st);
     gainmap_image_free(&in);
     gainmap_image_free(&out);
     gainmap_ctx_free(ctx);

@@ -412,7 +412,8 @@ static void test_camera_exif(void)
     CHECK_INT(tu_run(&log, "exiftool -j -n -Make -ExposureTime -LensModel -HDRHeadroom '%s'", jpg), 0);
     CHECK_CONTAINS(log ? log : "", "\"LensModel\": \"iPhone 13 mini back dual wide camera 5.1mm f/1.6\"");
     CHECK_NEAR(json_num(log ? log : "", "ExposureTime"), 1.0 / 1018, 1e-9);
-    CHECK_NEAR(json_num(log ? log : "", "HDRHeadroom"), 1.518931985, 1e-8);
+    /* the Apple maker note described Apple's gain map, not ours: the encoder drops it */
+    CHECK(log && !strstr(log, "HDRHeadroom"));
     free(log);
     check_validate(jpg);
 }

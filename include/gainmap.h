@@ -454,6 +454,19 @@ GAINMAP_API gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *
 /* Read a file's base and map and apply (what `gainmap decode` does). */
 GAINMAP_API gainmap_status gainmap_decode(gainmap_ctx *ctx, const gainmap_file *f,
                                           const gainmap_decode_options *opts, gainmap_image *out);
+/* gainmap_decode straight into an image file (format from fmt, or from the
+ * extension when AUTO; written atomically, replacing `path`): a JPEG is
+ * decoded, applied and written strip by strip, so neither the base nor the
+ * result is ever whole in memory (HEIF files and JPEGs whose orientation
+ * must be applied go through gainmap_decode).  The file's bytes are those
+ * gainmap_image_write would write for gainmap_decode's image.  header (may
+ * be NULL) receives the output's description: size, type, transfer,
+ * primaries (no pixels, ICC or EXIF; nothing to free).  On failure it is
+ * zeroed when the input could not be read or decoded, and kept when the
+ * output could not be written (so a caller can tell which file to blame). */
+GAINMAP_API gainmap_status gainmap_decode_to_file(gainmap_ctx *ctx, const gainmap_file *f,
+                                                  const gainmap_decode_options *opts, const char *path,
+                                                  gainmap_file_format fmt, gainmap_image *header);
 /* A contact sheet of what a gain-map file holds, for an ordinary (SDR)
  * screen: the SDR base, the gain map in false colour (log2 gain) with a
  * scale bar, a histogram of the gain, renderings at display headroom 1, 2,

@@ -93,8 +93,6 @@ static double hlg_scale(double y, const void *arg)
 
 /* Everything the row workers share (read-only while they run). */
 typedef struct apply_job {
-    const gainmap_image *base;
-    gainmap_image *out;
     const float *base_lut;           /* U8/U16 base: code -> linear */
     gainmap_transfer base_tf;        /* F32 base */
     int conv_in, conv_out;
@@ -102,6 +100,7 @@ typedef struct apply_job {
     int use_map;
     int one_gain;                    /* mch == 1 and the three curves are the same */
     uint32_t mch;                    /* map channels resampled: 1 or 3 */
+    uint32_t mch_src;                /* the map's own channels */
     int same_size;                   /* the map has the base's size: no resampling */
     const float *gt[3];              /* per output channel: gain table */
     float kb[3], ka[3], koff[3];
@@ -110,6 +109,16 @@ typedef struct apply_job {
     const curve_table *hlg_k;
     float luma[3];
     gm_resampler rs;                 /* taps shared; each worker owns a vrow */
+    const gainmap_image *map;        /* whole map (NULL when its rows are streamed) */
+    uint32_t width, height, base_ch;
+    gainmap_pixel_type base_type;
+    gainmap_pixel_type out_type;
+    /* The current strip (set by gm_apply_rows before the workers start):
+     * rows [y0, y0 + n) of the base, of a streamed full-size map and of the output. */
+    uint32_t y0;
+    const uint8_t *base_rows, *map_rows;
+    uint8_t *out_rows;
+    size_t base_stride, map_stride, out_stride;
 } apply_job;
 
 typedef struct apply_worker {
@@ -121,14 +130,13 @@ typedef struct apply_worker {
 
 static void base_row(const apply_job *j, uint32_t y, float *h)
 {
-    const gainmap_image *b = j->base;
-    const uint32_t w = b->width, ch = b->channels;
-    const char *row = (const char *)b->data + (size_t)y * b->stride;
-    if (b->type == GAINMAP_PIXEL_U8 || b->type == GAINMAP_PIXEL_U16) {
+    const uint32_t w = j->width, ch = j->base_ch;
+    const char *row = (const char *)j->base_rows + (size_t)(y - j->y0) * j->base_stride;
+    if (j->base_type == GAINMAP_PIXEL_U8 || j->base_type == GAINMAP_PIXEL_U16) {
         const float *lut = j->base_lut;
         const uint8_t *r8 = (const uint8_t *)row;
         const uint16_t *r16 = (const uint16_t *)(const void *)row;
-        const int u8 = b->type == GAINMAP_PIXEL_U8;
+        const int u8 = j->base_type == GAINMAP_PIXEL_U8;
         if (ch == 3 && u8) {
             for (size_t i = 0; i < (size_t)w * 3; i++)
                 h[i] = lut[r8[i]];
@@ -172,9 +180,8 @@ static inline float gain(const float *t, float code)
 /* Output primaries (when they differ from the maths space) and encoding, per pixel. */
 static void encode_row(const apply_job *j, const float *h, uint32_t y)
 {
-    gainmap_image *o = j->out;
-    const uint32_t w = o->width;
-    char *row = (char *)o->data + (size_t)y * o->stride;
+    const uint32_t w = j->width;
+    char *row = (char *)j->out_rows + (size_t)(y - j->y0) * j->out_stride;
     const int conv = j->conv_out;
     const float *m = j->m_out;
     const curve_table *enc = j->enc;
@@ -247,7 +254,7 @@ static void encode_row(const apply_job *j, const float *h, uint32_t y)
 static void apply_rows(apply_worker *wk)
 {
     const apply_job *j = wk->job;
-    const uint32_t w = j->base->width;
+    const uint32_t w = j->width;
     for (uint32_t y = wk->y0; y < wk->y1; y++) {
         float *h = wk->h;
         base_row(j, y, h);
@@ -258,9 +265,9 @@ static void apply_rows(apply_worker *wk)
             /* A full-size map: its codes index the gain tables directly (the
              * resampler would only copy them, and a whole code needs no
              * interpolation). */
-            const gainmap_image *m = j->rs.src;
-            const uint8_t *q = (const uint8_t *)m->data + (size_t)y * m->stride;
-            const uint32_t mc = m->channels;
+            const uint8_t *q = j->map ? (const uint8_t *)j->map->data + (size_t)y * j->map->stride
+                                      : j->map_rows + (size_t)(y - j->y0) * j->map_stride;
+            const uint32_t mc = j->mch_src;
             const float *t0 = j->gt[0], *t1 = j->gt[1], *t2 = j->gt[2];
             const float kb0 = j->kb[0], kb1 = j->kb[1], kb2 = j->kb[2];
             const float ka0 = j->ka[0], ka1 = j->ka[1], ka2 = j->ka[2];
@@ -313,8 +320,8 @@ static void apply_rows(apply_worker *wk)
 static void apply_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
 {
     apply_worker *wk = (apply_worker *)arg + worker;
-    wk->y0 = y0;
-    wk->y1 = y1;
+    wk->y0 = wk->job->y0 + y0;
+    wk->y1 = wk->job->y0 + y1;
     apply_rows(wk);
 }
 
@@ -335,13 +342,48 @@ static void to_f9(const double *m, float *f)
         f[i] = (float)m[i];
 }
 
-gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const gainmap_image *map,
-                             const gainmap_metadata *meta, const gainmap_decode_options *opts, gainmap_image *out)
+/* The state of one application: tables, the job and the workers' scratch. */
+struct gm_apply {
+    apply_job *job;
+    apply_worker *wk;
+    int nw;
+    float *gt, *lut;
+    curve_table *enc, *hk;
+};
+
+enum { APPLY_STRIP = 32 };
+
+void gm_apply_end(gm_apply *a)
 {
-    if (!out)
-        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: NULL output image");
+    if (!a)
+        return;
+    if (a->wk) {
+        for (int i = 0; i < a->nw; i++) {
+            free(a->wk[i].h);
+            free(a->wk[i].v);
+            free(a->wk[i].rs.vrow);
+        }
+        free(a->wk);
+    }
+    if (a->job)
+        gm_resample_free(&a->job->rs);
+    free(a->job);
+    free(a->gt);
+    free(a->lut);
+    free(a->enc);
+    free(a->hk);
+    free(a);
+}
+
+int gm_apply_uses_map(const gm_apply *a) { return a && a->job->use_map; }
+
+gainmap_status gm_apply_begin(gainmap_ctx *ctx, const gainmap_image *base, const gainmap_image *map, int map_streamed,
+                              const gainmap_metadata *meta, const gainmap_decode_options *opts, gm_apply **out_a,
+                              gainmap_image *out)
+{
+    *out_a = NULL;
     memset(out, 0, sizeof *out);
-    if (!base || !base->data || !meta)
+    if (!base || !meta)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: missing base image or metadata");
     if (base->channels < 1 || base->channels > 4 || base->channels == 2 || !gm_pixel_size(base->type))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: the base must be 1, 3 or 4 channels of U8, U16 or F32");
@@ -389,9 +431,12 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
     }
     const int use_map = w != 0.0;
     if (use_map) {
-        if (!map || !map->data || map->type != GAINMAP_PIXEL_U8 || map->channels < 1 || map->channels > 4 ||
-            map->channels == 2 || map->width == 0 || map->height == 0)
+        if (!map || (!map->data && !map_streamed) || map->type != GAINMAP_PIXEL_U8 || map->channels < 1 ||
+            map->channels > 4 || map->channels == 2 || map->width == 0 || map->height == 0)
             return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: the gain map must be 8-bit with 1, 3 or 4 channels");
+        if (map_streamed && (map->width != base->width || map->height != base->height || map->channels < 3))
+            return gm_error(ctx, GAINMAP_ERR_INVALID_ARG,
+                            "apply: a gain map given row by row must have the base's size and 3 or 4 channels");
     }
 
     /* Colour spaces: base -> maths space -> output. */
@@ -404,17 +449,18 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
                            : opts->primaries != GAINMAP_PRIMARIES_UNKNOWN ? opts->primaries
                                                                          : GAINMAP_PRIMARIES_BT2020;
 
-    apply_job *j = calloc(1, sizeof *j);
-    float *gt = NULL, *lut = NULL;
-    curve_table *enc = NULL, *hk = NULL;
-    apply_worker *wk = NULL;
+    gm_apply *a = calloc(1, sizeof *a);
+    apply_job *j = a ? calloc(1, sizeof *j) : NULL;
     gainmap_status st = GAINMAP_OK;
     if (!j) {
-        st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
-        goto done;
+        free(a);
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
     }
-    j->base = base;
-    j->out = out;
+    a->job = j;
+    j->width = base->width;
+    j->height = base->height;
+    j->base_ch = base->channels;
+    j->base_type = base->type;
     j->base_tf = base->transfer;
     j->out_tf = otf;
     j->use_map = use_map;
@@ -423,7 +469,7 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
         if (gainmap_gamut_matrix(bp, mp, m) != 0) {
             st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: no matrix from %s to %s", gainmap_primaries_name(bp),
                           gainmap_primaries_name(mp));
-            goto done;
+            goto fail;
         }
         to_f9(m, j->m_in);
         j->conv_in = 1;
@@ -432,7 +478,7 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
         if (gainmap_gamut_matrix(mp, op, m) != 0) {
             st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: no matrix from %s to %s", gainmap_primaries_name(mp),
                           gainmap_primaries_name(op));
-            goto done;
+            goto fail;
         }
         to_f9(m, j->m_out);
         j->conv_out = 1;
@@ -442,10 +488,10 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
     if (base->type != GAINMAP_PIXEL_F32) {
         gainmap_transfer btf = base->transfer == GAINMAP_TRANSFER_UNKNOWN ? GAINMAP_TRANSFER_SRGB : base->transfer;
         size_t n = base->type == GAINMAP_PIXEL_U8 ? 256 : 65536;
-        lut = gm_malloc(ctx, n * sizeof *lut);
+        float *lut = a->lut = gm_malloc(ctx, n * sizeof *lut);
         if (!lut) {
             st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
-            goto done;
+            goto fail;
         }
         for (size_t i = 0; i < n; i++)
             lut[i] = (float)gainmap_to_linear(btf, (double)i / (double)(n - 1));
@@ -455,10 +501,10 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
     /* Gain tables: code (in 1/GT_STEPS steps) -> linear factor. */
     if (use_map) {
         int ntab = apple ? 1 : 3;
-        gt = gm_malloc(ctx, (size_t)ntab * GT_SIZE * sizeof *gt);
+        float *gt = a->gt = gm_malloc(ctx, (size_t)ntab * GT_SIZE * sizeof *gt);
         if (!gt) {
             st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
-            goto done;
+            goto fail;
         }
         for (int c = 0; c < ntab; c++) {
             float *t = gt + (size_t)c * GT_SIZE;
@@ -478,6 +524,7 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
         for (int c = ntab; c < 3; c++)
             j->gt[c] = gt;
         j->mch = map->channels >= 3 ? 3 : 1;
+        j->mch_src = map->channels;
         j->one_gain = j->mch == 1 &&
                       (ntab == 1 || (memcmp(j->gt[0], j->gt[1], GT_SIZE * sizeof *gt) == 0 &&
                                      memcmp(j->gt[0], j->gt[2], GT_SIZE * sizeof *gt) == 0));
@@ -490,19 +537,19 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
 
     /* Output encoding tables. */
     if (otf != GAINMAP_TRANSFER_LINEAR) {
-        enc = gm_malloc(ctx, sizeof *enc);
+        curve_table *enc = a->enc = gm_malloc(ctx, sizeof *enc);
         if (!enc) {
             st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
-            goto done;
+            goto fail;
         }
         curve_build(enc, otf == GAINMAP_TRANSFER_PQ ? pq_signal : otf == GAINMAP_TRANSFER_HLG ? hlg_signal : srgb_signal,
                     NULL);
         j->enc = enc;
         if (otf == GAINMAP_TRANSFER_HLG) {
-            hk = gm_malloc(ctx, sizeof *hk);
+            curve_table *hk = a->hk = gm_malloc(ctx, sizeof *hk);
             if (!hk) {
                 st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
-                goto done;
+                goto fail;
             }
             double g = gainmap_hlg_system_gamma(HLG_PEAK);
             curve_build(hk, hlg_scale, &g);
@@ -517,40 +564,47 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
     gainmap_pixel_type ot = otf == GAINMAP_TRANSFER_LINEAR ? GAINMAP_PIXEL_F32
                             : otf == GAINMAP_TRANSFER_SRGB ? GAINMAP_PIXEL_U8
                                                            : GAINMAP_PIXEL_U16;
-    st = gainmap_image_alloc(ctx, out, base->width, base->height, 3, ot);
-    if (st != GAINMAP_OK)
-        goto done;
+    j->out_type = ot;
     if (use_map) {
-        st = gm_resample_init(ctx, &j->rs, map, base->width, base->height, j->mch);
-        if (st != GAINMAP_OK)
-            goto done;
         j->same_size = map->width == base->width && map->height == base->height;
+        if (map_streamed) {
+            j->map = NULL;   /* rows come with each strip; no resampling */
+        } else {
+            j->map = map;
+            st = gm_resample_init(ctx, &j->rs, map, base->width, base->height, j->mch);
+            if (st != GAINMAP_OK)
+                goto fail;
+        }
     }
 
-    enum { STRIP = 32 };
-    int nw = gm_thread_count(ctx, base->height, STRIP);
-    wk = calloc((size_t)nw, sizeof *wk);
-    if (!wk) {
+    int nw = gm_thread_count(ctx, base->height, APPLY_STRIP);
+    a->wk = calloc((size_t)nw, sizeof *a->wk);
+    if (!a->wk) {
         st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
-        goto done;
+        goto fail;
     }
+    a->nw = nw;
     for (int i = 0; i < nw; i++) {
-        wk[i].job = j;
-        wk[i].h = gm_malloc(ctx, (size_t)base->width * 3 * sizeof(float));
-        if (use_map) {
-            wk[i].rs = j->rs;
-            wk[i].rs.vrow = gm_malloc(ctx, (size_t)map->width * j->mch * sizeof(float));
-            wk[i].rs.cached_y = UINT32_MAX;
-            wk[i].v = gm_malloc(ctx, (size_t)base->width * j->mch * sizeof(float));
+        apply_worker *wk = &a->wk[i];
+        wk->job = j;
+        wk->h = gm_malloc(ctx, (size_t)base->width * 3 * sizeof(float));
+        if (use_map && j->map) {
+            wk->rs = j->rs;
+            wk->rs.vrow = gm_malloc(ctx, (size_t)map->width * j->mch * sizeof(float));
+            wk->rs.cached_y = UINT32_MAX;
+            wk->v = gm_malloc(ctx, (size_t)base->width * j->mch * sizeof(float));
         }
-        if (!wk[i].h || (use_map && (!wk[i].rs.vrow || !wk[i].v))) {
+        if (!wk->h || (use_map && j->map && (!wk->rs.vrow || !wk->v))) {
             st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
-            nw = i + 1;
-            goto done;
+            goto fail;
         }
     }
-    gm_parallel_strips(nw, base->height, STRIP, apply_strip, wk);
 
+    out->width = base->width;
+    out->height = base->height;
+    out->channels = 3;
+    out->type = ot;
+    out->stride = (size_t)base->width * 3 * gm_pixel_size(ot);
     out->transfer = otf;
     out->primaries = op;
     out->bit_depth = ot == GAINMAP_PIXEL_F32 ? 32 : ot == GAINMAP_PIXEL_U16 ? 16 : 8;
@@ -560,24 +614,54 @@ gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const 
     out->cicp[2] = 0;
     out->cicp[3] = 1;
     out->orientation = base->orientation;
+    *out_a = a;
+    return GAINMAP_OK;
 
-done:
-    if (wk) {
-        for (int i = 0; i < nw; i++) {
-            free(wk[i].h);
-            free(wk[i].v);
-            free(wk[i].rs.vrow);
-        }
-        free(wk);
-    }
-    if (j)
-        gm_resample_free(&j->rs);
-    free(j);
-    free(gt);
-    free(lut);
-    free(enc);
-    free(hk);
+fail:
+    gm_apply_end(a);
+    memset(out, 0, sizeof *out);
+    return st;
+}
+
+void gm_apply_rows(gm_apply *a, uint32_t y0, uint32_t n, const void *base_rows, size_t base_stride,
+                   const void *map_rows, size_t map_stride, void *out_rows, size_t out_stride)
+{
+    apply_job *j = a->job;
+    if (n == 0)
+        return;
+    j->y0 = y0;
+    j->base_rows = base_rows;
+    j->base_stride = base_stride;
+    j->map_rows = map_rows;
+    j->map_stride = map_stride;
+    j->out_rows = out_rows;
+    j->out_stride = out_stride;
+    int nw = GM_MIN(a->nw, (int)((n + APPLY_STRIP - 1) / APPLY_STRIP));
+    gm_parallel_strips(nw, n, APPLY_STRIP, apply_strip, a->wk);
+}
+
+gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const gainmap_image *map,
+                             const gainmap_metadata *meta, const gainmap_decode_options *opts, gainmap_image *out)
+{
+    if (!out)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: NULL output image");
+    memset(out, 0, sizeof *out);
+    if (!base || !base->data || !meta)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "apply: missing base image or metadata");
+    gm_apply *a;
+    gainmap_image hdr;
+    gainmap_status st = gm_apply_begin(ctx, base, map, 0, meta, opts, &a, &hdr);
     if (st != GAINMAP_OK)
-        gainmap_image_free(out);
+        return st;
+    st = gainmap_image_alloc(ctx, out, base->width, base->height, 3, hdr.type);
+    if (st == GAINMAP_OK) {
+        gm_apply_rows(a, 0, base->height, base->data, base->stride, NULL, 0, out->data, out->stride);
+        void *data = out->data;
+        size_t stride = out->stride;
+        *out = hdr;
+        out->data = data;
+        out->stride = stride;
+    }
+    gm_apply_end(a);
     return st;
 }

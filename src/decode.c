@@ -10,6 +10,7 @@
  * says so (use_base_colour_space 0). */
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- HEIF / AVIF (docs/heif.md) ------------------------------------------ */
@@ -214,5 +215,203 @@ done:
     gainmap_image_free(&hdr);
     gainmap_image_free(&map);
     gainmap_image_free(&base);
+    return st;
+}
+
+/* ---- strip by strip (issue 8) --------------------------------------------- */
+
+/* The decoded rows to a sink: begin() with the output's description (every
+ * field but data), then rows() top to bottom. */
+typedef struct rows_sink {
+    gainmap_status (*begin)(void *arg, const gainmap_image *hdr);
+    gainmap_status (*rows)(void *arg, const void *rows, size_t stride, uint32_t n);
+    void *arg;
+} rows_sink;
+
+enum { DECODE_STRIP = 128 };
+
+/* A whole decoded image to the sink (HEIF, and orientations that need the
+ * whole picture). */
+static gainmap_status whole_to_sink(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
+                                    const rows_sink *sink)
+{
+    gainmap_image img;
+    gainmap_status st = gainmap_decode(ctx, f, opts, &img);
+    if (st != GAINMAP_OK)
+        return st;
+    st = sink->begin(sink->arg, &img);
+    for (uint32_t y = 0; st == GAINMAP_OK && y < img.height; y += DECODE_STRIP)
+        st = sink->rows(sink->arg, (const uint8_t *)img.data + (size_t)y * img.stride, img.stride,
+                        GM_MIN((uint32_t)DECODE_STRIP, img.height - y));
+    gainmap_image_free(&img);
+    return st;
+}
+
+/* JPEG, orientation 1 (or kept): the base is decoded, applied and handed on
+ * DECODE_STRIP rows at a time; a full-size map (the encoder's default) is read
+ * in step with it, any other map is decoded whole (it is small) and resampled.
+ * The pixels are gainmap_decode's: the same tables, row by row. */
+static gainmap_status stream_jpeg(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
+                                  const rows_sink *sink)
+{
+    const gainmap_info *info = &f->info;
+    const uint8_t *bdata, *mdata;
+    size_t bsize, msize;
+    gainmap_status st = gainmap_file_base_stream(f, &bdata, &bsize);
+    if (st != GAINMAP_OK)
+        return gm_error(ctx, st, "the base image stream is missing");
+    st = gainmap_file_map_stream(f, &mdata, &msize);
+    if (st != GAINMAP_OK)
+        return gm_error(ctx, st, "the gain-map stream is missing");
+
+    gm_jpeg_reader *br = NULL, *mr = NULL;
+    gm_apply *a = NULL;
+    gainmap_image bh, mh, map, oh;
+    uint8_t *bbuf = NULL, *mbuf = NULL, *obuf = NULL;
+    memset(&map, 0, sizeof map);
+    /* The map first: a progressive (multi-scan) stream makes libjpeg hold all
+     * its coefficients (2 bytes a sample) however it is read, so such a map
+     * is decoded whole and its decoder freed before the base's starts. */
+    st = gm_jpeg_reader_open(ctx, mdata, msize, &mr, &mh);
+    if (st != GAINMAP_OK)
+        return st;
+    /* (the parser's base size from the SOF; checked against the decoder's below) */
+    int streamed = mh.width == info->base_width && mh.height == info->base_height && mh.channels >= 3 &&
+                   !gm_jpeg_reader_multiscan(mr);
+    if (!streamed) {
+        gm_jpeg_reader_close(mr);
+        mr = NULL;
+        if ((st = gainmap_jpeg_decode(ctx, mdata, msize, &map)) != GAINMAP_OK)
+            goto done;
+    }
+    if (mr && (st = gm_jpeg_reader_start(mr)) != GAINMAP_OK)
+        goto done;
+    if ((st = gm_jpeg_reader_open(ctx, bdata, bsize, &br, &bh)) != GAINMAP_OK ||
+        (st = gm_jpeg_reader_start(br)) != GAINMAP_OK)
+        goto done;
+    if (streamed && (mh.width != bh.width || mh.height != bh.height)) {
+        st = gm_error(ctx, GAINMAP_ERR_CORRUPT, "the base stream's size differs from the file's description");
+        goto done;
+    }
+    bh.primaries = info->base_primaries != GAINMAP_PRIMARIES_UNKNOWN ? info->base_primaries : GAINMAP_PRIMARIES_BT709;
+    bh.transfer = info->base_transfer != GAINMAP_TRANSFER_UNKNOWN ? info->base_transfer : GAINMAP_TRANSFER_SRGB;
+    st = gm_apply_begin(ctx, &bh, streamed ? &mh : &map, streamed, &info->meta, opts, &a, &oh);
+    if (st != GAINMAP_OK)
+        goto done;
+    int orientation = info->orientation >= 1 && info->orientation <= 8 ? info->orientation : 1;
+    oh.orientation = orientation;
+    if (opts->keep_orientation) {
+        const uint8_t *exif;
+        size_t exif_size;
+        if (gainmap_file_exif(f, &exif, &exif_size) == GAINMAP_OK && exif && exif_size) {
+            /* borrowed: the sink only reads it, and the file outlives the call */
+            oh.exif = (uint8_t *)(uintptr_t)exif;
+            oh.exif_size = exif_size;
+        }
+    }
+    uint32_t rows = GM_MIN((uint32_t)DECODE_STRIP, bh.height);
+    bbuf = gm_malloc(ctx, bh.stride * rows);
+    mbuf = mr ? gm_malloc(ctx, mh.stride * rows) : NULL;
+    obuf = gm_malloc(ctx, oh.stride * rows);
+    if (!bbuf || !obuf || (mr && !mbuf)) {
+        st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory decoding the image");
+        goto done;
+    }
+    if ((st = sink->begin(sink->arg, &oh)) != GAINMAP_OK)
+        goto done;
+    for (uint32_t y = 0; y < bh.height; y += rows) {
+        uint32_t n = GM_MIN(rows, bh.height - y);
+        if ((st = gm_jpeg_reader_rows(br, bbuf, bh.stride, n)) != GAINMAP_OK)
+            goto done;
+        if (mr && (st = gm_jpeg_reader_rows(mr, mbuf, mh.stride, n)) != GAINMAP_OK)
+            goto done;
+        gm_apply_rows(a, y, n, bbuf, bh.stride, mbuf, mh.stride, obuf, oh.stride);
+        if ((st = sink->rows(sink->arg, obuf, oh.stride, n)) != GAINMAP_OK)
+            goto done;
+    }
+    st = gm_jpeg_reader_finish(br);
+    if (st == GAINMAP_OK && mr)
+        st = gm_jpeg_reader_finish(mr);
+done:
+    free(bbuf);
+    free(mbuf);
+    free(obuf);
+    gm_apply_end(a);
+    gainmap_image_free(&map);
+    gm_jpeg_reader_close(mr);
+    gm_jpeg_reader_close(br);
+    return st;
+}
+
+static gainmap_status decode_rows(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
+                                  const rows_sink *sink)
+{
+    const gainmap_info *info = gainmap_file_info(f);
+    if (!info)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "decode: no file");
+    if (!info->has_gainmap)
+        return gm_error(ctx, GAINMAP_ERR_NO_GAINMAP, "the file has no usable gain map");
+    gainmap_decode_options defaults;
+    if (!opts) {
+        gainmap_decode_options_init(&defaults);
+        opts = &defaults;
+    }
+    int orientation = info->orientation >= 1 && info->orientation <= 8 ? info->orientation : 1;
+    if (info->container == GAINMAP_CONTAINER_JPEG && (opts->keep_orientation || orientation == 1))
+        return stream_jpeg(ctx, f, opts, sink);
+    return whole_to_sink(ctx, f, opts, sink);
+}
+
+typedef struct file_sink {
+    gainmap_ctx *ctx;
+    const char *path;
+    gainmap_file_format fmt;
+    gm_image_writer *w;
+    gainmap_image *header;
+    int write_failed;   /* the failure is the output's (open, write) */
+} file_sink;
+
+static gainmap_status file_begin(void *arg, const gainmap_image *hdr)
+{
+    file_sink *s = arg;
+    if (s->header) {
+        *s->header = *hdr;
+        s->header->data = NULL;
+        s->header->icc = NULL;
+        s->header->icc_size = 0;
+        s->header->exif = NULL;
+        s->header->exif_size = 0;
+    }
+    gainmap_status st = gm_image_writer_open(s->ctx, s->path, s->fmt, hdr, &s->w);
+    s->write_failed = st != GAINMAP_OK;
+    return st;
+}
+
+static gainmap_status file_rows(void *arg, const void *rows, size_t stride, uint32_t n)
+{
+    file_sink *s = arg;
+    gainmap_status st = gm_image_writer_write_rows(s->w, rows, stride, n);
+    s->write_failed = st != GAINMAP_OK;
+    return st;
+}
+
+gainmap_status gainmap_decode_to_file(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
+                                      const char *path, gainmap_file_format fmt, gainmap_image *header)
+{
+    if (header)
+        memset(header, 0, sizeof *header);
+    if (!path)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "decode: NULL output path");
+    file_sink s = {ctx, path, fmt, NULL, header, 0};
+    rows_sink sink = {file_begin, file_rows, &s};
+    gainmap_status st = decode_rows(ctx, f, opts, &sink);
+    if (st == GAINMAP_OK) {
+        st = gm_image_writer_finish(s.w);
+        s.write_failed = st != GAINMAP_OK;
+    } else {
+        gm_image_writer_abort(s.w);
+    }
+    if (st != GAINMAP_OK && !s.write_failed && header)
+        memset(header, 0, sizeof *header);
     return st;
 }

@@ -409,3 +409,240 @@ gainmap_status gm_image_convert(gainmap_ctx *ctx, const gainmap_image *src, gain
     }
     return GAINMAP_OK;
 }
+
+/* ---- row-streaming writers ----------------------------------------------- */
+
+gainmap_status gm_strip_convert(gainmap_ctx *ctx, const gainmap_image *strip, gainmap_pixel_type type,
+                                uint32_t channels, gainmap_image *conv, const gainmap_image **rows)
+{
+    memset(conv, 0, sizeof *conv);
+    bool same_ch = channels == 0 || channels == strip->channels;
+    if (strip->type == type && same_ch && (type != GAINMAP_PIXEL_F32 || !is_nonlinear(strip->transfer))) {
+        *rows = strip;
+        return GAINMAP_OK;
+    }
+    gainmap_image view = *strip;
+    view.icc = NULL;
+    view.icc_size = 0;
+    view.exif = NULL;
+    view.exif_size = 0;
+    *rows = conv;
+    return gm_image_convert(ctx, &view, type, channels, conv);
+}
+
+gainmap_status gm_strip_check(gainmap_ctx *ctx, const gainmap_image *hdr, gainmap_pixel_type type,
+                              uint32_t channels)
+{
+    size_t row = (size_t)hdr->width * hdr->channels * gm_pixel_size(hdr->type);
+    uint8_t *zero = calloc(1, row ? row : 1);
+    if (!zero)
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing the image");
+    gainmap_image strip = *hdr, conv;
+    const gainmap_image *rows;
+    strip.data = zero;
+    strip.stride = row;
+    strip.height = 1;
+    gainmap_status st = gm_strip_convert(ctx, &strip, type, channels, &conv, &rows);
+    gainmap_image_free(&conv);
+    free(zero);
+    return st;
+}
+
+gainmap_status gm_write_strips(gainmap_ctx *ctx, const gainmap_image *img, const gm_fmt_writer *w)
+{
+    enum { STRIP = 64 };
+    gainmap_status st = GAINMAP_OK;
+    for (uint32_t y0 = 0; st == GAINMAP_OK && y0 < img->height; y0 += STRIP) {
+        gainmap_image strip = *img;
+        strip.data = (uint8_t *)img->data + (size_t)y0 * img->stride;
+        strip.height = GM_MIN((uint32_t)STRIP, img->height - y0);
+        strip.icc = NULL;
+        strip.icc_size = 0;
+        strip.exif = NULL;
+        strip.exif_size = 0;
+        st = w->rows(ctx, w->state, &strip);
+    }
+    if (st != GAINMAP_OK) {
+        w->abort(w->state);
+        return st;
+    }
+    return w->finish(ctx, w->state);
+}
+
+/* OpenEXR: no row writer yet; the rows are collected and written at the end. */
+typedef struct exr_buffered {
+    char *path;
+    gainmap_image img;
+    uint32_t y;
+} exr_buffered;
+
+static void exr_buf_abort(void *state)
+{
+    exr_buffered *b = state;
+    gainmap_image_free(&b->img);
+    free(b->path);
+    free(b);
+}
+
+static gainmap_status exr_buf_rows(gainmap_ctx *ctx, void *state, const gainmap_image *strip)
+{
+    (void)ctx;
+    exr_buffered *b = state;
+    size_t row = (size_t)strip->width * strip->channels * gm_pixel_size(strip->type);
+    for (uint32_t i = 0; i < strip->height; i++)
+        memcpy((uint8_t *)b->img.data + (size_t)(b->y + i) * b->img.stride,
+               (const uint8_t *)strip->data + (size_t)i * strip->stride, row);
+    b->y += strip->height;
+    return GAINMAP_OK;
+}
+
+static gainmap_status exr_buf_finish(gainmap_ctx *ctx, void *state)
+{
+    exr_buffered *b = state;
+    gainmap_status st = gm_exr_write(ctx, b->path, &b->img);
+    exr_buf_abort(b);
+    return st;
+}
+
+static gainmap_status exr_buffered_writer(gainmap_ctx *ctx, const char *path, const gainmap_image *hdr,
+                                          gm_fmt_writer *w)
+{
+    exr_buffered *b = calloc(1, sizeof *b);
+    if (!b || !(b->path = strdup(path))) {
+        free(b);
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing the image");
+    }
+    gainmap_status st = gainmap_image_alloc(ctx, &b->img, hdr->width, hdr->height, hdr->channels, hdr->type);
+    if (st != GAINMAP_OK) {
+        exr_buf_abort(b);
+        return st;
+    }
+    void *data = b->img.data;
+    size_t stride = b->img.stride;
+    b->img = *hdr;   /* the caller's metadata (it outlives the writer) */
+    b->img.data = data;
+    b->img.stride = stride;
+    b->img.icc = NULL;
+    b->img.icc_size = 0;
+    b->img.exif = NULL;
+    b->img.exif_size = 0;
+    if (gainmap_image_set_icc(&b->img, hdr->icc, hdr->icc_size) != GAINMAP_OK ||
+        gainmap_image_set_exif(&b->img, hdr->exif, hdr->exif_size) != GAINMAP_OK) {
+        exr_buf_abort(b);
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory copying metadata");
+    }
+    w->state = b;
+    w->rows = exr_buf_rows;
+    w->finish = exr_buf_finish;
+    w->abort = exr_buf_abort;
+    return GAINMAP_OK;
+}
+
+struct gm_image_writer {
+    gainmap_ctx *ctx;
+    char *tmp;
+    char *path;
+    gm_fmt_writer w;
+    gainmap_image hdr;
+    uint32_t y;
+};
+
+gainmap_status gm_image_writer_open(gainmap_ctx *ctx, const char *path, gainmap_file_format fmt,
+                                    const gainmap_image *hdr, gm_image_writer **out)
+{
+    *out = NULL;
+    if (!path || !hdr)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "image_write: NULL argument");
+    if (hdr->width == 0 || hdr->height == 0 || (hdr->channels != 1 && hdr->channels != 3 && hdr->channels != 4) ||
+        !gm_pixel_size(hdr->type))
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "image_write: inconsistent image (%ux%u, %u channels)",
+                        hdr->width, hdr->height, hdr->channels);
+    if (fmt == GAINMAP_FORMAT_AUTO) {
+        fmt = gainmap_format_from_path(path);
+        if (fmt == GAINMAP_FORMAT_AUTO)
+            return gm_error(ctx, GAINMAP_ERR_INVALID_ARG,
+                            "cannot tell the output format from the name %s: use .png, .tif, .exr, .pfm or .ppm",
+                            gm_basename(path));
+    }
+    gainmap_status (*open_fn)(gainmap_ctx *, const char *, const gainmap_image *, gm_fmt_writer *) = NULL;
+    switch (fmt) {
+    case GAINMAP_FORMAT_PNG: open_fn = gm_png_writer; break;
+    case GAINMAP_FORMAT_TIFF: open_fn = gm_tiff_writer; break;
+    case GAINMAP_FORMAT_EXR: open_fn = exr_buffered_writer; break;
+    case GAINMAP_FORMAT_PFM: open_fn = gm_pfm_writer; break;
+    case GAINMAP_FORMAT_PPM: open_fn = gm_ppm_writer; break;
+    default: break;
+    }
+    if (!open_fn)
+        return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED,
+                        "writing %s images is not supported: use PNG, TIFF, OpenEXR, PFM or PPM", format_name(fmt));
+    gm_image_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->path = strdup(path))) {
+        free(w);
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing the image");
+    }
+    w->ctx = ctx;
+    w->hdr = *hdr;
+    w->hdr.data = NULL;
+    gainmap_status st = gm_temp_create(ctx, path, &w->tmp);
+    if (st == GAINMAP_OK) {
+        st = open_fn(ctx, w->tmp, hdr, &w->w);
+        if (st != GAINMAP_OK)
+            gm_temp_abort(w->tmp);
+    }
+    if (st != GAINMAP_OK) {
+        free(w->path);
+        free(w);
+        return st;
+    }
+    *out = w;
+    return GAINMAP_OK;
+}
+
+gainmap_status gm_image_writer_write_rows(gm_image_writer *w, const void *rows, size_t stride, uint32_t n)
+{
+    if (n == 0)
+        return GAINMAP_OK;
+    if (n > w->hdr.height - w->y)
+        return gm_error(w->ctx, GAINMAP_ERR_INVALID_ARG, "image_write: more rows than the image has");
+    gainmap_image strip = w->hdr;
+    strip.data = (void *)(uintptr_t)rows;
+    strip.stride = stride;
+    strip.height = n;
+    strip.icc = NULL;
+    strip.icc_size = 0;
+    strip.exif = NULL;
+    strip.exif_size = 0;
+    gainmap_status st = w->w.rows(w->ctx, w->w.state, &strip);
+    if (st == GAINMAP_OK)
+        w->y += n;
+    return st;
+}
+
+void gm_image_writer_abort(gm_image_writer *w)
+{
+    if (!w)
+        return;
+    w->w.abort(w->w.state);
+    gm_temp_abort(w->tmp);
+    free(w->path);
+    free(w);
+}
+
+gainmap_status gm_image_writer_finish(gm_image_writer *w)
+{
+    if (w->y != w->hdr.height) {
+        gainmap_status st = gm_error(w->ctx, GAINMAP_ERR_INVALID_ARG, "image_write: %u of %u rows given", w->y,
+                                     w->hdr.height);
+        gm_image_writer_abort(w);
+        return st;
+    }
+    gainmap_status st = w->w.finish(w->ctx, w->w.state);
+    if (st != GAINMAP_OK)
+        gm_temp_abort(w->tmp);
+    else
+        st = gm_temp_commit(w->ctx, w->tmp, w->path, 1);
+    free(w->path);
+    free(w);
+    return st;
+}

@@ -505,6 +505,39 @@ gainmap_status gm_ppm_write(gainmap_ctx *ctx, const char *path, const gainmap_im
  * white).  channels 0 = keep; 3 from 4 drops alpha.  Metadata is copied. */
 gainmap_status gm_image_convert(gainmap_ctx *ctx, const gainmap_image *src, gainmap_pixel_type type,
                                 uint32_t channels, gainmap_image *dst);
+/* Row-streaming writers.  A format's writer (gm_ppm_writer, gm_pfm_writer,
+ * gm_png_writer, gm_tiff_writer) opens `path` for an image described by hdr
+ * (every field but data; its icc/exif must outlive the writer) and fills *w:
+ * rows() takes the next strip (hdr's fields, height = rows in the strip,
+ * top to bottom; converted like gm_image_convert), finish() completes the
+ * file and abort() gives up; both free the state.  gm_write_strips writes
+ * a whole image through one (the whole-image writers are built on it, so
+ * both give the same bytes).  gm_image_writer_* add the temporary file
+ * (gm_temp_*): rows appear under `path` only after a successful finish. */
+typedef struct gm_fmt_writer {
+    void *state;
+    gainmap_status (*rows)(gainmap_ctx *ctx, void *state, const gainmap_image *strip);
+    gainmap_status (*finish)(gainmap_ctx *ctx, void *state);
+    void (*abort)(void *state);
+} gm_fmt_writer;
+gainmap_status gm_ppm_writer(gainmap_ctx *ctx, const char *path, const gainmap_image *hdr, gm_fmt_writer *w);
+gainmap_status gm_pfm_writer(gainmap_ctx *ctx, const char *path, const gainmap_image *hdr, gm_fmt_writer *w);
+gainmap_status gm_png_writer(gainmap_ctx *ctx, const char *path, const gainmap_image *hdr, gm_fmt_writer *w);
+gainmap_status gm_tiff_writer(gainmap_ctx *ctx, const char *path, const gainmap_image *hdr, gm_fmt_writer *w);
+gainmap_status gm_write_strips(gainmap_ctx *ctx, const gainmap_image *img, const gm_fmt_writer *w);
+/* A strip in `type` (channels 0 = keep, 3 = drop alpha): *rows = strip when it
+ * has that form already, else conv (free it).  gm_strip_check: whether an
+ * image described by hdr converts (the writers' check before any output). */
+gainmap_status gm_strip_convert(gainmap_ctx *ctx, const gainmap_image *strip, gainmap_pixel_type type,
+                                uint32_t channels, gainmap_image *conv, const gainmap_image **rows);
+gainmap_status gm_strip_check(gainmap_ctx *ctx, const gainmap_image *hdr, gainmap_pixel_type type,
+                              uint32_t channels);
+typedef struct gm_image_writer gm_image_writer;
+gainmap_status gm_image_writer_open(gainmap_ctx *ctx, const char *path, gainmap_file_format fmt,
+                                    const gainmap_image *hdr, gm_image_writer **w);
+gainmap_status gm_image_writer_write_rows(gm_image_writer *w, const void *rows, size_t stride, uint32_t n);
+gainmap_status gm_image_writer_finish(gm_image_writer *w);
+void gm_image_writer_abort(gm_image_writer *w);
 /* Write all bytes to an open file descriptor-backed path (used by the
  * simple writers); records an IO error naming `what`. */
 gainmap_status gm_write_bytes(gainmap_ctx *ctx, const char *path, const uint8_t *data, size_t size,
@@ -568,6 +601,38 @@ gainmap_status gm_resample_init(gainmap_ctx *ctx, gm_resampler *rs, const gainma
 /* out: dst_w * ch floats. */
 void gm_resample_row(gm_resampler *rs, uint32_t y, float *out);
 void gm_resample_free(gm_resampler *rs);
+
+/* apply.c: gainmap_apply in strips.  gm_apply_begin takes the base's
+ * description (size, channels, type, primaries, transfer, orientation; its
+ * data is not read) and the map: a whole 8-bit image, or with map_streamed
+ * only its description (same size as the base, 3-4 channels), its rows then
+ * given to each gm_apply_rows.  *out receives the output's description
+ * (data NULL, stride of a packed row).  gm_apply_rows converts rows
+ * [y0, y0 + n) on the thread pool; the result is the same as gainmap_apply's. */
+/* jpeg_decode.c: one JPEG stream read row by row (gainmap_jpeg_decode is
+ * open + start + rows + finish).  open reads the header: *header gets size,
+ * channels (1 or 3), U8, sRGB/BT.709 (data NULL); start begins decoding (a
+ * multi-scan stream is absorbed whole there).  The data must outlive the
+ * reader.  Errors as gainmap_jpeg_decode's. */
+typedef struct gm_jpeg_reader gm_jpeg_reader;
+gainmap_status gm_jpeg_reader_open(gainmap_ctx *ctx, const uint8_t *data, size_t size, gm_jpeg_reader **r,
+                                   gainmap_image *header);
+gainmap_status gm_jpeg_reader_start(gm_jpeg_reader *r);
+gainmap_status gm_jpeg_reader_rows(gm_jpeg_reader *r, void *dst, size_t stride, uint32_t n);
+gainmap_status gm_jpeg_reader_finish(gm_jpeg_reader *r);
+void gm_jpeg_reader_icc(const gm_jpeg_reader *r, const uint8_t **icc, size_t *size);
+/* 1 for a progressive (multi-scan) stream: libjpeg then holds all its coefficients. */
+int gm_jpeg_reader_multiscan(const gm_jpeg_reader *r);
+void gm_jpeg_reader_close(gm_jpeg_reader *r);
+
+typedef struct gm_apply gm_apply;
+gainmap_status gm_apply_begin(gainmap_ctx *ctx, const gainmap_image *base, const gainmap_image *map, int map_streamed,
+                              const gainmap_metadata *meta, const gainmap_decode_options *opts, gm_apply **a,
+                              gainmap_image *out);
+int gm_apply_uses_map(const gm_apply *a);
+void gm_apply_rows(gm_apply *a, uint32_t y0, uint32_t n, const void *base_rows, size_t base_stride,
+                   const void *map_rows, size_t map_stride, void *out_rows, size_t out_stride);
+void gm_apply_end(gm_apply *a);
 
 /* threads.c: rows [0, rows) in strips of `strip` rows, run by `workers`
  * threads (the caller is one of them).  fn(arg, worker, y0, y1) is called

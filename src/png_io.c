@@ -296,57 +296,161 @@ static bool choose_cicp(const gainmap_image *img, uint8_t cicp[4])
     return true;
 }
 
-gainmap_status gm_png_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img)
+/* The row writer's state (libpng's longjmp can come from any call, so all
+ * of it lives here, not in locals). */
+typedef struct png_writer {
+    png_state s;
+    png_structp png;
+    png_infop info;
+    FILE *f;
+    uint8_t *iccp, *exif;
+} png_writer;
+
+static void png_writer_free(png_writer *w)
 {
-    gainmap_image u;
-    gainmap_status st = gm_image_convert(ctx, img, GAINMAP_PIXEL_U16, 0, &u);
+    if (w->png)
+        png_destroy_write_struct(&w->png, w->info ? &w->info : NULL);
+    if (w->f)
+        fclose(w->f);
+    free(w->iccp);
+    free(w->exif);
+    free(w);
+}
+
+static void png_abort(void *state) { png_writer_free(state); }
+
+static gainmap_status png_jump_status(gainmap_ctx *ctx, png_writer *w)
+{
+    if (w->s.own)
+        return w->s.own;
+    if (w->s.write_errno)
+        return gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot write the output: %s", strerror(w->s.write_errno));
+    return gm_error(ctx, GAINMAP_ERR_CODEC, "PNG: cannot write: %s", w->s.msg[0] ? w->s.msg : "libpng failed");
+}
+
+static void png_put_rows(png_writer *w, const gainmap_image *rows)
+{
+    for (uint32_t y = 0; y < rows->height; y++)
+        png_write_row(w->png, (png_const_bytep)rows->data + (size_t)y * rows->stride);
+}
+
+static gainmap_status png_rows(gainmap_ctx *ctx, void *state, const gainmap_image *strip)
+{
+    png_writer *w = state;
+    gainmap_image conv;
+    const gainmap_image *rows;
+    gainmap_status st = gm_strip_convert(ctx, strip, GAINMAP_PIXEL_U16, 0, &conv, &rows);
     if (st != GAINMAP_OK)
         return st;
+    if (setjmp(png_jmpbuf(w->png))) {
+        gainmap_image_free(&conv);
+        return png_jump_status(ctx, w);
+    }
+    png_put_rows(w, rows);
+    gainmap_image_free(&conv);
+    return GAINMAP_OK;
+}
+
+/* png_write_end (its own function: a longjmp target); 0 or the failure. */
+static gainmap_status png_end(gainmap_ctx *ctx, png_writer *w)
+{
+    if (setjmp(png_jmpbuf(w->png)))
+        return png_jump_status(ctx, w);
+    png_write_end(w->png, w->info);
+    return GAINMAP_OK;
+}
+
+static gainmap_status png_finish(gainmap_ctx *ctx, void *state)
+{
+    png_writer *w = state;
+    gainmap_status st = png_end(ctx, w);
+    if (st != GAINMAP_OK) {
+        png_writer_free(w);
+        return st;
+    }
+    errno = 0;
+    if (fflush(w->f) != 0 || ferror(w->f))
+        st = gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot write the output: %s", strerror(errno ? errno : EIO));
+    png_destroy_write_struct(&w->png, &w->info);
+    w->png = NULL;
+    errno = 0;
+    FILE *f = w->f;
+    w->f = NULL;
+    if (fclose(f) != 0 && st == GAINMAP_OK)
+        st = gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot write the output: %s", strerror(errno ? errno : EIO));
+    png_writer_free(w);
+    return st;
+}
+
+/* IHDR, the chunks and libpng's set-up (its own function: a longjmp target). */
+static gainmap_status png_start(gainmap_ctx *ctx, png_writer *w, const gainmap_image *img, png_unknown_chunk *chunks,
+                                int nchunks)
+{
+    if (setjmp(png_jmpbuf(w->png)))
+        return png_jump_status(ctx, w);
+    png_set_write_fn(w->png, &w->s, write_cb, flush_cb);
+    static const int types[5] = {0, PNG_COLOR_TYPE_GRAY, 0, PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
+    png_set_IHDR(w->png, w->info, img->width, img->height, 16, types[img->channels], PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_set_keep_unknown_chunks(w->png, PNG_HANDLE_CHUNK_ALWAYS, kept_chunks, 4);
+    if (nchunks)
+        png_set_unknown_chunks(w->png, w->info, chunks, nchunks);
+    png_write_info(w->png, w->info);
+    png_set_swap(w->png);
+    return GAINMAP_OK;
+}
+
+gainmap_status gm_png_writer(gainmap_ctx *ctx, const char *path, const gainmap_image *img, gm_fmt_writer *out)
+{
+    gainmap_status st = gm_strip_check(ctx, img, GAINMAP_PIXEL_U16, 0);
+    if (st != GAINMAP_OK)
+        return st;
+    png_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "PNG: out of memory");
     png_unknown_chunk chunks[4];
     int nchunks = 0;
     uint8_t cicp[4], clli[8];
-    uint8_t *iccp = NULL, *exif = NULL;
     if (choose_cicp(img, cicp))
         put_chunk(&chunks[nchunks++], "cICP", cicp, 4);
-    if (u.icc && u.icc_size) {
-        uLong bound = compressBound((uLong)u.icc_size);
+    if (img->icc && img->icc_size) {
+        uLong bound = compressBound((uLong)img->icc_size);
         static const char name[] = "ICC profile";
-        iccp = gm_malloc(ctx, sizeof name + 1 + bound);
-        if (!iccp) {
-            gainmap_image_free(&u);
+        w->iccp = gm_malloc(ctx, sizeof name + 1 + bound);
+        if (!w->iccp) {
+            png_writer_free(w);
             return GAINMAP_ERR_NOMEM;
         }
-        memcpy(iccp, name, sizeof name); /* with its NUL */
-        iccp[sizeof name] = 0;           /* compression method: deflate */
+        memcpy(w->iccp, name, sizeof name); /* with its NUL */
+        w->iccp[sizeof name] = 0;           /* compression method: deflate */
         uLongf zlen = bound;
-        if (compress2(iccp + sizeof name + 1, &zlen, u.icc, (uLong)u.icc_size, 9) != Z_OK) {
-            free(iccp);
-            gainmap_image_free(&u);
+        if (compress2(w->iccp + sizeof name + 1, &zlen, img->icc, (uLong)img->icc_size, 9) != Z_OK) {
+            png_writer_free(w);
             return gm_error(ctx, GAINMAP_ERR_CODEC, "PNG: cannot compress the ICC profile");
         }
-        put_chunk(&chunks[nchunks++], "iCCP", iccp, sizeof name + 1 + zlen);
+        put_chunk(&chunks[nchunks++], "iCCP", w->iccp, sizeof name + 1 + zlen);
     }
     size_t exif_size = 0;
-    if (u.exif && u.exif_size) {
-        exif = gm_malloc(ctx, u.exif_size);
-        if (!exif) {
-            free(iccp);
-            gainmap_image_free(&u);
+    if (img->exif && img->exif_size) {
+        w->exif = gm_malloc(ctx, img->exif_size);
+        if (!w->exif) {
+            png_writer_free(w);
             return GAINMAP_ERR_NOMEM;
         }
-        memcpy(exif, u.exif, u.exif_size);
-        exif_size = u.exif_size;
+        memcpy(w->exif, img->exif, img->exif_size);
+        exif_size = img->exif_size;
         if (img->orientation >= 1 && img->orientation <= 8)
-            gm_exif_set_orientation(exif, exif_size, img->orientation);
+            gm_exif_set_orientation(w->exif, exif_size, img->orientation);
     } else if (img->orientation > 1 && img->orientation <= 8) {
+        uint8_t *exif = NULL;
         if ((st = gm_exif_make(ctx, img->orientation, &exif, &exif_size)) != GAINMAP_OK) {
-            free(iccp);
-            gainmap_image_free(&u);
+            png_writer_free(w);
             return st;
         }
+        w->exif = exif;
     }
-    if (exif)
-        put_chunk(&chunks[nchunks++], "eXIf", exif, exif_size);
+    if (w->exif)
+        put_chunk(&chunks[nchunks++], "eXIf", w->exif, exif_size);
     if (img->max_cll > 0) {
         uint32_t a = (uint32_t)GM_MIN(img->max_cll * 10000.0 + 0.5, 4294967295.0);
         uint32_t b = (uint32_t)GM_MIN(img->max_fall * 10000.0 + 0.5, 4294967295.0);
@@ -357,63 +461,34 @@ gainmap_status gm_png_write(gainmap_ctx *ctx, const char *path, const gainmap_im
         put_chunk(&chunks[nchunks++], "cLLi", clli, 8);
     }
 
-    png_state s;
-    memset(&s, 0, sizeof s);
-    s.ctx = ctx;
-    png_structp png = NULL;
-    png_infop info = NULL;
-    png_bytep *volatile rows = NULL;
-    FILE *volatile f = fopen(path, "wb");
-    if (!f) {
+    w->s.ctx = ctx;
+    w->f = fopen(path, "wb");
+    if (!w->f) {
         st = gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot open the output for writing: %s", strerror(errno));
-        goto done;
+        png_writer_free(w);
+        return st;
     }
-    s.out = f;
-    png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &s, on_error, on_warning);
-    info = png ? png_create_info_struct(png) : NULL;
-    if (!info) {
-        st = gm_error(ctx, GAINMAP_ERR_NOMEM, "PNG: out of memory");
-        goto done;
+    w->s.out = w->f;
+    w->png = png_create_write_struct(PNG_LIBPNG_VER_STRING, &w->s, on_error, on_warning);
+    w->info = w->png ? png_create_info_struct(w->png) : NULL;
+    if (!w->info) {
+        png_writer_free(w);
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "PNG: out of memory");
     }
-    if (setjmp(png_jmpbuf(png))) {
-        if (s.own)
-            st = s.own;
-        else if (s.write_errno)
-            st = gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot write the output: %s", strerror(s.write_errno));
-        else
-            st = gm_error(ctx, GAINMAP_ERR_CODEC, "PNG: cannot write: %s", s.msg[0] ? s.msg : "libpng failed");
-        goto done;
+    if ((st = png_start(ctx, w, img, chunks, nchunks)) != GAINMAP_OK) {
+        png_writer_free(w);
+        return st;
     }
-    png_set_write_fn(png, &s, write_cb, flush_cb);
-    static const int types[5] = {0, PNG_COLOR_TYPE_GRAY, 0, PNG_COLOR_TYPE_RGB, PNG_COLOR_TYPE_RGB_ALPHA};
-    png_set_IHDR(png, info, u.width, u.height, 16, types[u.channels], PNG_INTERLACE_NONE,
-                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
-    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, kept_chunks, 4);
-    if (nchunks)
-        png_set_unknown_chunks(png, info, chunks, nchunks);
-    png_write_info(png, info);
-    png_set_swap(png);
-    rows = gm_malloc(ctx, sizeof(png_bytep) * u.height);
-    if (!rows) {
-        s.own = GAINMAP_ERR_NOMEM;
-        png_error(png, "out of memory");
-    }
-    for (uint32_t y = 0; y < u.height; y++)
-        rows[y] = (png_bytep)u.data + (size_t)y * u.stride;
-    png_write_image(png, rows);
-    png_write_end(png, info);
-    errno = 0;
-    if (fflush(f) != 0 || ferror(f))
-        st = gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot write the output: %s", strerror(errno ? errno : EIO));
-done:
-    if (png)
-        png_destroy_write_struct(&png, info ? &info : NULL);
-    errno = 0;
-    if (f && fclose(f) != 0 && st == GAINMAP_OK)
-        st = gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot write the output: %s", strerror(errno ? errno : EIO));
-    free(rows);
-    free(iccp);
-    free(exif);
-    gainmap_image_free(&u);
-    return st;
+    out->state = w;
+    out->rows = png_rows;
+    out->finish = png_finish;
+    out->abort = png_abort;
+    return GAINMAP_OK;
+}
+
+gainmap_status gm_png_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img)
+{
+    gm_fmt_writer w;
+    gainmap_status st = gm_png_writer(ctx, path, img, &w);
+    return st != GAINMAP_OK ? st : gm_write_strips(ctx, img, &w);
 }

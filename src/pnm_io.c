@@ -171,8 +171,6 @@ gainmap_status gm_pnm_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, g
 /* Strips of rows are converted (gm_image_convert on a view of the strip,
  * so the pixels are the same as a whole-image conversion) into a buffer of
  * file bytes and written out: memory is one strip, not two image copies. */
-enum { PNM_STRIP = 64 };
-
 typedef struct pnm_out {
     int fd;
     const char *what;
@@ -209,117 +207,155 @@ static gainmap_status pnm_close(gainmap_ctx *ctx, pnm_out *o, gainmap_status st)
     return st;
 }
 
-/* Rows [y0, y0 + n) of img converted to `type` (RGBA -> RGB), in *conv
- * (freed by the caller), or img itself when it already has that form. */
-static gainmap_status strip_view(gainmap_ctx *ctx, const gainmap_image *img, gainmap_pixel_type type, uint32_t y0,
-                                 uint32_t n, gainmap_image *conv, const gainmap_image **rows)
+/* One writer for both: PPM (16-bit big-endian, rows in order) and PFM
+ * (little-endian floats, rows bottom to top: each strip goes to its place
+ * in the file with pwrite). */
+typedef struct pnm_writer {
+    pnm_out o;
+    int pfm;
+    uint32_t ch, w, h, y;
+    uint64_t head;
+    uint8_t *buf;
+    size_t cap;
+} pnm_writer;
+
+static void pnm_abort(void *state)
 {
-    memset(conv, 0, sizeof *conv);
-    if (img->type == type && img->channels != 4 && (type != GAINMAP_PIXEL_F32 || img->transfer == GAINMAP_TRANSFER_LINEAR ||
-                                                      img->transfer == GAINMAP_TRANSFER_UNKNOWN)) {
-        *rows = img;
-        return GAINMAP_OK;
-    }
-    gainmap_image view = *img;
-    view.data = (uint8_t *)img->data + (size_t)y0 * img->stride;
-    view.height = n;
-    view.icc = NULL;
-    view.icc_size = 0;
-    view.exif = NULL;
-    view.exif_size = 0;
-    gainmap_status st = gm_image_convert(ctx, &view, type, img->channels == 4 ? 3 : 0, conv);
-    *rows = conv;
+    pnm_writer *p = state;
+    close(p->o.fd);
+    free(p->buf);
+    free(p);
+}
+
+static gainmap_status pnm_finish(gainmap_ctx *ctx, void *state)
+{
+    pnm_writer *p = state;
+    gainmap_status st = pnm_close(ctx, &p->o, GAINMAP_OK);
+    free(p->buf);
+    free(p);
     return st;
+}
+
+static gainmap_status pnm_pwrite(gainmap_ctx *ctx, pnm_out *o, const uint8_t *data, size_t size, uint64_t at)
+{
+    size_t done = 0;
+    while (done < size) {
+        ssize_t w = pwrite(o->fd, data + done, size - done, (off_t)(at + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return gm_error(ctx, GAINMAP_ERR_IO, "%s: cannot write the output: %s", o->what,
+                            strerror(w < 0 ? errno : ENOSPC));
+        done += (size_t)w;
+    }
+    return GAINMAP_OK;
+}
+
+static gainmap_status pnm_rows(gainmap_ctx *ctx, void *state, const gainmap_image *strip)
+{
+    pnm_writer *p = state;
+    gainmap_image conv;
+    const gainmap_image *rows;
+    uint32_t n = strip->height;
+    gainmap_status st = gm_strip_convert(ctx, strip, p->pfm ? GAINMAP_PIXEL_F32 : GAINMAP_PIXEL_U16,
+                                         strip->channels == 4 ? 3 : 0, &conv, &rows);
+    if (st != GAINMAP_OK)
+        return st;
+    size_t row = (size_t)p->w * p->ch, bytes = row * (p->pfm ? 4 : 2) * n;
+    if (bytes > p->cap) {
+        free(p->buf);
+        p->cap = 0;
+        if (!(p->buf = gm_malloc(ctx, bytes))) {
+            gainmap_image_free(&conv);
+            return GAINMAP_ERR_NOMEM;
+        }
+        p->cap = bytes;
+    }
+    uint8_t *d = p->buf;
+    if (p->pfm) {
+        for (uint32_t i = n; i-- > 0;) {
+            const float *s = (const float *)(const void *)((const uint8_t *)rows->data + (size_t)i * rows->stride);
+            for (size_t k = 0; k < row; k++, d += 4) {
+                uint32_t u;
+                memcpy(&u, &s[k], 4);
+                d[0] = (uint8_t)u;
+                d[1] = (uint8_t)(u >> 8);
+                d[2] = (uint8_t)(u >> 16);
+                d[3] = (uint8_t)(u >> 24);
+            }
+        }
+    } else {
+        for (uint32_t i = 0; i < n; i++) {
+            const uint16_t *s = (const uint16_t *)(const void *)((const uint8_t *)rows->data + (size_t)i * rows->stride);
+            for (size_t k = 0; k < row; k++, d += 2) {
+                d[0] = (uint8_t)(s[k] >> 8);
+                d[1] = (uint8_t)s[k];
+            }
+        }
+    }
+    gainmap_image_free(&conv);
+    if (p->pfm)   /* rows y .. y+n-1 sit at file rows h-y-n .. h-y-1 */
+        st = pnm_pwrite(ctx, &p->o, p->buf, bytes, p->head + (uint64_t)(p->h - p->y - n) * row * 4);
+    else
+        st = pnm_put(ctx, &p->o, p->buf, bytes);
+    p->y += n;
+    return st;
+}
+
+static gainmap_status pnm_writer_open(gainmap_ctx *ctx, const char *path, const gainmap_image *hdr, int pfm,
+                                      gm_fmt_writer *w)
+{
+    /* the conversion's checks (channels, type) before the file is touched */
+    gainmap_status st = gm_strip_check(ctx, hdr, pfm ? GAINMAP_PIXEL_F32 : GAINMAP_PIXEL_U16,
+                                       hdr->channels == 4 ? 3 : 0);
+    if (st != GAINMAP_OK)
+        return st;
+    pnm_writer *p = calloc(1, sizeof *p);
+    if (!p)
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory writing the image");
+    p->pfm = pfm;
+    p->ch = hdr->channels == 4 ? 3 : hdr->channels;
+    p->w = hdr->width;
+    p->h = hdr->height;
+    if ((st = pnm_open(ctx, &p->o, path, pfm ? "PFM" : "PPM")) != GAINMAP_OK) {
+        free(p);
+        return st;
+    }
+    char head[64];
+    int hn = pfm ? snprintf(head, sizeof head, "%s\n%u %u\n-1.0\n", p->ch == 3 ? "PF" : "Pf", p->w, p->h)
+                 : snprintf(head, sizeof head, "%s\n%u %u\n65535\n", p->ch == 3 ? "P6" : "P5", p->w, p->h);
+    p->head = (uint64_t)hn;
+    if ((st = pnm_put(ctx, &p->o, (const uint8_t *)head, (size_t)hn)) != GAINMAP_OK) {
+        pnm_abort(p);
+        return st;
+    }
+    w->state = p;
+    w->rows = pnm_rows;
+    w->finish = pnm_finish;
+    w->abort = pnm_abort;
+    return GAINMAP_OK;
+}
+
+gainmap_status gm_ppm_writer(gainmap_ctx *ctx, const char *path, const gainmap_image *hdr, gm_fmt_writer *w)
+{
+    return pnm_writer_open(ctx, path, hdr, 0, w);
+}
+
+gainmap_status gm_pfm_writer(gainmap_ctx *ctx, const char *path, const gainmap_image *hdr, gm_fmt_writer *w)
+{
+    return pnm_writer_open(ctx, path, hdr, 1, w);
 }
 
 gainmap_status gm_pfm_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img)
 {
-    gainmap_image probe;
-    const gainmap_image *rows;
-    /* the conversion's checks (channels, type) before the file is touched */
-    gainmap_status st = strip_view(ctx, img, GAINMAP_PIXEL_F32, 0, 1, &probe, &rows);
-    if (st != GAINMAP_OK)
-        return st;
-    gainmap_image_free(&probe);
-    uint32_t ch = img->channels == 4 ? 3 : img->channels, w = img->width, h = img->height;
-    size_t row = (size_t)w * ch;
-    uint8_t *buf = gm_malloc(ctx, row * 4 * PNM_STRIP);
-    if (!buf)
-        return GAINMAP_ERR_NOMEM;
-    pnm_out o;
-    if ((st = pnm_open(ctx, &o, path, "PFM")) != GAINMAP_OK) {
-        free(buf);
-        return st;
-    }
-    char head[64];
-    int hn = snprintf(head, sizeof head, "%s\n%u %u\n-1.0\n", ch == 3 ? "PF" : "Pf", w, h);
-    st = pnm_put(ctx, &o, (const uint8_t *)head, (size_t)hn);
-    /* PFM rows run bottom to top: strips from the last one up. */
-    for (uint32_t end = h; st == GAINMAP_OK && end > 0;) {
-        uint32_t n = GM_MIN((uint32_t)PNM_STRIP, end), y0 = end - n;
-        gainmap_image conv;
-        if ((st = strip_view(ctx, img, GAINMAP_PIXEL_F32, y0, n, &conv, &rows)) != GAINMAP_OK)
-            break;
-        uint32_t base = rows == img ? y0 : 0;
-        uint8_t *p = buf;
-        for (uint32_t i = n; i-- > 0;) {
-            const float *s = (const float *)(const void *)((const uint8_t *)rows->data + (size_t)(base + i) * rows->stride);
-            for (size_t k = 0; k < row; k++, p += 4) {
-                uint32_t u;
-                memcpy(&u, &s[k], 4);
-                p[0] = (uint8_t)u;
-                p[1] = (uint8_t)(u >> 8);
-                p[2] = (uint8_t)(u >> 16);
-                p[3] = (uint8_t)(u >> 24);
-            }
-        }
-        gainmap_image_free(&conv);
-        st = pnm_put(ctx, &o, buf, (size_t)(p - buf));
-        end = y0;
-    }
-    free(buf);
-    return pnm_close(ctx, &o, st);
+    gm_fmt_writer w;
+    gainmap_status st = gm_pfm_writer(ctx, path, img, &w);
+    return st != GAINMAP_OK ? st : gm_write_strips(ctx, img, &w);
 }
 
 gainmap_status gm_ppm_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img)
 {
-    gainmap_image probe;
-    const gainmap_image *rows;
-    gainmap_status st = strip_view(ctx, img, GAINMAP_PIXEL_U16, 0, 1, &probe, &rows);
-    if (st != GAINMAP_OK)
-        return st;
-    gainmap_image_free(&probe);
-    uint32_t ch = img->channels == 4 ? 3 : img->channels, w = img->width, h = img->height;
-    size_t row = (size_t)w * ch;
-    uint8_t *buf = gm_malloc(ctx, row * 2 * PNM_STRIP);
-    if (!buf)
-        return GAINMAP_ERR_NOMEM;
-    pnm_out o;
-    if ((st = pnm_open(ctx, &o, path, "PPM")) != GAINMAP_OK) {
-        free(buf);
-        return st;
-    }
-    char head[64];
-    int hn = snprintf(head, sizeof head, "%s\n%u %u\n65535\n", ch == 3 ? "P6" : "P5", w, h);
-    st = pnm_put(ctx, &o, (const uint8_t *)head, (size_t)hn);
-    for (uint32_t y0 = 0; st == GAINMAP_OK && y0 < h; y0 += PNM_STRIP) {
-        uint32_t n = GM_MIN((uint32_t)PNM_STRIP, h - y0);
-        gainmap_image conv;
-        if ((st = strip_view(ctx, img, GAINMAP_PIXEL_U16, y0, n, &conv, &rows)) != GAINMAP_OK)
-            break;
-        uint32_t base = rows == img ? y0 : 0;
-        uint8_t *p = buf;
-        for (uint32_t i = 0; i < n; i++) {
-            const uint16_t *s =
-                (const uint16_t *)(const void *)((const uint8_t *)rows->data + (size_t)(base + i) * rows->stride);
-            for (size_t k = 0; k < row; k++, p += 2) {
-                p[0] = (uint8_t)(s[k] >> 8);
-                p[1] = (uint8_t)s[k];
-            }
-        }
-        gainmap_image_free(&conv);
-        st = pnm_put(ctx, &o, buf, (size_t)(p - buf));
-    }
-    free(buf);
-    return pnm_close(ctx, &o, st);
+    gm_fmt_writer w;
+    gainmap_status st = gm_ppm_writer(ctx, path, img, &w);
+    return st != GAINMAP_OK ? st : gm_write_strips(ctx, img, &w);
 }

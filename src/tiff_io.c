@@ -474,64 +474,143 @@ static gainmap_status append_exif_ifds(gainmap_ctx *ctx, const char *path, const
                     err ? strerror(err) : "");
 }
 
-gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img)
+typedef struct tiff_writer {
+    tiff_state s;
+    TIFF *tif;
+    int as_float;
+    uint32_t y;
+    char *path;
+    gainmap_image exif;   /* a copy of the EXIF, for its IFDs appended at the end */
+    uint32_t exif_at, gps_at;
+    uint8_t *row;
+} tiff_writer;
+
+static void tiff_abort(void *state)
+{
+    tiff_writer *w = state;
+    if (w->tif)
+        TIFFClose(w->tif);
+    else if (w->s.fd >= 0)
+        close(w->s.fd);
+    free(w->path);
+    free(w->row);
+    gainmap_image_free(&w->exif);
+    free(w);
+}
+
+static gainmap_status tiff_rows(gainmap_ctx *ctx, void *state, const gainmap_image *strip)
+{
+    tiff_writer *w = state;
+    gainmap_image conv;
+    const gainmap_image *rows;
+    gainmap_status st =
+        gm_strip_convert(ctx, strip, w->as_float ? GAINMAP_PIXEL_F32 : GAINMAP_PIXEL_U16, 0, &conv, &rows);
+    if (st != GAINMAP_OK)
+        return st;
+    /* libtiff's predictor differences the row in place: give it our copy,
+     * never the caller's pixels */
+    size_t row = (size_t)rows->width * rows->channels * gm_pixel_size(rows->type);
+    if (!w->row && !(w->row = gm_malloc(ctx, row))) {
+        gainmap_image_free(&conv);
+        return GAINMAP_ERR_NOMEM;
+    }
+    int ok = 1;
+    for (uint32_t i = 0; ok && i < rows->height; i++) {
+        memcpy(w->row, (const uint8_t *)rows->data + (size_t)i * rows->stride, row);
+        ok = TIFFWriteScanline(w->tif, w->row, w->y + i, 0) == 1;
+    }
+    gainmap_image_free(&conv);
+    w->y += strip->height;
+    if (ok)
+        return GAINMAP_OK;
+    if (w->s.write_errno)
+        return gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot write the output: %s", strerror(w->s.write_errno));
+    return fail(ctx, GAINMAP_ERR_IO, &w->s, "cannot write the output");
+}
+
+static gainmap_status tiff_finish(gainmap_ctx *ctx, void *state)
+{
+    tiff_writer *w = state;
+    int ok = TIFFWriteDirectory(w->tif);
+    TIFFClose(w->tif);
+    w->tif = NULL;
+    gainmap_status st = GAINMAP_OK;
+    if (w->s.write_errno)
+        st = gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot write the output: %s", strerror(w->s.write_errno));
+    else if (!ok || w->s.msg[0])
+        st = fail(ctx, GAINMAP_ERR_IO, &w->s, "cannot write the output");
+    else if (w->exif_at || w->gps_at)
+        st = append_exif_ifds(ctx, w->path, &w->exif);
+    w->s.fd = -1;
+    tiff_abort(w);
+    return st;
+}
+
+gainmap_status gm_tiff_writer(gainmap_ctx *ctx, const char *path, const gainmap_image *img, gm_fmt_writer *out)
 {
     bool as_float = img->type == GAINMAP_PIXEL_F32 &&
                     (img->transfer == GAINMAP_TRANSFER_LINEAR || img->transfer == GAINMAP_TRANSFER_UNKNOWN);
-    gainmap_image u;
-    gainmap_status st =
-        gm_image_convert(ctx, img, as_float ? GAINMAP_PIXEL_F32 : GAINMAP_PIXEL_U16, 0, &u);
+    gainmap_status st = gm_strip_check(ctx, img, as_float ? GAINMAP_PIXEL_F32 : GAINMAP_PIXEL_U16, 0);
     if (st != GAINMAP_OK)
         return st;
+    tiff_writer *w = calloc(1, sizeof *w);
+    if (!w || !(w->path = strdup(path))) {
+        free(w);
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "TIFF: out of memory");
+    }
+    w->s.fd = -1;
+    w->as_float = as_float;
     /* EXIF: descriptive IFD0 tags through libtiff; the Exif and GPS IFDs
      * are appended by us after libtiff is done (placeholders in IFD0), in
      * the EXIF's byte order, which the whole file then takes. */
     char order = img->exif ? gm_exif_byte_order(img->exif, img->exif_size) : 0;
-    uint32_t exif_at = 0, gps_at = 0;
     if (order) {
         gm_buf probe;
         gm_buf_init(&probe);
-        gm_exif_sub_ifds(img->exif, img->exif_size, 8, &probe, &exif_at, &gps_at);
+        gm_exif_sub_ifds(img->exif, img->exif_size, 8, &probe, &w->exif_at, &w->gps_at);
         gm_buf_free(&probe);
+        if ((w->exif_at || w->gps_at) && gainmap_image_set_exif(&w->exif, img->exif, img->exif_size) != GAINMAP_OK) {
+            tiff_abort(w);
+            return gm_error(ctx, GAINMAP_ERR_NOMEM, "TIFF: out of memory");
+        }
     }
-    tiff_state s;
-    memset(&s, 0, sizeof s);
-    s.fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (s.fd < 0) {
-        gainmap_image_free(&u);
-        return gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot open the output for writing: %s", strerror(errno));
+    w->s.fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (w->s.fd < 0) {
+        st = gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot open the output for writing: %s", strerror(errno));
+        tiff_abort(w);
+        return st;
     }
-    TIFFOpenOptions *opts = make_options(ctx, &s);
-    TIFF *tif = opts ? TIFFClientOpenExt(path, order == 'M' ? "wbm" : order == 'I' ? "wlm" : "wm", (thandle_t)&s,
+    TIFFOpenOptions *opts = make_options(ctx, &w->s);
+    TIFF *tif = opts ? TIFFClientOpenExt(path, order == 'M' ? "wbm" : order == 'I' ? "wlm" : "wm", (thandle_t)&w->s,
                                          fd_read, fd_write, fd_seek, fd_close, fd_size, fd_map, fd_unmap, opts)
                      : NULL;
     if (opts)
         TIFFOpenOptionsFree(opts);
     if (!tif) {
-        if (s.fd >= 0)
-            close(s.fd);
-        gainmap_image_free(&u);
-        return fail(ctx, GAINMAP_ERR_IO, &s, "cannot open the output for writing");
+        st = fail(ctx, GAINMAP_ERR_IO, &w->s, "cannot open the output for writing");
+        tiff_abort(w);
+        return st;
     }
+    w->tif = tif;
     int ok = 1;
-    ok &= TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, u.width);
-    ok &= TIFFSetField(tif, TIFFTAG_IMAGELENGTH, u.height);
-    ok &= TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)u.channels);
+    ok &= TIFFSetField(tif, TIFFTAG_IMAGEWIDTH, img->width);
+    ok &= TIFFSetField(tif, TIFFTAG_IMAGELENGTH, img->height);
+    ok &= TIFFSetField(tif, TIFFTAG_SAMPLESPERPIXEL, (uint16_t)img->channels);
     ok &= TIFFSetField(tif, TIFFTAG_BITSPERSAMPLE, (uint16_t)(as_float ? 32 : 16));
     ok &= TIFFSetField(tif, TIFFTAG_SAMPLEFORMAT, (uint16_t)(as_float ? SAMPLEFORMAT_IEEEFP : SAMPLEFORMAT_UINT));
-    ok &= TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, (uint16_t)(u.channels >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK));
+    ok &= TIFFSetField(tif, TIFFTAG_PHOTOMETRIC, (uint16_t)(img->channels >= 3 ? PHOTOMETRIC_RGB : PHOTOMETRIC_MINISBLACK));
     ok &= TIFFSetField(tif, TIFFTAG_PLANARCONFIG, (uint16_t)PLANARCONFIG_CONTIG);
     ok &= TIFFSetField(tif, TIFFTAG_COMPRESSION, (uint16_t)COMPRESSION_ADOBE_DEFLATE);
     ok &= TIFFSetField(tif, TIFFTAG_PREDICTOR, (uint16_t)(as_float ? PREDICTOR_FLOATINGPOINT : PREDICTOR_HORIZONTAL));
     ok &= TIFFSetField(tif, TIFFTAG_ROWSPERSTRIP, TIFFDefaultStripSize(tif, 0));
-    if (u.channels == 4) {
+    if (img->channels == 4) {
         uint16_t extra = EXTRASAMPLE_UNASSALPHA;
         ok &= TIFFSetField(tif, TIFFTAG_EXTRASAMPLES, (uint16_t)1, &extra);
     }
     if (img->orientation >= 1 && img->orientation <= 8)
         ok &= TIFFSetField(tif, TIFFTAG_ORIENTATION, (uint16_t)img->orientation);
-    if (u.icc && u.icc_size) {
-        ok &= TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)u.icc_size, u.icc);
+    if (img->icc && img->icc_size) {
+        ok &= TIFFSetField(tif, TIFFTAG_ICCPROFILE, (uint32_t)img->icc_size, img->icc);
     } else if (!as_float) {
         /* TIFF has no cICP: without an ICC a PQ/HLG or P3 file would read back as sRGB */
         const char *name = gm_icc_name_for(img->primaries, img->transfer);
@@ -543,20 +622,28 @@ gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_i
     }
     if (order) {
         ok &= set_exif_ifd0(tif, img);
-        if (exif_at)
+        if (w->exif_at)
             ok &= TIFFSetField(tif, TIFFTAG_EXIFIFD, (uint64_t)0);
-        if (gps_at)
+        if (w->gps_at)
             ok &= TIFFSetField(tif, TIFFTAG_GPSIFD, (uint64_t)0);
     }
-    for (uint32_t y = 0; ok && y < u.height; y++)
-        ok = TIFFWriteScanline(tif, (uint8_t *)u.data + (size_t)y * u.stride, y, 0) == 1;
-    if (ok)
-        ok = TIFFWriteDirectory(tif);
-    TIFFClose(tif);
-    gainmap_image_free(&u);
-    if (s.write_errno)
-        return gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot write the output: %s", strerror(s.write_errno));
-    if (!ok || s.msg[0])
-        return fail(ctx, GAINMAP_ERR_IO, &s, "cannot write the output");
-    return exif_at || gps_at ? append_exif_ifds(ctx, path, img) : GAINMAP_OK;
+    if (!ok) {
+        st = w->s.write_errno
+                 ? gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot write the output: %s", strerror(w->s.write_errno))
+                 : fail(ctx, GAINMAP_ERR_IO, &w->s, "cannot write the output");
+        tiff_abort(w);
+        return st;
+    }
+    out->state = w;
+    out->rows = tiff_rows;
+    out->finish = tiff_finish;
+    out->abort = tiff_abort;
+    return GAINMAP_OK;
+}
+
+gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img)
+{
+    gm_fmt_writer w;
+    gainmap_status st = gm_tiff_writer(ctx, path, img, &w);
+    return st != GAINMAP_OK ? st : gm_write_strips(ctx, img, &w);
 }

@@ -4,13 +4,18 @@
  * (gain per code, PQ by float bits, full-size map without resampling)
  * against the formula evaluated in double precision here; gainmap_compute
  * (tables, float log2, two passes on the thread pool) against its
- * double-precision reference gm_compute_ref; the float log2 against libm. */
+ * double-precision reference gm_compute_ref; the float log2 against libm;
+ * gainmap_decode_to_file (strips: the base read, applied and written row by
+ * row, a full-size map in step with it) against gainmap_decode +
+ * gainmap_image_write: the same bytes in every output format. */
 #include "internal.h"
 #include "check.h"
+#include "support/testutil.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static uint32_t rng = 12345;
 static uint32_t rnd(void)
@@ -402,6 +407,196 @@ static void test_percentile_peak(void)
     gainmap_image_free(&img);
 }
 
+
+/* ---- streaming decode --------------------------------------------------- */
+
+static int same_file(const char *a, const char *b)
+{
+    size_t na = 0, nb = 0;
+    uint8_t *da = tu_read(a, &na), *db = tu_read(b, &nb);
+    int ok = da && db && na == nb && na > 0 && !memcmp(da, db, na);
+    free(da);
+    free(db);
+    return ok;
+}
+
+static long g_compared;
+
+/* Both paths for one file and options, in every writer format. */
+static void stream_vs_whole(const char *dir, const char *what, const uint8_t *jpg, size_t n,
+                            const gainmap_decode_options *o)
+{
+    static const struct {
+        const char *ext;
+        gainmap_file_format fmt;
+    } fmts[] = {{"ppm", GAINMAP_FORMAT_PPM}, {"pfm", GAINMAP_FORMAT_PFM}, {"png", GAINMAP_FORMAT_PNG},
+                {"tif", GAINMAP_FORMAT_TIFF}, {"exr", GAINMAP_FORMAT_EXR}};
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    gainmap_file *f = NULL;
+    CHECK_INT(gainmap_file_open_memory(ctx, jpg, n, &f), GAINMAP_OK);
+    gainmap_image whole;
+    CHECK_INT(gainmap_decode(ctx, f, o, &whole), GAINMAP_OK);
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        /* 16-bit formats cannot hold linear floats, PFM/EXR take anything */
+        if (o->transfer == GAINMAP_TRANSFER_LINEAR && (fmts[i].fmt == GAINMAP_FORMAT_PPM || fmts[i].fmt == GAINMAP_FORMAT_PNG))
+            continue;
+        char a[64], b[64];
+        snprintf(a, sizeof a, "whole.%s", fmts[i].ext);
+        snprintf(b, sizeof b, "stream.%s", fmts[i].ext);
+        char pa[512];
+        snprintf(pa, sizeof pa, "%s", tu_path(dir, a));
+        const char *pb = tu_path(dir, b);
+        CHECK_INT(gainmap_image_write(ctx, pa, &whole, fmts[i].fmt), GAINMAP_OK);
+        gainmap_image hdr;
+        CHECK_INT(gainmap_decode_to_file(ctx, f, o, pb, GAINMAP_FORMAT_AUTO, &hdr), GAINMAP_OK);
+        CHECK(hdr.width == whole.width && hdr.height == whole.height && hdr.type == whole.type &&
+              hdr.transfer == whole.transfer && hdr.primaries == whole.primaries && hdr.data == NULL);
+        CHECK_MSG(same_file(pa, pb), "%s: streamed %s differs from the whole-image file", what, fmts[i].ext);
+        g_compared++;
+    }
+    gainmap_image_free(&whole);
+    gainmap_file_close(f);
+    gainmap_ctx_free(ctx);
+}
+
+static void test_decode_stream_identical(void)
+{
+    const char *dir = tu_tmpdir("perf_equiv_stream");
+    /* A master whose height is not a multiple of the strip (128) nor of an
+     * MCU row, encoded with every map layout the streaming decode treats
+     * differently: full-size 3-channel sequential (read in step with the
+     * base), progressive (decoded whole first), 1 channel at half size
+     * (resampled), and EXIF orientation 6 (the whole-image path). */
+    gainmap_image m;
+    random_master(&m, 203, 301, GAINMAP_PRIMARIES_P3);
+    static const struct {
+        const char *what;
+        int sequential, channels, scale, orientation;
+    } enc[] = {{"sequential 3ch", 1, 3, 1, 1}, {"progressive 3ch", 0, 3, 1, 1}, {"1ch half", 1, 1, 2, 1},
+               {"3ch quarter", 0, 3, 4, 1}, {"orientation 6", 1, 3, 1, 6}};
+    for (size_t e = 0; e < sizeof enc / sizeof enc[0]; e++) {
+        gainmap_encode_options eo;
+        gainmap_encode_options_init(&eo);
+        eo.sequential = enc[e].sequential;
+        eo.gainmap_channels = enc[e].channels;
+        eo.gainmap_scale = enc[e].scale;
+        m.orientation = enc[e].orientation;
+        uint8_t *jpg = NULL;
+        size_t n = 0;
+        CHECK_INT(gainmap_encode_jpeg(NULL, &m, NULL, &eo, &jpg, &n), GAINMAP_OK);
+        static const struct {
+            gainmap_transfer tf;
+            gainmap_primaries p;
+            double headroom;
+            int keep;
+        } dec[] = {{GAINMAP_TRANSFER_PQ, GAINMAP_PRIMARIES_BT2020, 0.0, 0},
+                   {GAINMAP_TRANSFER_LINEAR, GAINMAP_PRIMARIES_UNKNOWN, 0.0, 0},
+                   {GAINMAP_TRANSFER_HLG, GAINMAP_PRIMARIES_P3, 2.0, 1},
+                   {GAINMAP_TRANSFER_SRGB, GAINMAP_PRIMARIES_BT709, 0.0, 0}};
+        for (size_t d = 0; d < sizeof dec / sizeof dec[0]; d++) {
+            gainmap_decode_options o;
+            gainmap_decode_options_init(&o);
+            o.transfer = dec[d].tf;
+            o.primaries = dec[d].p;
+            o.headroom = dec[d].headroom;
+            o.keep_orientation = dec[d].keep;
+            stream_vs_whole(dir, enc[e].what, jpg, n, &o);
+        }
+        gainmap_free(jpg);
+    }
+    gainmap_image_free(&m);
+    /* Real files: a 1-channel quarter-size map, maps larger than the base,
+     * an Adobe full-size map, an Apple map. */
+    static const char *const corpus[] = {"ultrahdr_iso21496_jpeg/vearutop__s01.vipsth.jpg",
+                                         "ultrahdr_v1_xmp_mpf/libavif__paris_exif_xmp_gainmap_bigendian.jpg",
+                                         "ultrahdr_v1_xmp_mpf/awesomegm__gm-Cat__44744745484_.jpg",
+                                         "adobe_hdrgm_jpeg/libavif__seine_sdr_gainmap_srgb.jpg",
+                                         "apple_jpeg_gainmap/libavif__apple_gainmap_new.jpg"};
+    for (size_t c = 0; c < sizeof corpus / sizeof corpus[0]; c++) {
+        size_t n = 0;
+        uint8_t *d = tu_read(tu_corpus(corpus[c]), &n);
+        if (!d) {
+            printf("  (corpus file %s not found: skipped)\n", corpus[c]);
+            continue;
+        }
+        gainmap_decode_options o;
+        gainmap_decode_options_init(&o);
+        stream_vs_whole(dir, corpus[c], d, n, &o);
+        free(d);
+    }
+    printf("  %ld streamed files byte-identical to the whole-image path\n", g_compared);
+    CHECK(g_compared >= 5 * 4 * 4);
+}
+
+/* A failure of the output is blamed on the output (the header is kept), a
+ * failure of the input on the input; no file is left behind either way. */
+static void test_decode_stream_failures(void)
+{
+    const char *dir = tu_tmpdir("perf_equiv_stream_fail");
+    gainmap_image m;
+    random_master(&m, 64, 48, GAINMAP_PRIMARIES_P3);
+    gainmap_encode_options eo;
+    gainmap_encode_options_init(&eo);
+    eo.sequential = 1;
+    uint8_t *jpg = NULL;
+    size_t n = 0;
+    CHECK_INT(gainmap_encode_jpeg(NULL, &m, NULL, &eo, &jpg, &n), GAINMAP_OK);
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    gainmap_file *f = NULL;
+    CHECK_INT(gainmap_file_open_memory(ctx, jpg, n, &f), GAINMAP_OK);
+    gainmap_image hdr;
+    /* linear floats into a 16-bit PNG: refused before any output */
+    gainmap_decode_options o;
+    gainmap_decode_options_init(&o);
+    o.transfer = GAINMAP_TRANSFER_LINEAR;
+    CHECK_INT(gainmap_decode_to_file(ctx, f, &o, tu_path(dir, "x.png"), GAINMAP_FORMAT_AUTO, &hdr),
+              GAINMAP_ERR_UNSUPPORTED);
+    CHECK_INT((int)hdr.width, 64);
+    CHECK_CONTAINS(gainmap_last_error(ctx), "linear floating-point pixels cannot be stored as 16-bit integers");
+    CHECK(access(tu_path(dir, "x.png"), F_OK) != 0);
+    /* a folder that does not exist */
+    gainmap_clear_error(ctx);
+    CHECK_INT(gainmap_decode_to_file(ctx, f, NULL, tu_path(dir, "no/such/x.ppm"), GAINMAP_FORMAT_AUTO, &hdr),
+              GAINMAP_ERR_IO);
+    CHECK_INT((int)hdr.width, 64);
+    gainmap_file_close(f);
+    /* a base cut short in its entropy data: the input's failure, header zeroed, no output */
+    const gainmap_info *info = NULL;
+    CHECK_INT(gainmap_file_open_memory(ctx, jpg, n, &f), GAINMAP_OK);
+    info = gainmap_file_info(f);
+    const uint8_t *bd;
+    size_t bs;
+    CHECK_INT(gainmap_file_base_stream(f, &bd, &bs), GAINMAP_OK);
+    CHECK(bs < n && memcmp(bd, jpg, 64) == 0);   /* the primary image leads the file */
+    size_t cut = bs / 2;
+    uint8_t *broken = malloc(n);
+    memcpy(broken, jpg, n);
+    memset(broken + cut, 0, bs / 4);   /* garbage in the middle of the scan */
+    gainmap_file_close(f);
+    (void)info;
+    gainmap_file *g = NULL;
+    CHECK_INT(gainmap_file_open_memory(ctx, broken, n, &g), GAINMAP_OK);
+    gainmap_clear_error(ctx);
+    gainmap_status st = gainmap_decode_to_file(ctx, g, NULL, tu_path(dir, "y.ppm"), GAINMAP_FORMAT_AUTO, &hdr);
+    gainmap_image whole;
+    gainmap_ctx *c2 = gainmap_ctx_new();
+    gainmap_status st2 = gainmap_decode(c2, g, NULL, &whole);
+    /* zeroed garbage decodes (libjpeg resyncs) or fails the same way on both paths */
+    CHECK_INT(st, st2);
+    if (st != GAINMAP_OK) {
+        CHECK_INT((int)hdr.width, 0);
+        CHECK_STR(gainmap_last_error(ctx), gainmap_last_error(c2));
+        CHECK(access(tu_path(dir, "y.ppm"), F_OK) != 0);
+    }
+    gainmap_image_free(&whole);
+    gainmap_ctx_free(c2);
+    gainmap_file_close(g);
+    free(broken);
+    gainmap_ctx_free(ctx);
+    gainmap_free(jpg);
+    gainmap_image_free(&m);
+}
+
 static void test_tonemap_p3(void) { test_tonemap_fast_vs_ref(GAINMAP_PRIMARIES_P3, GAINMAP_TONEMAP_DEFAULT); }
 static void test_tonemap_bt2020(void) { test_tonemap_fast_vs_ref(GAINMAP_PRIMARIES_BT2020, GAINMAP_TONEMAP_DEFAULT); }
 static void test_tonemap_bt2446a(void) { test_tonemap_fast_vs_ref(GAINMAP_PRIMARIES_BT2020, GAINMAP_TONEMAP_BT2446A); }
@@ -420,5 +615,7 @@ int main(void)
     RUN_TEST(test_compute_direct);
     RUN_TEST(test_compute_general);
     RUN_TEST(test_fast_log2);
+    RUN_TEST(test_decode_stream_identical);
+    RUN_TEST(test_decode_stream_failures);
     TEST_SUMMARY();
 }

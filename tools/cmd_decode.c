@@ -146,24 +146,19 @@ static int run(int argc, char **argv)
     int rc = EXIT_OK;
     gainmap_status st = gainmap_file_open(ctx, input, &f);
     if (st == GAINMAP_OK)
-        st = gainmap_decode(ctx, f, &opts, &img);
+        st = gainmap_decode_to_file(ctx, f, &opts, output, fmt, &img);
     if (st != GAINMAP_OK) {
-        rc = cli_fail(input, ctx, st);
-    } else {
-        st = gainmap_image_write(ctx, output, &img, fmt);
-        if (st != GAINMAP_OK) {
-            rc = cli_fail(output, ctx, st);
-        } else if (cli_verbose) {
-            char hr[32];
-            if (opts.headroom == 0.0)
-                snprintf(hr, sizeof hr, "max");
-            else
-                snprintf(hr, sizeof hr, "%g", opts.headroom);
-            cli_note("%s -> %s: %ux%u, %s primaries, %s transfer, headroom %s\n", input, output, img.width,
-                     img.height, gainmap_primaries_name(img.primaries), gainmap_transfer_name(img.transfer), hr);
-        }
+        /* the header survives a failure only when the output was to blame */
+        rc = cli_fail(img.width ? output : input, ctx, st);
+    } else if (cli_verbose) {
+        char hr[32];
+        if (opts.headroom == 0.0)
+            snprintf(hr, sizeof hr, "max");
+        else
+            snprintf(hr, sizeof hr, "%g", opts.headroom);
+        cli_note("%s -> %s: %ux%u, %s primaries, %s transfer, headroom %s\n", input, output, img.width,
+                 img.height, gainmap_primaries_name(img.primaries), gainmap_transfer_name(img.transfer), hr);
     }
-    gainmap_image_free(&img);
     gainmap_file_close(f);
     gainmap_ctx_free(ctx);
     return rc;

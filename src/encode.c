@@ -44,8 +44,8 @@ static gainmap_status check_options(gainmap_ctx *ctx, const gainmap_encode_optio
     if (o->gainmap_tables != 0 && o->gainmap_tables != 1)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map tables %d are not 0 (flat) or 1 (standard)",
                         o->gainmap_tables);
-    if (o->sequential != 0 && o->sequential != 1)
-        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "sequential must be 0 or 1, not %d", o->sequential);
+    if (o->progressive != 0 && o->progressive != 1)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "progressive must be 0 or 1, not %d", o->progressive);
     if (o->metadata != GAINMAP_METADATA_BOTH && o->metadata != GAINMAP_METADATA_XMP &&
         o->metadata != GAINMAP_METADATA_ISO)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "unknown metadata mode %d", (int)o->metadata);
@@ -204,7 +204,7 @@ gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const 
         icc_use = icc;
         icc_use_size = icc_size;
         t = now_seconds();
-        gm_jpeg_coding bc = {GM_JPEG_TABLES_STANDARD, 0, 0, 0, !opts->sequential};
+        gm_jpeg_coding bc = {GM_JPEG_TABLES_STANDARD, 0, 0, 0, opts->progressive};
         if ((st = gm_jpeg_encode_coded(ctx, src, opts->quality, opts->subsampling, 1, &bc, NULL, &base,
                                        &base_size)) != GAINMAP_OK)
             goto done;
@@ -231,7 +231,7 @@ gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const 
 
     t = now_seconds();
     gm_jpeg_coding mc = {opts->gainmap_tables ? GM_JPEG_TABLES_STANDARD : GM_JPEG_TABLES_FLAT, GM_MAP_FLAT_STEP, GM_MAP_DC_STEP, 0,
-                         !opts->sequential};
+                         opts->progressive};
     if ((st = gm_jpeg_encode_coded(ctx, &map, opts->gainmap_quality, GM_MAP_SUBSAMPLING, 1, &mc, NULL, &map_jpeg,
                                    &map_size)) != GAINMAP_OK)
         goto done;

@@ -36,7 +36,7 @@ void gainmap_encode_options_init(gainmap_encode_options *o)
         return;
     memset(o, 0, sizeof *o);
     /* Chosen by measured quality per byte (docs/encoding.md). */
-    o->quality = 92;
+    o->quality = 90;
     o->gainmap_quality = 92;
     o->subsampling = 444;
     o->gainmap_channels = 3;
@@ -51,27 +51,29 @@ void gainmap_encode_options_init(gainmap_encode_options *o)
     gainmap_tonemap_options_init(&o->tonemap);
 }
 
-int gm_encode_preset(gainmap_encode_options *o, const char *name)
+gainmap_status gainmap_encode_options_preset(gainmap_encode_options *o, const char *name)
 {
     if (!o || !name)
-        return -1;
+        return GAINMAP_ERR_INVALID_ARG;
     if (strcmp(name, "default") == 0) {
         gainmap_tonemap_options keep = o->tonemap;
         gainmap_encode_options_init(o);
         o->tonemap = keep;
-        return 0;
+        return GAINMAP_OK;
     }
     if (strcmp(name, "small") == 0) {
-        /* <= 1.6 bits per pixel at >= 40 dB on the bundled sample. */
+        /* <= 1.6 bits per pixel at >= 40 dB on the bundled sample
+         * (docs/encoding.md); progressive saves the last 3 %. */
         o->quality = 75;
         o->gainmap_quality = 75;
         o->subsampling = 420;
         o->gainmap_channels = 3;
         o->gainmap_scale = 1;
         o->gamma = 1.25;
-        return 0;
+        o->progressive = 1;
+        return GAINMAP_OK;
     }
-    return -1;
+    return GAINMAP_ERR_INVALID_ARG;
 }
 
 /* ------------------------------------------------------------------ */

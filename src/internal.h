@@ -207,11 +207,6 @@ void gm_linear_free(gm_linear *lin);
 gainmap_status gm_compute_ref(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
                               const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta);
 float gm_fast_log2f(float x);
-/* gainmap_compute.c: named settings: "default" (gainmap_encode_options_init,
- * keeping o->tonemap) and "small" (<= 1.6 bpp: q75, map q75, base 4:2:0,
- * gamma 1.25; changes only those fields).  -1 for an unknown name.
- * (For encode.c: gm_low_rate_options could become init + preset "small".) */
-int gm_encode_preset(gainmap_encode_options *o, const char *name);
 /* encode.c: the whole encoder with per-stage timings (seconds) for bench/. */
 typedef struct gm_encode_stats {
     double tonemap, gainmap, jpeg, assemble;

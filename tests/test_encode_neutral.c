@@ -175,7 +175,7 @@ static void test_tonemappers(void)
         o.tonemap.method = tms[i];
         check_one(gainmap_tonemapper_name(tms[i]), &m, &o);
         /* the small preset too (coarser map, 4:2:0 base) */
-        if (gm_encode_preset(&o, "small") == 0) {
+        if (gainmap_encode_options_preset(&o, "small") == GAINMAP_OK) {
             char name[64];
             snprintf(name, sizeof name, "%s, small", gainmap_tonemapper_name(tms[i]));
             check_one(name, &m, &o);

@@ -471,13 +471,13 @@ static void test_decode_stream_identical(void)
     random_master(&m, 203, 301, GAINMAP_PRIMARIES_P3);
     static const struct {
         const char *what;
-        int sequential, channels, scale, orientation;
-    } enc[] = {{"sequential 3ch", 1, 3, 1, 1}, {"progressive 3ch", 0, 3, 1, 1}, {"1ch half", 1, 1, 2, 1},
-               {"3ch quarter", 0, 3, 4, 1}, {"orientation 6", 1, 3, 1, 6}};
+        int progressive, channels, scale, orientation;
+    } enc[] = {{"sequential 3ch", 0, 3, 1, 1}, {"progressive 3ch", 1, 3, 1, 1}, {"1ch half", 0, 1, 2, 1},
+               {"3ch quarter", 1, 3, 4, 1}, {"orientation 6", 0, 3, 1, 6}};
     for (size_t e = 0; e < sizeof enc / sizeof enc[0]; e++) {
         gainmap_encode_options eo;
         gainmap_encode_options_init(&eo);
-        eo.sequential = enc[e].sequential;
+        eo.progressive = enc[e].progressive;
         eo.gainmap_channels = enc[e].channels;
         eo.gainmap_scale = enc[e].scale;
         m.orientation = enc[e].orientation;
@@ -537,7 +537,7 @@ static void test_decode_stream_failures(void)
     random_master(&m, 64, 48, GAINMAP_PRIMARIES_P3);
     gainmap_encode_options eo;
     gainmap_encode_options_init(&eo);
-    eo.sequential = 1;
+    eo.progressive = 0;
     uint8_t *jpg = NULL;
     size_t n = 0;
     CHECK_INT(gainmap_encode_jpeg(NULL, &m, NULL, &eo, &jpg, &n), GAINMAP_OK);

@@ -59,8 +59,11 @@ check-valgrind: all
 man: all
 	@scripts/gen-man $(BUILD)/gainmap
 
-install: all
-	@cmake --install $(BUILD) --prefix $(PREFIX)
+# Reconfigure with PREFIX so gainmap.pc and the tool's run path name it.
+install: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+	@cmake --install $(BUILD)
 
 bench: all
 	@bench/run $(BUILD)

@@ -22,6 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #define GT_STEPS 16                        /* gain-table entries per map code */
 #define GT_SIZE (255 * GT_STEPS + 2)       /* + one pad entry for the interpolation */
 
@@ -106,6 +110,11 @@ typedef struct apply_job {
     float kb[3], ka[3], koff[3];
     gainmap_transfer out_tf;
     const curve_table *enc;          /* PQ/sRGB/HLG signal */
+    /* The common case's kernel (fast_row): 8-bit RGB base, PQ output. */
+    int fast;
+    const float *lutk[3];            /* per channel: code -> linear + k_base */
+    const float *gx[3];              /* per channel: whole map code -> gain */
+    const float *pq2;                /* (16-bit code + 0.5, slope) pairs over enc's grid */
     const curve_table *hlg_k;
     float luma[3];
     gm_resampler rs;                 /* taps shared; each worker owns a vrow */
@@ -251,10 +260,144 @@ static void encode_row(const apply_job *j, const float *h, uint32_t y)
     }
 }
 
+/* The common case: an 8-bit RGB base, a gain map, 16-bit PQ output.  The row
+ * goes through in chunks of FAST_N pixels held as three float arrays (struct
+ * of arrays): table lookups (scalar: SSE2 has no gather), then the offsets,
+ * the output matrix and the PQ table's index and fraction four pixels at a
+ * time, then the table lookups and interpolation into the interleaved
+ * output.  Same operations in the same order as the general path up to the
+ * output encoding, whose table holds 65535 t + 0.5 and 65535 (t[i+1] - t[i]). */
+#define FAST_N 64
+
+static void fast_encode(const apply_job *j, float *r, float *g, float *b, int32_t *idx, float *frac, uint32_t n4)
+{
+    const curve_table *enc = j->enc;
+    const int conv = j->conv_out;
+    const float *m = j->m_out;
+#ifdef __SSE2__
+    const __m128 ka0 = _mm_set1_ps(j->ka[0]), ka1 = _mm_set1_ps(j->ka[1]), ka2 = _mm_set1_ps(j->ka[2]);
+    const __m128 lo = _mm_set1_ps(enc->x_lo), top = _mm_set1_ps(enc->x_top);
+    const __m128i mask = _mm_set1_epi32((1 << CT_SHIFT) - 1), base = _mm_set1_epi32((int)CT_BASE);
+    const __m128 scale = _mm_set1_ps(1.0f / (float)(1u << CT_SHIFT));
+    __m128 mm[9];
+    for (int k = 0; k < 9; k++)
+        mm[k] = _mm_set1_ps(m[k]);
+    for (uint32_t i = 0; i < n4; i += 4) {
+        __m128 v[3];
+        v[0] = _mm_sub_ps(_mm_loadu_ps(r + i), ka0);
+        v[1] = _mm_sub_ps(_mm_loadu_ps(g + i), ka1);
+        v[2] = _mm_sub_ps(_mm_loadu_ps(b + i), ka2);
+        if (conv) {
+            __m128 o0 = _mm_add_ps(_mm_add_ps(_mm_mul_ps(mm[0], v[0]), _mm_mul_ps(mm[1], v[1])), _mm_mul_ps(mm[2], v[2]));
+            __m128 o1 = _mm_add_ps(_mm_add_ps(_mm_mul_ps(mm[3], v[0]), _mm_mul_ps(mm[4], v[1])), _mm_mul_ps(mm[5], v[2]));
+            __m128 o2 = _mm_add_ps(_mm_add_ps(_mm_mul_ps(mm[6], v[0]), _mm_mul_ps(mm[7], v[1])), _mm_mul_ps(mm[8], v[2]));
+            v[0] = o0;
+            v[1] = o1;
+            v[2] = o2;
+        }
+        for (int c = 0; c < 3; c++) {
+            /* max(x, lo) gives lo for NaN, as curve_eval */
+            __m128 x = _mm_min_ps(_mm_max_ps(v[c], lo), top);
+            __m128i u = _mm_castps_si128(x);
+            _mm_storeu_si128((__m128i *)(void *)(idx + (size_t)c * FAST_N + i),
+                             _mm_sub_epi32(_mm_srli_epi32(u, CT_SHIFT), base));
+            _mm_storeu_ps(frac + (size_t)c * FAST_N + i, _mm_mul_ps(_mm_cvtepi32_ps(_mm_and_si128(u, mask)), scale));
+        }
+    }
+#else
+    for (uint32_t i = 0; i < n4; i++) {
+        float v[3] = {r[i] - j->ka[0], g[i] - j->ka[1], b[i] - j->ka[2]};
+        if (conv)
+            mat3(m, v);
+        for (int c = 0; c < 3; c++) {
+            float x = v[c] > enc->x_lo ? v[c] : enc->x_lo;
+            x = x < enc->x_top ? x : enc->x_top;
+            uint32_t u;
+            memcpy(&u, &x, sizeof u);
+            idx[(size_t)c * FAST_N + i] = (int32_t)((u >> CT_SHIFT) - CT_BASE);
+            frac[(size_t)c * FAST_N + i] = (float)(u & ((1u << CT_SHIFT) - 1)) * (1.0f / (float)(1u << CT_SHIFT));
+        }
+    }
+#endif
+}
+
+static void fast_row(apply_worker *wk, uint32_t y)
+{
+    const apply_job *j = wk->job;
+    const uint32_t w = j->width;
+    const uint8_t *brow = j->base_rows + (size_t)(y - j->y0) * j->base_stride;
+    uint16_t *drow = (uint16_t *)(void *)(j->out_rows + (size_t)(y - j->y0) * j->out_stride);
+    const int full = j->same_size && j->mch == 3;
+    const uint8_t *q = NULL;
+    if (full)
+        q = j->map ? (const uint8_t *)j->map->data + (size_t)y * j->map->stride
+                   : j->map_rows + (size_t)(y - j->y0) * j->map_stride;
+    else
+        gm_resample_row(&wk->rs, y, wk->v);
+    const uint32_t mc = j->mch_src;
+    const float *l0 = j->lutk[0], *l1 = j->lutk[1], *l2 = j->lutk[2];
+    const float *pq2 = j->pq2;
+    float r[FAST_N], g[FAST_N], b[FAST_N], frac[3 * FAST_N];
+    int32_t idx[3 * FAST_N];
+    for (uint32_t x0 = 0; x0 < w; x0 += FAST_N) {
+        const uint32_t n = GM_MIN((uint32_t)FAST_N, w - x0);
+        const uint32_t n4 = (n + 3) & ~3u;
+        const uint8_t *s = brow + (size_t)x0 * 3;
+        if (full) {
+            const float *g0 = j->gx[0], *g1 = j->gx[1], *g2 = j->gx[2];
+            const uint8_t *c = q + (size_t)x0 * mc;
+            for (uint32_t i = 0; i < n; i++) {
+                r[i] = l0[s[3 * i]] * g0[c[mc * i]];
+                g[i] = l1[s[3 * i + 1]] * g1[c[mc * i + 1]];
+                b[i] = l2[s[3 * i + 2]] * g2[c[mc * i + 2]];
+            }
+        } else if (j->mch == 1) {
+            const float *v = wk->v + x0;
+            if (j->one_gain) {
+                const float *t = j->gt[0];
+                for (uint32_t i = 0; i < n; i++) {
+                    float f = gain(t, v[i]);
+                    r[i] = l0[s[3 * i]] * f;
+                    g[i] = l1[s[3 * i + 1]] * f;
+                    b[i] = l2[s[3 * i + 2]] * f;
+                }
+            } else {
+                for (uint32_t i = 0; i < n; i++) {
+                    r[i] = l0[s[3 * i]] * gain(j->gt[0], v[i]);
+                    g[i] = l1[s[3 * i + 1]] * gain(j->gt[1], v[i]);
+                    b[i] = l2[s[3 * i + 2]] * gain(j->gt[2], v[i]);
+                }
+            }
+        } else {
+            const float *v = wk->v + (size_t)x0 * 3;
+            for (uint32_t i = 0; i < n; i++) {
+                r[i] = l0[s[3 * i]] * gain(j->gt[0], v[3 * i]);
+                g[i] = l1[s[3 * i + 1]] * gain(j->gt[1], v[3 * i + 1]);
+                b[i] = l2[s[3 * i + 2]] * gain(j->gt[2], v[3 * i + 2]);
+            }
+        }
+        for (uint32_t i = n; i < n4; i++)
+            r[i] = g[i] = b[i] = 0.0f;
+        fast_encode(j, r, g, b, idx, frac, n4);
+        uint16_t *d = drow + (size_t)x0 * 3;
+        for (uint32_t i = 0; i < n; i++) {
+            for (int c = 0; c < 3; c++) {
+                const float *e = pq2 + 2 * (size_t)idx[c * FAST_N + i];
+                d[3 * i + c] = (uint16_t)(int32_t)(e[0] + frac[c * FAST_N + i] * e[1]);
+            }
+        }
+    }
+}
+
 static void apply_rows(apply_worker *wk)
 {
     const apply_job *j = wk->job;
     const uint32_t w = j->width;
+    if (j->fast) {
+        for (uint32_t y = wk->y0; y < wk->y1; y++)
+            fast_row(wk, y);
+        return;
+    }
     for (uint32_t y = wk->y0; y < wk->y1; y++) {
         float *h = wk->h;
         base_row(j, y, h);
@@ -347,7 +490,7 @@ struct gm_apply {
     apply_job *job;
     apply_worker *wk;
     int nw;
-    float *gt, *lut;
+    float *gt, *lut, *fast_tabs;
     curve_table *enc, *hk;
 };
 
@@ -370,6 +513,7 @@ void gm_apply_end(gm_apply *a)
     free(a->job);
     free(a->gt);
     free(a->lut);
+    free(a->fast_tabs);
     free(a->enc);
     free(a->hk);
     free(a);
@@ -559,6 +703,33 @@ gainmap_status gm_apply_begin(gainmap_ctx *ctx, const gainmap_image *base, const
             for (int c = 0; c < 3; c++)
                 j->luma[c] = (float)lw[c];
         }
+    }
+
+    /* The common case's kernel and its tables. */
+    if (use_map && !j->conv_in && base->type == GAINMAP_PIXEL_U8 && base->channels == 3 &&
+        otf == GAINMAP_TRANSFER_PQ) {
+        float *ft = a->fast_tabs = gm_malloc(ctx, (6 * 256 + 2 * (size_t)CT_SIZE) * sizeof *ft);
+        if (!ft) {
+            st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
+            goto fail;
+        }
+        for (int c = 0; c < 3; c++) {
+            float *lk = ft + (size_t)c * 256, *gx = ft + (size_t)(3 + c) * 256;
+            for (int i = 0; i < 256; i++) {
+                lk[i] = a->lut[i] + j->kb[c];
+                gx[i] = j->gt[c][i * GT_STEPS];
+            }
+            j->lutk[c] = lk;
+            j->gx[c] = gx;
+        }
+        float *pq2 = ft + 6 * 256;
+        const float *t = a->enc->t;
+        for (size_t i = 0; i < CT_SIZE; i++) {
+            pq2[2 * i] = t[i] * 65535.0f + 0.5f;
+            pq2[2 * i + 1] = i + 1 < CT_SIZE ? (t[i + 1] - t[i]) * 65535.0f : 0.0f;
+        }
+        j->pq2 = pq2;
+        j->fast = 1;
     }
 
     gainmap_pixel_type ot = otf == GAINMAP_TRANSFER_LINEAR ? GAINMAP_PIXEL_F32

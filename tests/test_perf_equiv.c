@@ -95,10 +95,11 @@ static void test_tonemap_fast_vs_ref(gainmap_primaries src, gainmap_tonemapper m
     gainmap_image_free(&img);
 }
 
-/* gainmap_apply to 16-bit PQ BT.2020 vs double precision. */
-static void test_apply_vs_double(int map_channels)
+/* gainmap_apply to 16-bit PQ BT.2020 vs double precision (the fast kernel of
+ * apply.c: widths that end in a partial chunk of 64 and of 4 pixels, RGBA maps). */
+static void test_apply_vs_double(int map_channels, uint32_t w)
 {
-    const uint32_t w = 300, h = 40;
+    const uint32_t h = 40;
     gainmap_image base, map, out;
     CHECK_INT(gainmap_image_alloc(NULL, &base, w, h, 3, GAINMAP_PIXEL_U8), GAINMAP_OK);
     CHECK_INT(gainmap_image_alloc(NULL, &map, w, h, (uint32_t)map_channels, GAINMAP_PIXEL_U8), GAINMAP_OK);
@@ -113,7 +114,7 @@ static void test_apply_vs_double(int map_channels)
     }
     gainmap_params p;
     memset(&p, 0, sizeof p);
-    p.channel_count = (uint8_t)map_channels;
+    p.channel_count = map_channels == 1 ? 1 : 3;
     p.use_base_colour_space = 1;
     p.alternate_hdr_headroom = 3.5;
     for (int c = 0; c < 3; c++) {
@@ -145,7 +146,7 @@ static void test_apply_vs_double(int map_channels)
         for (uint32_t x = 0; x < w; x++) {
             double lin[3], o2[3];
             for (int c = 0; c < 3; c++) {
-                double r = g[x * (uint32_t)map_channels + (map_channels == 3 ? (uint32_t)c : 0)] / 255.0;
+                double r = g[x * (uint32_t)map_channels + (map_channels >= 3 ? (uint32_t)c : 0)] / 255.0;
                 double G = q.gain_map_min[c] + (q.gain_map_max[c] - q.gain_map_min[c]) * pow(r, 1.0 / q.gamma[c]);
                 lin[c] = (gainmap_srgb_to_linear(b[3 * x + c] / 255.0) + q.base_offset[c]) * exp2(G * wgt) -
                          q.alternate_offset[c];
@@ -600,8 +601,10 @@ static void test_decode_stream_failures(void)
 static void test_tonemap_p3(void) { test_tonemap_fast_vs_ref(GAINMAP_PRIMARIES_P3, GAINMAP_TONEMAP_DEFAULT); }
 static void test_tonemap_bt2020(void) { test_tonemap_fast_vs_ref(GAINMAP_PRIMARIES_BT2020, GAINMAP_TONEMAP_DEFAULT); }
 static void test_tonemap_bt2446a(void) { test_tonemap_fast_vs_ref(GAINMAP_PRIMARIES_BT2020, GAINMAP_TONEMAP_BT2446A); }
-static void test_apply_full_map3(void) { test_apply_vs_double(3); }
-static void test_apply_full_map1(void) { test_apply_vs_double(1); }
+static void test_apply_full_map3(void) { test_apply_vs_double(3, 300); }
+static void test_apply_full_map1(void) { test_apply_vs_double(1, 300); }
+static void test_apply_full_map3_odd(void) { test_apply_vs_double(3, 301); }
+static void test_apply_full_map4_odd(void) { test_apply_vs_double(4, 67); }
 
 int main(void)
 {
@@ -617,5 +620,7 @@ int main(void)
     RUN_TEST(test_fast_log2);
     RUN_TEST(test_decode_stream_identical);
     RUN_TEST(test_decode_stream_failures);
+    RUN_TEST(test_apply_full_map3_odd);   /* last: they draw from rnd() */
+    RUN_TEST(test_apply_full_map4_odd);
     TEST_SUMMARY();
 }

@@ -346,10 +346,10 @@ static void fast_row(apply_worker *wk, uint32_t y)
         if (full) {
             const float *g0 = j->gx[0], *g1 = j->gx[1], *g2 = j->gx[2];
             const uint8_t *c = q + (size_t)x0 * mc;
-            for (uint32_t i = 0; i < n; i++) {
-                r[i] = l0[s[3 * i]] * g0[c[mc * i]];
-                g[i] = l1[s[3 * i + 1]] * g1[c[mc * i + 1]];
-                b[i] = l2[s[3 * i + 2]] * g2[c[mc * i + 2]];
+            for (uint32_t i = 0; i < n; i++, s += 3, c += mc) {
+                r[i] = l0[s[0]] * g0[c[0]];
+                g[i] = l1[s[1]] * g1[c[1]];
+                b[i] = l2[s[2]] * g2[c[2]];
             }
         } else if (j->mch == 1) {
             const float *v = wk->v + x0;
@@ -380,11 +380,14 @@ static void fast_row(apply_worker *wk, uint32_t y)
             r[i] = g[i] = b[i] = 0.0f;
         fast_encode(j, r, g, b, idx, frac, n4);
         uint16_t *d = drow + (size_t)x0 * 3;
-        for (uint32_t i = 0; i < n; i++) {
-            for (int c = 0; c < 3; c++) {
-                const float *e = pq2 + 2 * (size_t)idx[c * FAST_N + i];
-                d[3 * i + c] = (uint16_t)(int32_t)(e[0] + frac[c * FAST_N + i] * e[1]);
-            }
+        for (uint32_t i = 0; i < n; i++, d += 3) {
+            /* written out: gcc -O2 does not unroll a loop over c here */
+            const float *e0 = pq2 + 2 * (size_t)idx[i];
+            const float *e1 = pq2 + 2 * (size_t)idx[FAST_N + i];
+            const float *e2 = pq2 + 2 * (size_t)idx[2 * FAST_N + i];
+            d[0] = (uint16_t)(int32_t)(e0[0] + frac[i] * e0[1]);
+            d[1] = (uint16_t)(int32_t)(e1[0] + frac[FAST_N + i] * e1[1]);
+            d[2] = (uint16_t)(int32_t)(e2[0] + frac[2 * FAST_N + i] * e2[1]);
         }
     }
 }

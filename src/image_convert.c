@@ -26,25 +26,6 @@ static gainmap_status check_image(gainmap_ctx *ctx, const gainmap_image *img, co
     return GAINMAP_OK;
 }
 
-/* Sample i of a row: integers normalised to [0,1], floats as stored. */
-static inline double sample(gainmap_pixel_type t, const uint8_t *row, size_t i)
-{
-    switch (t) {
-    case GAINMAP_PIXEL_U8: return row[i] / 255.0;
-    case GAINMAP_PIXEL_U16: {
-        uint16_t v;
-        memcpy(&v, row + 2 * i, 2);
-        return v / 65535.0;
-    }
-    case GAINMAP_PIXEL_F32: {
-        float v;
-        memcpy(&v, row + 4 * i, 4);
-        return v;
-    }
-    }
-    return 0.0;
-}
-
 /* The integer code of sample i (U8/U16 only), to index a table. */
 static inline unsigned code_at(gainmap_pixel_type t, const uint8_t *row, size_t i)
 {
@@ -132,7 +113,7 @@ static void recode_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
             for (int c = 0; c < 3; c++) {
                 size_t i = base + (ch >= 3 ? (size_t)c : 0);
                 px[c] = j->table ? j->table[code_at(src->type, srow, i)]
-                                 : decode_channel(j->in_tf, sample(src->type, srow, i));
+                                 : decode_channel(j->in_tf, gm_sample(src->type, srow, i));
             }
             if (j->in_tf == GAINMAP_TRANSFER_HLG) {
                 double nits[3];
@@ -167,7 +148,7 @@ static void recode_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
                 put_sample(dst->type, drow, base + 2, px[2]);
             }
             if (ch == 4)
-                put_sample(dst->type, drow, base + 3, sample(src->type, srow, base + 3));
+                put_sample(dst->type, drow, base + 3, gm_sample(src->type, srow, base + 3));
         }
     }
 }
@@ -275,7 +256,7 @@ static void stats_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
                 if (j->table) {
                     nits[c] = j->table[code_at(img->type, row, i)];
                 } else {
-                    double s = sample(img->type, row, i);
+                    double s = gm_sample(img->type, row, i);
                     if (is_float && !isfinite(s))
                         finite = false;
                     nits[c] = channel_nits(j->tf, s);

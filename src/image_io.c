@@ -304,24 +304,6 @@ static bool is_nonlinear(gainmap_transfer t)
     return t != GAINMAP_TRANSFER_LINEAR && t != GAINMAP_TRANSFER_UNKNOWN;
 }
 
-static double sample_at(const gainmap_image *img, const uint8_t *row, size_t i)
-{
-    switch (img->type) {
-    case GAINMAP_PIXEL_U8: return row[i] / 255.0;
-    case GAINMAP_PIXEL_U16: {
-        uint16_t v;
-        memcpy(&v, row + 2 * i, 2);
-        return v / 65535.0;
-    }
-    case GAINMAP_PIXEL_F32: {
-        float v;
-        memcpy(&v, row + 4 * i, 4);
-        return v;
-    }
-    }
-    return 0.0;
-}
-
 /* Signal -> linear light (1.0 = SDR white).  HLG colour goes through the
  * BT.2100 OOTF of a 1000 cd/m2 display, not the per-channel shortcut. */
 static void to_linear_rgb(gainmap_transfer tf, double px[3])
@@ -380,7 +362,7 @@ gainmap_status gm_image_convert(gainmap_ctx *ctx, const gainmap_image *src, gain
         for (uint32_t x = 0; x < src->width; x++) {
             double px[4] = {0, 0, 0, 0};
             for (uint32_t c = 0; c < channels; c++)
-                px[c] = sample_at(src, srow, (size_t)x * src->channels + c);
+                px[c] = gm_sample(src->type, srow, (size_t)x * src->channels + c);
             if (type == GAINMAP_PIXEL_U16) {
                 uint16_t *d = (uint16_t *)(void *)drow + (size_t)x * channels;
                 for (uint32_t c = 0; c < channels; c++) {

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #if defined(__GNUC__)
 #define GM_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -162,6 +163,24 @@ const char *gm_icc_name_for(gainmap_primaries primaries, gainmap_transfer transf
 
 /* image.c: bytes per sample of a pixel type. */
 size_t gm_pixel_size(gainmap_pixel_type t);
+/* Sample i of a row of type t: integers normalised to [0,1], floats as stored. */
+static inline double gm_sample(gainmap_pixel_type t, const uint8_t *row, size_t i)
+{
+    switch (t) {
+    case GAINMAP_PIXEL_U8: return row[i] / 255.0;
+    case GAINMAP_PIXEL_U16: {
+        uint16_t v;
+        memcpy(&v, row + 2 * i, 2);
+        return v / 65535.0;
+    }
+    case GAINMAP_PIXEL_F32: {
+        float v;
+        memcpy(&v, row + 4 * i, 4);
+        return v;
+    }
+    }
+    return 0.0;
+}
 
 /* ---- encoder (issue 5): xmp_write.c, mpf_write.c, jpeg_container.c, gainmap_compute.c, encode.c, remux.c ---- */
 extern const char GM_XMP_NS_HDRGM[], GM_XMP_NS_CONTAINER[], GM_XMP_NS_ITEM[], GM_XMP_NS_RDF[], GM_XMP_NS_X[];

@@ -181,22 +181,35 @@ static const char *format_name(gainmap_file_format f)
     return "unknown";
 }
 
+/* What both writers check first: a consistent image header (and, with
+ * pixels, a stride that holds a row), and the format from the name when
+ * *fmt is AUTO. */
+static gainmap_status check_output(gainmap_ctx *ctx, const char *path, const gainmap_image *img, bool pixels,
+                                   gainmap_file_format *fmt)
+{
+    if (img->width == 0 || img->height == 0 || (img->channels != 1 && img->channels != 3 && img->channels != 4) ||
+        !gm_pixel_size(img->type) ||
+        (pixels && img->stride < (size_t)img->width * img->channels * gm_pixel_size(img->type)))
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "image_write: inconsistent image (%ux%u, %u channels)",
+                        img->width, img->height, img->channels);
+    if (*fmt == GAINMAP_FORMAT_AUTO) {
+        *fmt = gainmap_format_from_path(path);
+        if (*fmt == GAINMAP_FORMAT_AUTO)
+            return gm_error(ctx, GAINMAP_ERR_INVALID_ARG,
+                            "cannot tell the output format from the name %s: use .png, .tif, .exr, .pfm or .ppm",
+                            gm_basename(path));
+    }
+    return GAINMAP_OK;
+}
+
 gainmap_status gainmap_image_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img,
                                    gainmap_file_format fmt)
 {
     if (!path || !img || !img->data)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "image_write: NULL argument");
-    if (img->width == 0 || img->height == 0 || (img->channels != 1 && img->channels != 3 && img->channels != 4) ||
-        !gm_pixel_size(img->type) || img->stride < (size_t)img->width * img->channels * gm_pixel_size(img->type))
-        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "image_write: inconsistent image (%ux%u, %u channels)",
-                        img->width, img->height, img->channels);
-    if (fmt == GAINMAP_FORMAT_AUTO) {
-        fmt = gainmap_format_from_path(path);
-        if (fmt == GAINMAP_FORMAT_AUTO)
-            return gm_error(ctx, GAINMAP_ERR_INVALID_ARG,
-                            "cannot tell the output format from the name %s: use .png, .tif, .exr, .pfm or .ppm",
-                            gm_basename(path));
-    }
+    gainmap_status st = check_output(ctx, path, img, true, &fmt);
+    if (st != GAINMAP_OK)
+        return st;
     gainmap_status (*writer)(gainmap_ctx *, const char *, const gainmap_image *) = NULL;
     switch (fmt) {
     case GAINMAP_FORMAT_PNG: writer = gm_png_write; break;
@@ -210,7 +223,7 @@ gainmap_status gainmap_image_write(gainmap_ctx *ctx, const char *path, const gai
         return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED,
                         "writing %s images is not supported: use PNG, TIFF, OpenEXR, PFM or PPM", format_name(fmt));
     char *tmp;
-    gainmap_status st = gm_temp_create(ctx, path, &tmp);
+    st = gm_temp_create(ctx, path, &tmp);
     if (st != GAINMAP_OK)
         return st;
     st = writer(ctx, tmp, img);
@@ -535,17 +548,9 @@ gainmap_status gm_image_writer_open(gainmap_ctx *ctx, const char *path, gainmap_
     *out = NULL;
     if (!path || !hdr)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "image_write: NULL argument");
-    if (hdr->width == 0 || hdr->height == 0 || (hdr->channels != 1 && hdr->channels != 3 && hdr->channels != 4) ||
-        !gm_pixel_size(hdr->type))
-        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "image_write: inconsistent image (%ux%u, %u channels)",
-                        hdr->width, hdr->height, hdr->channels);
-    if (fmt == GAINMAP_FORMAT_AUTO) {
-        fmt = gainmap_format_from_path(path);
-        if (fmt == GAINMAP_FORMAT_AUTO)
-            return gm_error(ctx, GAINMAP_ERR_INVALID_ARG,
-                            "cannot tell the output format from the name %s: use .png, .tif, .exr, .pfm or .ppm",
-                            gm_basename(path));
-    }
+    gainmap_status st = check_output(ctx, path, hdr, false, &fmt);
+    if (st != GAINMAP_OK)
+        return st;
     gainmap_status (*open_fn)(gainmap_ctx *, const char *, const gainmap_image *, gm_fmt_writer *) = NULL;
     switch (fmt) {
     case GAINMAP_FORMAT_PNG: open_fn = gm_png_writer; break;
@@ -566,7 +571,7 @@ gainmap_status gm_image_writer_open(gainmap_ctx *ctx, const char *path, gainmap_
     w->ctx = ctx;
     w->hdr = *hdr;
     w->hdr.data = NULL;
-    gainmap_status st = gm_temp_create(ctx, path, &w->tmp);
+    st = gm_temp_create(ctx, path, &w->tmp);
     if (st == GAINMAP_OK) {
         st = open_fn(ctx, w->tmp, hdr, &w->w);
         if (st != GAINMAP_OK)

@@ -140,6 +140,10 @@ gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const 
     gainmap_status st = check_options(ctx, opts);
     if (st != GAINMAP_OK)
         return st;
+    gainmap_image limited;
+    const gainmap_image *hdr_in = hdr;
+    if ((st = gm_master_limit(ctx, hdr_in, &limited, &hdr)) != GAINMAP_OK)
+        return st;
 
     gainmap_image tm, decoded, map;
     memset(&tm, 0, sizeof tm);
@@ -249,6 +253,7 @@ gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const 
     stats->map_width = map.width;
     stats->map_height = map.height;
 done:
+    free(limited.data);   /* pixels only: the rest is hdr_in's */
     if (base != base_jpeg)
         free(base);
     free(map_jpeg);

@@ -768,7 +768,8 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
     const bool iso = v == GAINMAP_HEIC_ISO || v == GAINMAP_HEIC_BOTH;
     const char *preset = x265_preset(ho->speed);
 
-    gainmap_image hdr_o, sdr_o, tm, pqimg, decoded, map;
+    gainmap_image hdr_o, sdr_o, tm, pqimg, decoded, map, limited;
+    memset(&limited, 0, sizeof limited);
     memset(&hdr_o, 0, sizeof hdr_o);
     memset(&sdr_o, 0, sizeof sdr_o);
     memset(&tm, 0, sizeof tm);
@@ -788,10 +789,13 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
     uint8_t base_cicp[4], map_cicp[4] = {2, 2, 2, 1};
     double H = 0;
 
-    /* HEIF orientation would need irot/imir: turn the pixels instead. */
+    /* Light beyond PQ's 10000 cd/m2 is clipped (gm_master_limit); HEIF
+     * orientation would need irot/imir: turn the pixels instead. */
     const gainmap_image *hdr = hdr_in, *sdr = sdr_in;
-    if (hdr_in->orientation > 1 && hdr_in->orientation <= 8) {
-        if ((st = gm_image_orient(ctx, hdr_in, hdr_in->orientation, &hdr_o)) != GAINMAP_OK)
+    if ((st = gm_master_limit(ctx, hdr_in, &limited, &hdr)) != GAINMAP_OK)
+        goto done;
+    if (hdr->orientation > 1 && hdr->orientation <= 8) {
+        if ((st = gm_image_orient(ctx, hdr, hdr->orientation, &hdr_o)) != GAINMAP_OK)
             goto done;
         hdr = &hdr_o;
     }
@@ -1007,6 +1011,7 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
     w->max_fall = fall;
     w->seconds_total = now_seconds() - t0;
 done:
+    free(limited.data);   /* pixels only: the rest is hdr_in's */
     gainmap_image_free(&hdr_o);
     gainmap_image_free(&sdr_o);
     gainmap_image_free(&tm);

@@ -384,3 +384,49 @@ done:
     free(hist);
     return st;
 }
+
+/* ------------------------------------------------------------------ */
+/* Masters brighter than PQ can hold                                    */
+/* ------------------------------------------------------------------ */
+gainmap_status gm_master_limit(gainmap_ctx *ctx, const gainmap_image *hdr, gainmap_image *copy,
+                               const gainmap_image **use)
+{
+    memset(copy, 0, sizeof *copy);
+    *use = hdr;
+    if (hdr->type != GAINMAP_PIXEL_F32 || hdr->transfer != GAINMAP_TRANSFER_LINEAR || !hdr->data)
+        return GAINMAP_OK;
+    const float lim = (float)(GM_PQ_PEAK_NITS / 203.0);
+    size_t n = (size_t)hdr->width * hdr->channels;
+    bool over = false;
+    for (uint32_t y = 0; y < hdr->height && !over; y++) {
+        const float *r = (const float *)(const void *)((const uint8_t *)hdr->data + (size_t)y * hdr->stride);
+        for (size_t i = 0; i < n; i++)
+            if (!(r[i] <= lim)) {   /* also NaN and +inf */
+                over = true;
+                break;
+            }
+    }
+    if (!over)
+        return GAINMAP_OK;
+    gainmap_status st = gainmap_image_alloc(ctx, copy, hdr->width, hdr->height, hdr->channels, GAINMAP_PIXEL_F32);
+    if (st != GAINMAP_OK)
+        return st;
+    for (uint32_t y = 0; y < hdr->height; y++) {
+        const float *r = (const float *)(const void *)((const uint8_t *)hdr->data + (size_t)y * hdr->stride);
+        float *o = (float *)(void *)((uint8_t *)copy->data + (size_t)y * copy->stride);
+        for (size_t i = 0; i < n; i++)
+            o[i] = r[i] <= lim ? r[i] : r[i] > lim ? lim : 0.0f;   /* NaN -> 0 */
+    }
+    /* the rest is borrowed: the caller frees only copy->data */
+    void *data = copy->data;
+    size_t stride = copy->stride;
+    *copy = *hdr;
+    copy->data = data;
+    copy->stride = stride;
+    if (copy->max_cll > GM_PQ_PEAK_NITS)
+        copy->max_cll = GM_PQ_PEAK_NITS;
+    if (copy->max_fall > GM_PQ_PEAK_NITS)
+        copy->max_fall = GM_PQ_PEAK_NITS;
+    *use = copy;
+    return GAINMAP_OK;
+}

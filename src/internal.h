@@ -597,6 +597,15 @@ gainmap_status gm_jpeg_encode_coded(gainmap_ctx *ctx, const gainmap_image *img, 
                                     int optimize, const gm_jpeg_coding *coding, const gm_jpeg_extra *extra,
                                     uint8_t **out, size_t *size);
 
+/* image_convert.c: a linear float master with samples above what PQ can
+ * hold (GM_PQ_PEAK_NITS; scene-referred EXR often goes far beyond) is
+ * clipped there, in a copy: the encoders would otherwise spend the gain
+ * map's range and the tone curve's peak on light no display or PQ
+ * rendition shows.  *use = hdr when nothing is above (copy stays empty),
+ * else = copy, whose icc/exif are borrowed from hdr: free only copy->data. */
+#define GM_PQ_PEAK_NITS 10000.0
+gainmap_status gm_master_limit(gainmap_ctx *ctx, const gainmap_image *hdr, gainmap_image *copy,
+                               const gainmap_image **use);
 /* resample.c: an 8-bit image (the gain map) resampled to dst_w x dst_h one
  * output row at a time (centre-aligned; bilinear when enlarging, area filter
  * when shrinking).  Values come out as floats in byte units [0, 255].  One

@@ -110,6 +110,68 @@ static void test_corpus_masters(void)
     gainmap_ctx_free(ctx);
 }
 
+/* Scene-linear masters beyond PQ's 10000 cd/m2 (BrightRings peaks at
+ * 208000) are clipped there before encoding (gm_master_limit): the float
+ * master then encodes as well as its PQ version, and the map's range stops
+ * at what PQ can hold.  Before the clip the EXR itself gave 23.7 dB with a
+ * 10.1-stop range. */
+static void test_float_master_clipped(void)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/hdr_master/vearutop__BrightRings.exr", GM_CORPUS_DIR);
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    gainmap_image lin;
+    memset(&lin, 0, sizeof lin);
+    gainmap_status st = gainmap_image_read(ctx, path, &lin);
+    CHECK_MSG(st == GAINMAP_OK, "%s", gainmap_last_error(ctx));
+    if (st == GAINMAP_OK) {
+        gainmap_encode_options o;
+        gainmap_encode_options_init(&o);
+        run_case(ctx, "BrightRings.exr as float, defaults", &lin, &o, false, 32.4, 4.08);   /* as the PQ floor */
+        uint8_t *jpg = NULL;
+        size_t size = 0;
+        CHECK_INT(gainmap_encode_jpeg(ctx, &lin, NULL, &o, &jpg, &size), GAINMAP_OK);
+        gainmap_file *f = NULL;
+        CHECK_INT(gainmap_file_open_memory(ctx, jpg, size, &f), GAINMAP_OK);
+        gainmap_params p;
+        CHECK_INT(gainmap_metadata_to_params(&gainmap_file_info(f)->meta, &p), GAINMAP_OK);
+        /* log2(10000 / 203) = 5.62 stops, plus the quantiser's margin */
+        CHECK_MSG(p.gain_map_max[0] < 5.9 && p.alternate_hdr_headroom < 5.9, "max %.3f headroom %.3f",
+                  p.gain_map_max[0], p.alternate_hdr_headroom);
+        gainmap_file_close(f);
+        gainmap_free(jpg);
+        gainmap_image_free(&lin);
+    }
+
+    /* the clip itself: values above 10000/203, +inf and NaN; untouched masters are not copied */
+    gainmap_image m, c;
+    const gainmap_image *use = NULL;
+    CHECK_INT(gainmap_image_alloc(NULL, &m, 4, 1, 3, GAINMAP_PIXEL_F32), GAINMAP_OK);
+    m.transfer = GAINMAP_TRANSFER_LINEAR;
+    float *px = m.data;
+    const float vals[12] = {0.5f, 49.0f, 0.0f, 1e6f, -0.25f, 2.0f, INFINITY, NAN, 1.0f, 49.26f, 49.27f, 3.0f};
+    memcpy(px, vals, sizeof vals);
+    m.max_cll = 208000.0;
+    CHECK_INT(gm_master_limit(NULL, &m, &c, &use), GAINMAP_OK);
+    CHECK(use == &c);
+    const float *o = c.data;
+    const float lim = (float)(10000.0 / 203.0);
+    const float want[12] = {0.5f, 49.0f, 0.0f, lim, -0.25f, 2.0f, lim, 0.0f, 1.0f, 49.26f, lim, 3.0f};
+    for (int i = 0; i < 12; i++)
+        CHECK_MSG(o[i] == want[i], "sample %d: %g, want %g", i, o[i], want[i]);
+    CHECK_NEAR(c.max_cll, 10000.0, 0.0);
+    CHECK(c.data != m.data && c.width == 4 && c.transfer == GAINMAP_TRANSFER_LINEAR);
+    free(c.data);
+    px[3] = 49.0f;
+    px[6] = 1.0f;
+    px[7] = 1.0f;
+    px[10] = 1.0f;
+    CHECK_INT(gm_master_limit(NULL, &m, &c, &use), GAINMAP_OK);
+    CHECK(use == &m && c.data == NULL);
+    gainmap_image_free(&m);
+    gainmap_ctx_free(ctx);
+}
+
 static void test_sample(void)
 {
     const char *path = GM_SOURCE_DIR "/samples/sample_p3_pq.tif";
@@ -136,6 +198,7 @@ int main(void)
 {
     RUN_TEST(test_synthetic);
     RUN_TEST(test_corpus_masters);
+    RUN_TEST(test_float_master_clipped);
     RUN_TEST(test_sample);
     TEST_SUMMARY();
 }

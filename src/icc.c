@@ -95,6 +95,9 @@ static const icc_recipe recipes[] = {
     {"bt2020-hlg", "BT.2020 HLG", GAINMAP_PRIMARIES_BT2020, CURVE_HLG, GAINMAP_TRANSFER_HLG},
     {"HDR_P3_D65_ST2084", "HDR_P3_D65_ST2084", GAINMAP_PRIMARIES_P3, CURVE_PQ_ABSOLUTE, GAINMAP_TRANSFER_PQ},
     {"P3_PQ", "P3_PQ", GAINMAP_PRIMARIES_P3, CURVE_PQ_RELATIVE, GAINMAP_TRANSFER_PQ},
+    /* BT.709 primaries with an HDR curve: so a PQ/HLG TIFF in BT.709 is tagged too */
+    {"bt709-pq", "BT.709 PQ", GAINMAP_PRIMARIES_BT709, CURVE_PQ_ABSOLUTE, GAINMAP_TRANSFER_PQ},
+    {"bt709-hlg", "BT.709 HLG", GAINMAP_PRIMARIES_BT709, CURVE_HLG, GAINMAP_TRANSFER_HLG},
 };
 #define NRECIPES (sizeof recipes / sizeof recipes[0])
 
@@ -198,8 +201,8 @@ gainmap_status gainmap_icc_generate(gainmap_ctx *ctx, const char *name, uint8_t 
             r = &recipes[i];
     if (!r)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG,
-                        "unknown ICC profile name \"%s\" (expected srgb, p3, p3-pq, bt2020-pq, p3-hlg, bt2020-hlg, "
-                        "HDR_P3_D65_ST2084 or P3_PQ)",
+                        "unknown ICC profile name \"%s\" (expected srgb, p3, p3-pq, bt2020-pq, bt709-pq, p3-hlg, "
+                        "bt2020-hlg, bt709-hlg, HDR_P3_D65_ST2084 or P3_PQ)",
                         name);
     icc_errors err;
     cmsContext c = icc_context(&err);

@@ -16,13 +16,14 @@ expect() { # expect CODE DESCRIPTION -- command...
 
 expect 0 "list" -- "$CLI" icc --list
 grep -q '^HDR_P3_D65_ST2084 ' "$T/out" && grep -q '^P3_PQ ' "$T/out" && grep -q '^p3-hlg ' "$T/out" && ok || bad "list content"
-for name in srgb p3 p3-pq bt2020-pq p3-hlg bt2020-hlg HDR_P3_D65_ST2084 P3_PQ; do
+for name in srgb p3 p3-pq bt2020-pq bt709-pq p3-hlg bt2020-hlg bt709-hlg HDR_P3_D65_ST2084 P3_PQ; do
     expect 0 "write $name" -- "$CLI" icc "$name" -o "$T/$name.icc"
     [ "$(head -c 40 "$T/$name.icc" | tail -c 4)" = "acsp" ] && ok || bad "$name: no acsp"
     expect 0 "identify $name" -- "$CLI" icc --identify "$T/$name.icc"
     case $name in
     srgb) want="srgb srgb" ;; p3) want="p3 srgb" ;; bt2020-pq) want="bt2020 pq" ;;
-    p3-hlg) want="p3 hlg" ;; bt2020-hlg) want="bt2020 hlg" ;; *) want="p3 pq" ;;
+    p3-hlg) want="p3 hlg" ;; bt2020-hlg) want="bt2020 hlg" ;; bt709-pq) want="srgb pq" ;;
+    bt709-hlg) want="srgb hlg" ;; *) want="p3 pq" ;;
     esac
     [ "$(cat "$T/out")" = "$want" ] && ok || bad "$name identified as '$(cat "$T/out")', expected '$want'"
 done

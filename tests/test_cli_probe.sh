@@ -89,5 +89,20 @@ has "$out" "refusing to overwrite the input" "same file"
 out=$("$CLI" help recode)
 has "$out" "Usage: gainmap recode [OPTIONS] IN -o OUT" "help"
 
+# An existing output is replaced only with --force.
+out=$("$CLI" recode "$SAMPLE" -o "$T/pq2020.png" --primaries bt2020 2>&1); rc=$?
+[ $rc -eq 1 ] && ok || bad "existing output exit $rc"
+has "$out" "pq2020.png: already exists (use --force to replace it)" "existing output"
+"$CLI" -q recode "$SAMPLE" -o "$T/pq2020.png" --primaries bt2020 --force && ok || bad "recode --force"
+
+# PQ and HLG TIFFs in BT.709 primaries carry a generated bt709-pq/-hlg ICC
+# profile, so they read back as what they are (they used to read as sRGB).
+for tf in pq hlg; do
+    "$CLI" -q recode "$SAMPLE" -o "$T/709$tf.tif" --primaries srgb --transfer $tf && ok || bad "recode 709 $tf"
+    out=$("$CLI" probe "$T/709$tf.tif")
+    has "$out" "transfer:     $tf" "709 $tf tif transfer"
+    has "$out" "identified as srgb $tf" "709 $tf tif icc"
+done
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

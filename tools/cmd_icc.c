@@ -20,6 +20,7 @@ static const char usage[] =
     "  srgb, p3              SDR bases: sRGB curve, compact (under 1 KB)\n"
     "  p3-pq, bt2020-pq      PQ (ST 2084) sampled curve, 10000 cd/m2 = PCS white\n"
     "  p3-hlg, bt2020-hlg    HLG sampled curve for a 1000 cd/m2 display\n"
+    "  bt709-pq, bt709-hlg   the same curves with BT.709 (sRGB) primaries\n"
     "  HDR_P3_D65_ST2084     = p3-pq, described as HDR_P3_D65_ST2084\n"
     "  P3_PQ                 P3 PQ relative to 203 cd/m2 reference white, with a\n"
     "                        soft shoulder above it (a non-HDR viewer shows a\n"

@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "Usage: gainmap recode [OPTIONS] IN -o OUT\n"
@@ -17,6 +18,7 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  -o, --output OUT           output file (required; never the input)\n"
+    "  -f, --force                replace OUT if it exists\n"
     "  -t, --transfer NAME        output transfer: pq, hlg or linear.  Default: linear\n"
     "                             for .exr/.pfm, else the input's (pq for linear input)\n"
     "  -p, --primaries NAME       output primaries: srgb, p3 or bt2020 (default: the input's)\n"
@@ -44,6 +46,10 @@ static const char *icc_name(gainmap_transfer tf, gainmap_primaries p)
         return "p3-hlg";
     if (tf == GAINMAP_TRANSFER_HLG && p == GAINMAP_PRIMARIES_BT2020)
         return "bt2020-hlg";
+    if (tf == GAINMAP_TRANSFER_PQ && p == GAINMAP_PRIMARIES_BT709)
+        return "bt709-pq";
+    if (tf == GAINMAP_TRANSFER_HLG && p == GAINMAP_PRIMARIES_BT709)
+        return "bt709-hlg";
     return NULL;
 }
 
@@ -56,18 +62,21 @@ static int run(int argc, char **argv)
         {"primaries", required_argument, NULL, 'p'},
         {"input-transfer", required_argument, NULL, OPT_IN_TF},
         {"input-primaries", required_argument, NULL, OPT_IN_P},
+        {"force", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *out_path = NULL;
+    bool force = false;
     gainmap_transfer out_tf = GAINMAP_TRANSFER_UNKNOWN, in_tf = GAINMAP_TRANSFER_UNKNOWN;
     gainmap_primaries out_p = GAINMAP_PRIMARIES_UNKNOWN, in_p = GAINMAP_PRIMARIES_UNKNOWN;
     int opt;
     optind = 1;
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":o:t:p:h", longopts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":o:t:p:fh", longopts, NULL)) != -1) {
         switch (opt) {
         case 'o': out_path = optarg; break;
+        case 'f': force = true; break;
         case 't':
             out_tf = gainmap_transfer_from_name(optarg);
             if (out_tf != GAINMAP_TRANSFER_PQ && out_tf != GAINMAP_TRANSFER_HLG && out_tf != GAINMAP_TRANSFER_LINEAR)
@@ -111,6 +120,10 @@ static int run(int argc, char **argv)
                                fmt == GAINMAP_FORMAT_EXR ? "OpenEXR" : "PFM");
     if (cli_same_file(in_path, out_path)) {
         fprintf(stderr, "gainmap: %s: refusing to overwrite the input\n", out_path);
+        return EXIT_FAIL;
+    }
+    if (!force && access(out_path, F_OK) == 0) {
+        fprintf(stderr, "gainmap: %s: already exists (use --force to replace it)\n", out_path);
         return EXIT_FAIL;
     }
 

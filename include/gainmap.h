@@ -222,7 +222,12 @@ GAINMAP_API gainmap_file_format gainmap_format_from_path(const char *path);
 /* Read an HDR/SDR image (PNG, TIFF, EXR, .hdr, PFM, PPM).  Integer formats
  * come back as U8/U16 with their transfer and primaries worked out from cICP,
  * or the ICC profile's contents, or the format's convention; float formats
- * come back as F32 LINEAR (EXR/PFM/.hdr, 1.0 = SDR white by convention). */
+ * come back as F32 LINEAR (EXR/PFM/.hdr, 1.0 = SDR white by convention).
+ * HEIF/AVIF: the primary image when it is PQ or HLG (nclx or ICC), U16
+ * (10/12-bit codes v scaled to round(v * 65535 / (2^bits - 1))) with its
+ * nclx, ICC, EXIF and clli, irot/imir/clap applied (orientation 1);
+ * UNSUPPORTED for an SDR primary (a gain-map photo is read with
+ * gainmap_file_open). */
 GAINMAP_API gainmap_status gainmap_image_read(gainmap_ctx *ctx, const char *path, gainmap_image *out);
 GAINMAP_API gainmap_status gainmap_image_read_memory(gainmap_ctx *ctx, const uint8_t *data, size_t size,
                                                      gainmap_image *out);
@@ -451,7 +456,11 @@ GAINMAP_API gainmap_status gainmap_jpeg_decode(gainmap_ctx *ctx, const uint8_t *
 GAINMAP_API gainmap_status gainmap_apply(gainmap_ctx *ctx, const gainmap_image *base, const gainmap_image *map,
                                          const gainmap_metadata *meta, const gainmap_decode_options *opts,
                                          gainmap_image *out);
-/* Read a file's base and map and apply (what `gainmap decode` does). */
+/* Read a file's base and map and apply (what `gainmap decode` does).  A
+ * HEIF/AVIF with no usable gain map whose primary image is PQ or HLG is
+ * written as it is in opts' transfer and primaries (headroom 0; headroom 1
+ * or an SRGB output: tone-mapped to SDR; another headroom: UNSUPPORTED);
+ * any other file without a usable gain map: NO_GAINMAP. */
 GAINMAP_API gainmap_status gainmap_decode(gainmap_ctx *ctx, const gainmap_file *f,
                                           const gainmap_decode_options *opts, gainmap_image *out);
 /* gainmap_decode straight into an image file (format from fmt, or from the

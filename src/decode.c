@@ -7,7 +7,8 @@
  * items are decoded with libheif through heif_decode.c, which applies their
  * irot/imir; the base's colour comes from its nclx or ICC (gmfile.c), and
  * a tmap's alternate primaries are used for the maths when its metadata
- * says so (use_base_colour_space 0). */
+ * says so (use_base_colour_space 0).  A HEIF/AVIF without a usable gain
+ * map whose primary image is PQ or HLG is written as it is (decode_plain). */
 #include "internal.h"
 
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 /* ---- HEIF / AVIF (docs/heif.md) ------------------------------------------ */
 
 /* EXIF orientation equivalent of an irot of `angle` anticlockwise quarter turns. */
-static int irot_orientation(unsigned angle)
+int gm_irot_orientation(unsigned angle)
 {
     static const int o[4] = {1, 8, 3, 6};
     return o[angle & 3];
@@ -135,7 +136,7 @@ static gainmap_status decode_heif(gainmap_ctx *ctx, const gainmap_file *f, const
     }
     if (st != GAINMAP_OK)
         goto done;
-    hdr.orientation = keep ? irot_orientation(g->base_angle) : 1;
+    hdr.orientation = keep ? gm_irot_orientation(g->base_angle) : 1;
     *out = hdr;
     memset(&hdr, 0, sizeof hdr);
 done:
@@ -143,6 +144,57 @@ done:
     gainmap_image_free(&hdr);
     gainmap_image_free(&map);
     gainmap_image_free(&base);
+    return st;
+}
+
+/* A HEIF/AVIF without a gain map whose primary image is PQ or HLG (plain
+ * HDR, heif_plain.c): that image is the HDR rendition, written as it is in
+ * the requested encoding.  Headroom 'sdr' (1) or an SRGB output asks for the
+ * SDR rendition, which the file does not carry: the image is tone-mapped
+ * (gainmap_tonemap's defaults, as encode makes a base).  Any other headroom
+ * has no rendition to give. */
+static gainmap_status decode_plain(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
+                                   gainmap_image *out)
+{
+    gainmap_transfer tf = opts->transfer;
+    if (tf != GAINMAP_TRANSFER_PQ && tf != GAINMAP_TRANSFER_HLG && tf != GAINMAP_TRANSFER_LINEAR &&
+        tf != GAINMAP_TRANSFER_SRGB)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "decode: the output transfer must be PQ, HLG, linear or sRGB");
+    bool sdr = tf == GAINMAP_TRANSFER_SRGB || opts->headroom == 1.0;
+    if (!sdr && opts->headroom != 0.0)
+        return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED,
+                        "the file has no gain map, only an HDR image, so there is no rendition for headroom %g "
+                        "(use max for the image as it is, or sdr for it tone-mapped)",
+                        opts->headroom);
+    gainmap_image hdr, tmp;
+    memset(&tmp, 0, sizeof tmp);
+    gainmap_status st = gm_heif_read_primary(ctx, f, opts->keep_orientation != 0, &hdr);
+    if (st != GAINMAP_OK)
+        return st;
+    gainmap_primaries op = opts->primaries != GAINMAP_PRIMARIES_UNKNOWN ? opts->primaries : hdr.primaries;
+    const gainmap_image *src = &hdr;
+    if (sdr) {
+        gainmap_tonemap_options to;
+        gainmap_tonemap_options_init(&to);
+        to.base_primaries = op;
+        to.base_transfer = GAINMAP_TRANSFER_SRGB;
+        if ((st = gainmap_tonemap(ctx, &hdr, &to, &tmp)) != GAINMAP_OK)
+            goto done;
+        tmp.orientation = hdr.orientation;
+        if (hdr.exif && gainmap_image_set_exif(&tmp, hdr.exif, hdr.exif_size) != GAINMAP_OK) {
+            st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory copying EXIF");
+            goto done;
+        }
+        src = &tmp;
+    }
+    st = gainmap_image_recode(ctx, src, tf, op,
+                              tf == GAINMAP_TRANSFER_LINEAR ? GAINMAP_PIXEL_F32
+                              : tf == GAINMAP_TRANSFER_SRGB ? GAINMAP_PIXEL_U8
+                                                            : GAINMAP_PIXEL_U16,
+                              out);
+done:
+    gainmap_image_free(&tmp);
+    gainmap_image_free(&hdr);
     return st;
 }
 
@@ -155,13 +207,15 @@ gainmap_status gainmap_decode(gainmap_ctx *ctx, const gainmap_file *f, const gai
     const gainmap_info *info = gainmap_file_info(f);
     if (!info)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "decode: no file");
-    if (!info->has_gainmap)
+    if (!info->has_gainmap && !gm_heif_primary_hdr(f))
         return gm_error(ctx, GAINMAP_ERR_NO_GAINMAP, "the file has no usable gain map");
     gainmap_decode_options defaults;
     if (!opts) {
         gainmap_decode_options_init(&defaults);
         opts = &defaults;
     }
+    if (!info->has_gainmap)
+        return decode_plain(ctx, f, opts, out);
     if (info->container == GAINMAP_CONTAINER_HEIF)
         return decode_heif(ctx, f, opts, out);
     if (info->container != GAINMAP_CONTAINER_JPEG)
@@ -349,7 +403,7 @@ static gainmap_status decode_rows(gainmap_ctx *ctx, const gainmap_file *f, const
     const gainmap_info *info = gainmap_file_info(f);
     if (!info)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "decode: no file");
-    if (!info->has_gainmap)
+    if (!info->has_gainmap && !gm_heif_primary_hdr(f))
         return gm_error(ctx, GAINMAP_ERR_NO_GAINMAP, "the file has no usable gain map");
     gainmap_decode_options defaults;
     if (!opts) {

@@ -130,11 +130,12 @@ gainmap_status gainmap_image_read_memory(gainmap_ctx *ctx, const uint8_t *data, 
         return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED,
                         "this is a JPEG; read JPEG photos with the gain-map commands (gainmap info, decode)");
     case GAINMAP_FORMAT_HEIF:
-        return gm_error(ctx, GAINMAP_ERR_UNSUPPORTED,
-                        "this is a HEIF/AVIF file; read it with the gain-map commands (gainmap info, decode)");
+        /* the primary image when it is PQ or HLG, upright (heif_plain.c) */
+        return gm_heif_image_read(ctx, data, size, out);
     default:
         return gm_error(ctx, GAINMAP_ERR_FORMAT,
-                        "not a PNG, TIFF, OpenEXR, Radiance .hdr, PFM or PPM image (unrecognised first bytes)");
+                        "not a PNG, TIFF, OpenEXR, Radiance .hdr, PFM, PPM or HEIF/AVIF image "
+                        "(unrecognised first bytes)");
     }
     if (st != GAINMAP_OK) {
         gainmap_image_free(out);

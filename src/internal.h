@@ -915,6 +915,21 @@ gainmap_status gm_heif_find_gainmap(gainmap_ctx *ctx, const gm_heif *h, gm_heif_
 #define GM_HEIF_DECODE_NO_TRANSFORM 1u
 gainmap_status gm_heif_decode_item(gainmap_ctx *ctx, const gm_heif *h, uint32_t item_id, unsigned flags,
                                    gainmap_image *out);
+/* heif_plain.c: the primary image of a HEIF/AVIF file as an HDR master.
+ * primary_hdr: f is HEIF and its primary image is PQ or HLG (nclx or ICC).
+ * read_primary: that image decoded (gm_heif_decode_item; U16 scaled to
+ * 0..65535 above 8 bits) with the file's transfer, primaries, nclx, ICC,
+ * clli and EXIF; irot/imir/clap applied (orientation 1), or with
+ * keep_orientation a plain irot kept and recorded as the orientation (the
+ * EXIF's orientation tag, when there is one, patched to match).
+ * image_read: gainmap_image_read's HEIF/AVIF branch (UNSUPPORTED, with the
+ * reason, unless the primary is HDR).  decode.c: the EXIF orientation of an
+ * irot of `angle` anticlockwise quarter turns. */
+bool gm_heif_primary_hdr(const gainmap_file *f);
+gainmap_status gm_heif_read_primary(gainmap_ctx *ctx, const gainmap_file *f, bool keep_orientation,
+                                    gainmap_image *out);
+gainmap_status gm_heif_image_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out);
+int gm_irot_orientation(unsigned angle);
 /* The single-image HEIF gm_heif_decode_item hands to libheif (for tests). */
 gainmap_status gm_heif_extract_item(gainmap_ctx *ctx, const gm_heif *h, uint32_t item_id, uint8_t **out,
                                     size_t *size);

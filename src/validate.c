@@ -117,7 +117,12 @@ static void validate_heif(gainmap_file *f)
     const gm_heif_gainmap *g = f->hg;
     const gainmap_severity E = GAINMAP_SEVERITY_ERROR, W = GAINMAP_SEVERITY_WARNING, I = GAINMAP_SEVERITY_INFO;
     if (!f->map_found) {
-        if (!f->heif_has_tmap)
+        /* a PQ/HLG primary is an HDR image in its own right (heif_plain.c) */
+        if (!f->heif_has_tmap && gm_heif_primary_hdr(f))
+            gm_issue_add(L, I, "plain-hdr",
+                         "plain HDR image (%s), no gain map: HDR screens show it as it is, others tone-map it",
+                         info->base_transfer == GAINMAP_TRANSFER_PQ ? "PQ" : "HLG");
+        else if (!f->heif_has_tmap)
             gm_issue_add(L, W, "no-gainmap",
                          "no gain map: the file has no 'tmap' item and no auxiliary gain-map image; every viewer "
                          "shows the primary image as it is");

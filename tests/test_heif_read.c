@@ -272,15 +272,32 @@ static void check_plain(const char *rel, uint32_t w, uint32_t h, gainmap_primari
         CHECK_INT(in->base_height, h);
         CHECK_INT(in->base_primaries, p);
         CHECK_INT(in->base_transfer, t);
-        const gainmap_issue *is = find_issue(f, "no-gainmap");
-        CHECK(is && is->severity == GAINMAP_SEVERITY_WARNING);
         const uint8_t *d;
         size_t n;
         CHECK_INT(gainmap_file_map_stream(f, &d, &n), GAINMAP_ERR_NO_GAINMAP);
         CHECK_INT(gainmap_file_base_stream(f, &d, &n), GAINMAP_OK);   /* the image itself still extracts */
         gainmap_image out;
-        CHECK_INT(gainmap_decode(ctx, f, NULL, &out), GAINMAP_ERR_NO_GAINMAP);
-        CHECK_STR(gainmap_last_error(ctx), "the file has no usable gain map");
+        if (t == GAINMAP_TRANSFER_PQ) {
+            /* a plain HDR image: an info note, and decode writes the image itself (tests/test_plain_hdr.c) */
+            CHECK(find_issue(f, "no-gainmap") == NULL);
+            const gainmap_issue *is = find_issue(f, "plain-hdr");
+            CHECK(is && is->severity == GAINMAP_SEVERITY_INFO);
+            if (is)
+                CHECK_STR(is->message, "plain HDR image (PQ), no gain map: HDR screens show it as it is, others "
+                                       "tone-map it");
+            CHECK_INT(gainmap_decode(ctx, f, NULL, &out), GAINMAP_OK);
+            CHECK_INT(out.width, w);
+            CHECK_INT(out.height, h);
+            CHECK_INT(out.transfer, GAINMAP_TRANSFER_PQ);
+            CHECK_INT(out.primaries, GAINMAP_PRIMARIES_BT2020);
+            gainmap_image_free(&out);
+        } else {
+            const gainmap_issue *is = find_issue(f, "no-gainmap");
+            CHECK(is && is->severity == GAINMAP_SEVERITY_WARNING);
+            CHECK(find_issue(f, "plain-hdr") == NULL);
+            CHECK_INT(gainmap_decode(ctx, f, NULL, &out), GAINMAP_ERR_NO_GAINMAP);
+            CHECK_STR(gainmap_last_error(ctx), "the file has no usable gain map");
+        }
     }
     gainmap_file_close(f);
     gainmap_ctx_free(ctx);
@@ -320,8 +337,14 @@ static void check_ignored(const char *rel, uint32_t w, uint32_t h, const char *c
             CHECK_STR(is->message, message);
         }
         CHECK(find_issue(f, "no-gainmap") == NULL);   /* the tmap issue says it */
+        CHECK(find_issue(f, "plain-hdr") == NULL);
+        /* what a reader shows is the primary, here a PQ image: decode writes it as it is */
+        CHECK_INT(in->base_transfer, GAINMAP_TRANSFER_PQ);
         gainmap_image out;
-        CHECK_INT(gainmap_decode(ctx, f, NULL, &out), GAINMAP_ERR_NO_GAINMAP);
+        CHECK_INT(gainmap_decode(ctx, f, NULL, &out), GAINMAP_OK);
+        CHECK_INT(out.width, w);
+        CHECK_INT(out.height, h);
+        gainmap_image_free(&out);
     }
     gainmap_file_close(f);
     gainmap_ctx_free(ctx);

@@ -1080,6 +1080,8 @@ void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size
 /* The reference the fast path is tested against (tests/test_perf_equiv.c):
  * the curve interpolated in the log2 domain through libm's log2. */
 void gm_tonemap_row_ref(const gm_tonemap_state *s, const float *in, float *out, size_t n);
+/* gm_tonemap_row without its SIMD path: the same bits, pixel by pixel (for tests) */
+void gm_tonemap_row_scalar(const gm_tonemap_state *s, const float *in, float *out, size_t n);
 /* The resolved source peak (cd/m2), the source primaries, and the bare curve
  * (luminance relative to HDR white -> relative to SDR white). */
 double gm_tonemap_peak_nits(const gm_tonemap_state *s);

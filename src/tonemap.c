@@ -44,6 +44,8 @@ struct gm_tonemap_state {
     double step;
     float *rt;                /* curve(x)/x on the float-bit grid (RT_*) */
     float rt_lo, rt_top;      /* rt covers [rt_lo, rt_top) */
+    float *rt2;               /* pairs rt[i], rt[i+1] - rt[i] for the SIMD path */
+    int simd;                 /* the SIMD path applies (see tm_simd4) */
     gainmap_primaries src, base;
     gainmap_transfer src_tf;
     double w_src[3];          /* luminance weights of the source primaries */
@@ -408,58 +410,210 @@ static void gamut_map_outside(const gm_tonemap_state *s, double rgb[3], double y
 /* ------------------------------------------------------------------ */
 /* Per-pixel entry point                                               */
 /* ------------------------------------------------------------------ */
-static inline __attribute__((always_inline)) void tonemap_rows(const gm_tonemap_state *s, const float *in,
-                                                               float *out, size_t n, int ref)
+static inline __attribute__((always_inline)) void tonemap_pixel(const gm_tonemap_state *s, const float *in,
+                                                                float *out, int ref)
 {
-    for (size_t i = 0; i < n; i++) {
-        double v[3] = {in[3 * i], in[3 * i + 1], in[3 * i + 2]};
-        if (s->lut) {
-            float e[3], o[3];
-            gm_mat3_apply(s->m_src_lutin, v, v);
-            for (int c = 0; c < 3; c++)
-                e[c] = (float)gainmap_from_linear(s->lut_in, s->lut_in == GAINMAP_TRANSFER_LINEAR ? v[c]
-                                                                                                   : fmax(v[c], 0.0));
-            gainmap_lut_apply(s->lut, e, o);
-            for (int c = 0; c < 3; c++)
-                v[c] = gainmap_to_linear(s->lut_out, GM_CLAMP((double)o[c], 0.0, 1.0));
-            gm_mat3_apply(s->m_lutout_base, v, v);
-        } else {
-            double y = s->w_src[0] * v[0] + s->w_src[1] * v[1] + s->w_src[2] * v[2];
-            if (y > 1e-12) {
-                double x = y * s->to_white;
-                double k = s->to_white * (s->method == GAINMAP_TONEMAP_CLIP ? dmin(1.0, 1.0 / x)
-                                          : ref                                ? curve_ratio(s, x)
-                                                                               : curve_ratio_fast(s, x));
-                for (int c = 0; c < 3; c++)
-                    v[c] *= k;
-            } else {
-                v[0] = v[1] = v[2] = 0.0;
-            }
-            if (ref || !s->same_primaries)
-                mat_apply(s->m_src_base, v, v);
-        }
-        /* a matrix whose rows sum to 1 only to rounding must not split a
-         * grey into three codes (without a matrix nothing to do: distinct
-         * floats differ by far more than 1e-9 of the larger) */
-        if (ref || s->lut || !s->same_primaries) {
-            double mx = dmax(fabs(v[0]), dmax(fabs(v[1]), fabs(v[2])));
-            if (fabs(v[0] - v[1]) <= 1e-9 * mx && fabs(v[1] - v[2]) <= 1e-9 * mx)
-                v[0] = v[1] = v[2] = (v[0] + v[1] + v[2]) / 3.0;
-        }
-        gamut_map(s, v);
+    double v[3] = {in[0], in[1], in[2]};
+    if (s->lut) {
+        float e[3], o[3];
+        gm_mat3_apply(s->m_src_lutin, v, v);
         for (int c = 0; c < 3; c++)
-            out[3 * i + c] = v[c] >= 0.0 ? (float)dmin(v[c], 1.0) : 0.0f;   /* NaN -> 0 */
+            e[c] = (float)gainmap_from_linear(s->lut_in, s->lut_in == GAINMAP_TRANSFER_LINEAR ? v[c] : fmax(v[c], 0.0));
+        gainmap_lut_apply(s->lut, e, o);
+        for (int c = 0; c < 3; c++)
+            v[c] = gainmap_to_linear(s->lut_out, GM_CLAMP((double)o[c], 0.0, 1.0));
+        gm_mat3_apply(s->m_lutout_base, v, v);
+    } else {
+        double y = s->w_src[0] * v[0] + s->w_src[1] * v[1] + s->w_src[2] * v[2];
+        if (y > 1e-12) {
+            double x = y * s->to_white;
+            double k = s->to_white * (s->method == GAINMAP_TONEMAP_CLIP ? dmin(1.0, 1.0 / x)
+                                      : ref                                ? curve_ratio(s, x)
+                                                                           : curve_ratio_fast(s, x));
+            for (int c = 0; c < 3; c++)
+                v[c] *= k;
+        } else {
+            v[0] = v[1] = v[2] = 0.0;
+        }
+        if (ref || !s->same_primaries)
+            mat_apply(s->m_src_base, v, v);
     }
+    /* a matrix whose rows sum to 1 only to rounding must not split a
+     * grey into three codes (without a matrix nothing to do: distinct
+     * floats differ by far more than 1e-9 of the larger) */
+    if (ref || s->lut || !s->same_primaries) {
+        double mx = dmax(fabs(v[0]), dmax(fabs(v[1]), fabs(v[2])));
+        if (fabs(v[0] - v[1]) <= 1e-9 * mx && fabs(v[1] - v[2]) <= 1e-9 * mx)
+            v[0] = v[1] = v[2] = (v[0] + v[1] + v[2]) / 3.0;
+    }
+    gamut_map(s, v);
+    for (int c = 0; c < 3; c++)
+        out[c] = v[c] >= 0.0 ? (float)dmin(v[c], 1.0) : 0.0f;   /* NaN -> 0 */
+}
+
+#ifdef __SSE2__
+/* Four pixels at once (issue 8) for the common case: same source and base
+ * primaries, no LUT, a curve (not CLIP), HDR white 203 cd/m2 (to_white 1),
+ * colours that stay inside the base cube.  The results are tonemap_pixel's
+ * bits:
+ *  - the luminance y is a double, computed as there (two pixels per
+ *    register, the same operations in the same order; SSE2 has no FMA);
+ *  - the ratio comes from the float-bit table as curve_ratio_fast computes
+ *    it in float: rt[i] + f * (rt[i+1] - rt[i]), the difference stored
+ *    beside rt[i] in s->rt2 (the same float subtraction, done once);
+ *  - there each channel is scaled in double, v * ratio, then rounded to
+ *    float: the product of two floats is exact in double, so that is the
+ *    float product v * ratio here;
+ *  - gamut_map leaves a pixel alone when its scaled luminance y2 lies in
+ *    (1e-9, 1) and each channel in [-1e-7, 1 + 1e-7].  Here y * ratio
+ *    stands in for y2: with channels >= 0 the two differ by a few units
+ *    of 2^-53 relative, so a margin of 1e-12 decides as y2 would; pixels
+ *    within the margin go to the scalar path.  A channel passes when its
+ *    float lies in [+0, 1] (sign bit clear), which implies the double
+ *    test; the few in between take the scalar path too.
+ * The mask returned has bit j set for each pixel j done here; the others
+ * (black, at or above the peak, outside the cube, negative, NaN) must be
+ * computed by tonemap_pixel. */
+typedef struct tm_simd {
+    __m128d w0, w1, w2, ylo, P, y2lo, y2hi;
+    __m128 rt_lo, rt_top, fscale, one;
+    __m128i base, fmask;
+} tm_simd;
+
+static void tm_simd_init(const gm_tonemap_state *s, tm_simd *k)
+{
+    k->w0 = _mm_set1_pd(s->w_src[0]);
+    k->w1 = _mm_set1_pd(s->w_src[1]);
+    k->w2 = _mm_set1_pd(s->w_src[2]);
+    k->ylo = _mm_set1_pd(1e-12);
+    k->P = _mm_set1_pd(s->P);
+    k->y2lo = _mm_set1_pd(1e-9 * (1.0 + 1e-12));
+    k->y2hi = _mm_set1_pd(1.0 - 1e-12);
+    k->rt_lo = _mm_set1_ps(s->rt_lo);
+    k->rt_top = _mm_set1_ps(s->rt_top);
+    k->fscale = _mm_set1_ps(1.0f / (float)(1u << RT_SHIFT));
+    k->one = _mm_set1_ps(1.0f);
+    k->base = _mm_set1_epi32((int)RT_BASE);
+    k->fmask = _mm_set1_epi32((int)((1u << RT_SHIFT) - 1));
+}
+
+/* the float lanes 0-1 and 2-3 as doubles; two double masks as one float mask */
+static inline __m128d lo_pd(__m128 v) { return _mm_cvtps_pd(v); }
+static inline __m128d hi_pd(__m128 v) { return _mm_cvtps_pd(_mm_castsi128_ps(_mm_shuffle_epi32(_mm_castps_si128(v), 0xEE))); }
+static inline __m128 join_mask(__m128d lo, __m128d hi)
+{
+    return _mm_shuffle_ps(_mm_castpd_ps(lo), _mm_castpd_ps(hi), _MM_SHUFFLE(2, 0, 2, 0));
+}
+
+static inline int tm_simd4(const gm_tonemap_state *s, const tm_simd *k, __m128 *r, __m128 *g, __m128 *b)
+{
+    /* y = w0 r + w1 g + w2 b in double, in that order */
+    __m128d yl = _mm_add_pd(_mm_add_pd(_mm_mul_pd(k->w0, lo_pd(*r)), _mm_mul_pd(k->w1, lo_pd(*g))),
+                            _mm_mul_pd(k->w2, lo_pd(*b)));
+    __m128d yh = _mm_add_pd(_mm_add_pd(_mm_mul_pd(k->w0, hi_pd(*r)), _mm_mul_pd(k->w1, hi_pd(*g))),
+                            _mm_mul_pd(k->w2, hi_pd(*b)));
+    /* curve_ratio_fast's table branch: y > 1e-12, x = y < P, rt_lo < (float)x < rt_top */
+    __m128 ok = join_mask(_mm_and_pd(_mm_cmpgt_pd(yl, k->ylo), _mm_cmplt_pd(yl, k->P)),
+                          _mm_and_pd(_mm_cmpgt_pd(yh, k->ylo), _mm_cmplt_pd(yh, k->P)));
+    __m128 x = _mm_movelh_ps(_mm_cvtpd_ps(yl), _mm_cvtpd_ps(yh));
+    ok = _mm_and_ps(ok, _mm_and_ps(_mm_cmpgt_ps(x, k->rt_lo), _mm_cmplt_ps(x, k->rt_top)));
+    if (!_mm_movemask_ps(ok))
+        return 0;
+    /* index and fraction from the float's bits; lanes that failed read entry 0 */
+    __m128i u = _mm_castps_si128(x);
+    __m128i idx = _mm_and_si128(_mm_sub_epi32(_mm_srli_epi32(u, RT_SHIFT), k->base), _mm_castps_si128(ok));
+    __m128 f = _mm_mul_ps(_mm_cvtepi32_ps(_mm_and_si128(u, k->fmask)), k->fscale);
+    uint32_t ix[4];
+    _mm_storeu_si128((__m128i *)(void *)ix, idx);
+    const double *t = (const double *)(const void *)s->rt2;   /* one pair per load */
+    __m128 p01 = _mm_unpacklo_ps(_mm_castpd_ps(_mm_load_sd(t + ix[0])), _mm_castpd_ps(_mm_load_sd(t + ix[1])));
+    __m128 p23 = _mm_unpacklo_ps(_mm_castpd_ps(_mm_load_sd(t + ix[2])), _mm_castpd_ps(_mm_load_sd(t + ix[3])));
+    /* p01 = {a0, a1, d0, d1}, p23 = {a2, a3, d2, d3} */
+    __m128 ratio = _mm_add_ps(_mm_movelh_ps(p01, p23), _mm_mul_ps(f, _mm_movehl_ps(p23, p01)));
+    *r = _mm_mul_ps(*r, ratio);
+    *g = _mm_mul_ps(*g, ratio);
+    *b = _mm_mul_ps(*b, ratio);
+    /* gamut_map's luminance test, 1e-9 < y2 < 1, with the margin */
+    __m128d y2l = _mm_mul_pd(yl, lo_pd(ratio)), y2h = _mm_mul_pd(yh, hi_pd(ratio));
+    ok = _mm_and_ps(ok, join_mask(_mm_and_pd(_mm_cmpgt_pd(y2l, k->y2lo), _mm_cmplt_pd(y2l, k->y2hi)),
+                                  _mm_and_pd(_mm_cmpgt_pd(y2h, k->y2lo), _mm_cmplt_pd(y2h, k->y2hi))));
+    /* inside the cube: no sign bit set, the largest <= 1 (NaN cannot reach
+     * here: y would have been NaN) */
+    __m128 mx = _mm_max_ps(*r, _mm_max_ps(*g, *b));
+    ok = _mm_and_ps(ok, _mm_cmple_ps(mx, k->one));
+    return _mm_movemask_ps(ok) & ~_mm_movemask_ps(_mm_or_ps(*r, _mm_or_ps(*g, *b)));
+}
+
+/* 12 floats r0 g0 b0 r1 | g1 b1 r2 g2 | b2 r3 g3 b3 <-> three registers of 4 */
+static inline void load_soa(const float *p, __m128 *r, __m128 *g, __m128 *b)
+{
+    __m128 a = _mm_loadu_ps(p), c = _mm_loadu_ps(p + 4), e = _mm_loadu_ps(p + 8);
+    __m128 t0 = _mm_shuffle_ps(c, e, _MM_SHUFFLE(0, 1, 0, 2));   /* r2 . r3 . */
+    *r = _mm_shuffle_ps(a, t0, _MM_SHUFFLE(2, 0, 3, 0));         /* r0 r1 r2 r3 */
+    __m128 t1 = _mm_shuffle_ps(a, c, _MM_SHUFFLE(0, 0, 0, 1));   /* g0 . g1 . */
+    __m128 t2 = _mm_shuffle_ps(c, e, _MM_SHUFFLE(0, 2, 0, 3));   /* g2 . g3 . */
+    *g = _mm_shuffle_ps(t1, t2, _MM_SHUFFLE(2, 0, 2, 0));
+    __m128 t3 = _mm_shuffle_ps(a, c, _MM_SHUFFLE(0, 1, 0, 2));   /* b0 . b1 . */
+    __m128 t4 = _mm_shuffle_ps(e, e, _MM_SHUFFLE(0, 3, 0, 0));   /* b2 . b3 . */
+    *b = _mm_shuffle_ps(t3, t4, _MM_SHUFFLE(2, 0, 2, 0));
+}
+
+static inline void store_aos(float *p, __m128 r, __m128 g, __m128 b)
+{
+    __m128 lo = _mm_unpacklo_ps(r, g), hi = _mm_unpackhi_ps(r, g);   /* r0 g0 r1 g1 | r2 g2 r3 g3 */
+    __m128 t = _mm_shuffle_ps(b, r, _MM_SHUFFLE(0, 1, 0, 0));         /* b0 . r1 . */
+    _mm_storeu_ps(p, _mm_shuffle_ps(lo, t, _MM_SHUFFLE(2, 0, 1, 0)));  /* r0 g0 b0 r1 */
+    __m128 t1 = _mm_shuffle_ps(lo, b, _MM_SHUFFLE(0, 1, 0, 3));       /* g1 . b1 . */
+    _mm_storeu_ps(p + 4, _mm_shuffle_ps(t1, hi, _MM_SHUFFLE(1, 0, 2, 0)));   /* g1 b1 r2 g2 */
+    __m128 t2 = _mm_shuffle_ps(b, hi, _MM_SHUFFLE(3, 2, 3, 2));      /* b2 b3 r3 g3 */
+    _mm_storeu_ps(p + 8, _mm_shuffle_ps(t2, t2, _MM_SHUFFLE(1, 3, 2, 0)));   /* b2 r3 g3 b3 */
+}
+#endif
+
+/* the pixels the SIMD path leaves, out of line (they are the rare ones) */
+static __attribute__((noinline)) void tonemap_pixel_fast(const gm_tonemap_state *s, const float *in, float *out)
+{
+    tonemap_pixel(s, in, out, 0);
 }
 
 void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size_t n)
 {
-    tonemap_rows(s, in, out, n, 0);
+    size_t i = 0;
+#ifdef __SSE2__
+    if (s->simd) {
+        tm_simd k;
+        tm_simd_init(s, &k);
+        for (; i + 4 <= n; i += 4) {
+            __m128 r, g, b;
+            load_soa(in + 3 * i, &r, &g, &b);
+            int ok = tm_simd4(s, &k, &r, &g, &b);
+            if (ok == 15) {
+                store_aos(out + 3 * i, r, g, b);
+                continue;
+            }
+            float src[12];   /* in may be out */
+            memcpy(src, in + 3 * i, sizeof src);
+            store_aos(out + 3 * i, r, g, b);
+            for (int j = 0; j < 4; j++)
+                if (!(ok >> j & 1))
+                    tonemap_pixel_fast(s, src + 3 * j, out + 3 * (i + (size_t)j));
+        }
+    }
+#endif
+    for (; i < n; i++)
+        tonemap_pixel(s, in + 3 * i, out + 3 * i, 0);
+}
+
+void gm_tonemap_row_scalar(const gm_tonemap_state *s, const float *in, float *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        tonemap_pixel(s, in + 3 * i, out + 3 * i, 0);
 }
 
 void gm_tonemap_row_ref(const gm_tonemap_state *s, const float *in, float *out, size_t n)
 {
-    tonemap_rows(s, in, out, n, 1);
+    for (size_t i = 0; i < n; i++)
+        tonemap_pixel(s, in + 3 * i, out + 3 * i, 1);
 }
 
 /* ------------------------------------------------------------------ */
@@ -747,6 +901,17 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
         double x = ldexp(1.0 + (double)(i % RT_PER_OCTAVE) / RT_PER_OCTAVE, (int)(i / RT_PER_OCTAVE) + (int)CURVE_LO);
         s->rt[i] = (float)(curve_eval(s, x) / x);
     }
+    if (!(s->rt2 = gm_malloc(ctx, 2 * nrt * sizeof *s->rt2))) {
+        gm_tonemap_free(s);
+        return GAINMAP_ERR_NOMEM;
+    }
+    for (size_t i = 0; i + 1 < nrt; i++) {
+        s->rt2[2 * i] = s->rt[i];
+        s->rt2[2 * i + 1] = s->rt[i + 1] - s->rt[i];
+    }
+    s->rt2[2 * (nrt - 1)] = s->rt[nrt - 1];
+    s->rt2[2 * (nrt - 1) + 1] = 0.0f;
+    s->simd = s->same_primaries && !s->soft && !s->lut && s->method != GAINMAP_TONEMAP_CLIP && s->to_white == 1.0;
     s->rt_lo = (float)ldexp(1.0, (int)CURVE_LO);
     s->rt_top = (float)ldexp(1.0, octaves + (int)CURVE_LO);
     *out = s;
@@ -759,6 +924,7 @@ void gm_tonemap_free(gm_tonemap_state *s)
         return;
     free(s->in_table);
     free(s->rt);
+    free(s->rt2);
     free(s);
 }
 
@@ -818,39 +984,125 @@ typedef struct tm_job {
     float **rows;              /* one scratch row per worker */
 } tm_job;
 
+/* The 8-bit code of one sample from its table index (see tm_strip).  enc
+ * holds values in [0, 255] and the threshold d is at most 63.5 / 64, so the
+ * float sum stays below 256 (ulp 2^-16 there) and truncates to 0..255
+ * without a clamp. */
+static inline uint8_t enc_code(const float *enc, uint32_t idx, float d) { return (uint8_t)(int)(enc[idx] + d); }
+
+/* sqrt(linear) table index, the same in the scalar and SSE2 forms */
+static inline uint32_t enc_index(float v) { return (uint32_t)(int32_t)(sqrtf(v) * (ENC_N - 1) + 0.5f); }
+
+#ifdef __SSE2__
+static inline __m128i enc_index4(__m128 v)
+{
+    /* sqrtf's errno path keeps compilers from vectorising the scalar form */
+    return _mm_cvttps_epi32(_mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(v), _mm_set1_ps((float)(ENC_N - 1))), _mm_set1_ps(0.5f)));
+}
+
+/* Row y of a 3-channel U8/U16 master through table, tone map and encoding
+ * in one pass, four pixels at a time (issue 8): the samples go straight
+ * from the input table into R, G and B registers, and the results of
+ * tm_simd4 straight to table indices, with no float row in between.
+ * Pixels tm_simd4 leaves, and the last width % 4, go through
+ * tonemap_pixel: the bytes are those of the row-by-row path. */
+static void tm_row_fused(const tm_job *j, uint32_t y, const tm_simd *k, const float dr[8])
+{
+    const gm_tonemap_state *s = j->s;
+    const float *t = s->in_table, *enc = j->enc;
+    const uint8_t *src = (const uint8_t *)j->hdr->data + (size_t)y * j->hdr->stride;
+    const uint16_t *s16 = (const uint16_t *)(const void *)src;
+    bool u16 = j->hdr->type == GAINMAP_PIXEL_U16;
+    uint8_t *o = (uint8_t *)j->sdr->data + (size_t)y * j->sdr->stride;
+    uint32_t w = j->hdr->width, x = 0;
+    for (; x + 4 <= w; x += 4) {
+        size_t p = 3 * (size_t)x;
+        __m128 r, g, b;
+        if (u16) {
+            r = _mm_setr_ps(t[s16[p]], t[s16[p + 3]], t[s16[p + 6]], t[s16[p + 9]]);
+            g = _mm_setr_ps(t[s16[p + 1]], t[s16[p + 4]], t[s16[p + 7]], t[s16[p + 10]]);
+            b = _mm_setr_ps(t[s16[p + 2]], t[s16[p + 5]], t[s16[p + 8]], t[s16[p + 11]]);
+        } else {
+            r = _mm_setr_ps(t[src[p]], t[src[p + 3]], t[src[p + 6]], t[src[p + 9]]);
+            g = _mm_setr_ps(t[src[p + 1]], t[src[p + 4]], t[src[p + 7]], t[src[p + 10]]);
+            b = _mm_setr_ps(t[src[p + 2]], t[src[p + 5]], t[src[p + 8]], t[src[p + 11]]);
+        }
+        int ok = tm_simd4(s, k, &r, &g, &b);
+        uint32_t ix[12];   /* R of the four pixels, then G, then B */
+        _mm_storeu_si128((__m128i *)(void *)ix, enc_index4(r));
+        _mm_storeu_si128((__m128i *)(void *)(ix + 4), enc_index4(g));
+        _mm_storeu_si128((__m128i *)(void *)(ix + 8), enc_index4(b));
+        if (ok != 15)
+            for (int i = 0; i < 4; i++) {
+                if (ok >> i & 1)
+                    continue;
+                float in[3], out[3];
+                for (int c = 0; c < 3; c++)
+                    in[c] = t[u16 ? s16[p + 3 * (size_t)i + (size_t)c] : src[p + 3 * (size_t)i + (size_t)c]];
+                tonemap_pixel_fast(s, in, out);
+                for (int c = 0; c < 3; c++)
+                    ix[4 * c + i] = enc_index(out[c]);
+            }
+        for (int i = 0; i < 4; i++) {
+            float d = dr[(x + (uint32_t)i) & 7];
+            o[p + 3 * (size_t)i] = enc_code(enc, ix[i], d);
+            o[p + 3 * (size_t)i + 1] = enc_code(enc, ix[4 + i], d);
+            o[p + 3 * (size_t)i + 2] = enc_code(enc, ix[8 + i], d);
+        }
+    }
+    for (; x < w; x++) {
+        size_t p = 3 * (size_t)x;
+        float in[3], out[3];
+        for (int c = 0; c < 3; c++)
+            in[c] = t[u16 ? s16[p + (size_t)c] : src[p + (size_t)c]];
+        tonemap_pixel_fast(s, in, out);
+        for (int c = 0; c < 3; c++)
+            o[p + (size_t)c] = enc_code(enc, enc_index(out[c]), dr[x & 7]);
+    }
+}
+#endif
+
 static void tm_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
 {
     tm_job *j = arg;
+    const gm_tonemap_state *s = j->s;
     uint32_t w = j->hdr->width;
     float *row = j->rows[worker];
+#ifdef __SSE2__
+    /* the fused path: gm_tonemap_decode_row's table case, tm_simd4's case */
+    bool fused = s->simd && j->hdr->channels == 3 && s->src_tf != GAINMAP_TRANSFER_HLG && s->in_table;
+    tm_simd k;
+    if (fused)
+        tm_simd_init(s, &k);
+#endif
     for (uint32_t y = y0; y < y1; y++) {
-        gm_tonemap_decode_row(j->s, j->hdr, y, row);
-        gm_tonemap_row(j->s, row, row, w);
+        float dr[8];
+        for (int i = 0; i < 8; i++)
+            dr[i] = j->dither ? (BAYER8[y & 7][i] + 0.5f) / 64.0f : 0.5f;
+#ifdef __SSE2__
+        if (fused) {
+            tm_row_fused(j, y, &k, dr);
+            continue;
+        }
+#endif
+        gm_tonemap_decode_row(s, j->hdr, y, row);
+        gm_tonemap_row(s, row, row, w);
         uint8_t *o = (uint8_t *)j->sdr->data + (size_t)y * j->sdr->stride;
-        /* table index first, in place (a loop the compiler vectorises:
-         * row holds values in [0, 1]), then the lookups */
+        /* table index first, in place (row holds values in [0, 1]), then
+         * the lookups */
         uint32_t *idx = (uint32_t *)(void *)row;
         size_t n = (size_t)w * 3;
         size_t i = 0;
 #ifdef __SSE2__
-        /* sqrtf's errno path keeps compilers from vectorising this loop */
-        const __m128 sc = _mm_set1_ps((float)(ENC_N - 1)), half = _mm_set1_ps(0.5f);
-        for (; i + 4 <= n; i += 4) {
-            __m128 v = _mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(_mm_loadu_ps(row + i)), sc), half);
-            _mm_storeu_si128((__m128i *)(void *)(idx + i), _mm_cvttps_epi32(v));
-        }
+        for (; i + 4 <= n; i += 4)
+            _mm_storeu_si128((__m128i *)(void *)(idx + i), enc_index4(_mm_loadu_ps(row + i)));
 #endif
         for (; i < n; i++)
-            idx[i] = (uint32_t)(int32_t)(sqrtf(row[i]) * (ENC_N - 1) + 0.5f);
-        float dr[8];
-        for (int k = 0; k < 8; k++)
-            dr[k] = j->dither ? (BAYER8[y & 7][k] + 0.5f) / 64.0f : 0.5f;
+            idx[i] = enc_index(row[i]);
         for (uint32_t x = 0; x < w; x++) {
             float d = dr[x & 7];
-            for (int c = 0; c < 3; c++) {
-                float e = j->enc[idx[3 * x + c]] + d;
-                o[3 * x + c] = (uint8_t)(e >= 255.0f ? 255 : (int)e);
-            }
+            for (int c = 0; c < 3; c++)
+                o[3 * x + c] = enc_code(j->enc, idx[3 * x + c], d);
         }
     }
 }

@@ -544,6 +544,12 @@ static inline int tm_simd4(const gm_tonemap_state *s, const tm_simd *k, __m128 *
     return _mm_movemask_ps(ok) & ~_mm_movemask_ps(_mm_or_ps(*r, _mm_or_ps(*g, *b)));
 }
 
+/* the pixels the SIMD path leaves, out of line (they are the rare ones) */
+static __attribute__((noinline)) void tonemap_pixel_fast(const gm_tonemap_state *s, const float *in, float *out)
+{
+    tonemap_pixel(s, in, out, 0);
+}
+
 /* 12 floats r0 g0 b0 r1 | g1 b1 r2 g2 | b2 r3 g3 b3 <-> three registers of 4 */
 static inline void load_soa(const float *p, __m128 *r, __m128 *g, __m128 *b)
 {
@@ -570,11 +576,6 @@ static inline void store_aos(float *p, __m128 r, __m128 g, __m128 b)
 }
 #endif
 
-/* the pixels the SIMD path leaves, out of line (they are the rare ones) */
-static __attribute__((noinline)) void tonemap_pixel_fast(const gm_tonemap_state *s, const float *in, float *out)
-{
-    tonemap_pixel(s, in, out, 0);
-}
 
 void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size_t n)
 {

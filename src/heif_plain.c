@@ -21,6 +21,31 @@ bool gm_heif_primary_hdr(const gainmap_file *f)
            (f->info.base_transfer == GAINMAP_TRANSFER_PQ || f->info.base_transfer == GAINMAP_TRANSFER_HLG);
 }
 
+/* irot and imir in their association order (ISO/IEC 23008-12 6.5.10-12),
+ * as EXIF orientations applied one after the other.  imir axis 0 flips top
+ * to bottom and axis 1 left to right, as libheif reads it. */
+static gainmap_status apply_transforms(gainmap_ctx *ctx, const gm_heif *h, const gm_heif_item *it, gainmap_image *img)
+{
+    for (uint32_t k = 0; k < it->nassoc; k++) {
+        uint16_t idx = it->assoc[k].index;
+        const gm_heif_prop *p = idx && idx <= h->nprops ? &h->props[idx - 1] : NULL;
+        if (!p || !p->ok)
+            continue;
+        int o = p->type == GM_4CC('i', 'r', 'o', 't')   ? gm_irot_orientation(p->angle)
+                : p->type == GM_4CC('i', 'm', 'i', 'r') ? (p->axis ? 2 : 4)
+                                                        : 1;
+        if (o == 1)
+            continue;
+        gainmap_image t;
+        gainmap_status st = gm_image_orient(ctx, img, o, &t);
+        if (st != GAINMAP_OK)
+            return st;
+        gainmap_image_free(img);
+        *img = t;
+    }
+    return GAINMAP_OK;
+}
+
 gainmap_status gm_heif_read_primary(gainmap_ctx *ctx, const gainmap_file *f, bool keep_orientation,
                                     gainmap_image *out)
 {
@@ -34,14 +59,19 @@ gainmap_status gm_heif_read_primary(gainmap_ctx *ctx, const gainmap_file *f, boo
         return gm_error(ctx, GAINMAP_ERR_CORRUPT, "the HEIF file names no primary image item");
     const gm_heif_prop *irot = gm_heif_item_prop(h, it, GM_4CC('i', 'r', 'o', 't'), 0);
     unsigned angle = irot && irot->ok ? irot->angle & 3u : 0;
-    /* The stored order can be kept only when a rotation is all there is: an
-     * EXIF orientation cannot say a crop, and the mirror would need the
-     * rotation's order spelled out (as decode.c does for gain-map files). */
-    bool keep = keep_orientation && angle && !gm_heif_item_prop(h, it, GM_4CC('i', 'm', 'i', 'r'), 0) &&
-                !gm_heif_item_prop(h, it, GM_4CC('c', 'l', 'a', 'p'), 0);
-    gainmap_status st = gm_heif_decode_item(ctx, h, id, keep ? GM_HEIF_DECODE_NO_TRANSFORM : 0, out);
-    if (st != GAINMAP_OK)
+    bool mirror = gm_heif_item_prop(h, it, GM_4CC('i', 'm', 'i', 'r'), 0) != NULL;
+    /* Turns and mirrors are ours (libheif 1.15 mirrors 8-bit images only);
+     * a crop (clap) is left to libheif with the rest.  The stored order is
+     * kept when a turn is all there is: an EXIF orientation says it. */
+    bool ours = (angle || mirror) && !gm_heif_item_prop(h, it, GM_4CC('c', 'l', 'a', 'p'), 0);
+    bool keep = ours && keep_orientation && angle && !mirror;
+    gainmap_status st = gm_heif_decode_item(ctx, h, id, ours ? GM_HEIF_DECODE_NO_TRANSFORM : 0, out);
+    if (st == GAINMAP_OK && ours && !keep)
+        st = apply_transforms(ctx, h, it, out);
+    if (st != GAINMAP_OK) {
+        gainmap_image_free(out);
         return st;
+    }
     /* nclx when it names them, else the ICC profile's contents (gmfile.c) */
     out->transfer = f->info.base_transfer;
     out->primaries = f->info.base_primaries;

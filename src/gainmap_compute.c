@@ -15,10 +15,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* Histogram for the robust range: 1/256-stop bins over [-20, +20] stops. */
 #define HIST_LO (-20.0)
 #define HIST_BINS (40 * 256)
+#define HIST_ZERO (HIST_BINS / 2)   /* the bin of gain 0 */
 /* Fraction of map samples allowed outside [min, max] at each end. */
 #define RANGE_TAIL 1e-5
 /* Denominator of the computed log2 values: short exact XMP decimals, and
@@ -225,9 +229,11 @@ static const uint8_t bayer8[8][8] = {
 
 /* [lo, hi] holding all but RANGE_TAIL of the samples at each end, never
  * wider than the true extremes (so outlier-free content keeps its range). */
+static uint64_t tail_count(uint64_t count) { return (uint64_t)((double)count * RANGE_TAIL); }
+
 static void robust_range(const uint32_t *hist, uint64_t count, double vmin, double vmax, double *lo, double *hi)
 {
-    uint64_t tail = (uint64_t)((double)count * RANGE_TAIL);
+    uint64_t tail = tail_count(count);
     uint64_t acc = 0;
     int a = 0, b = HIST_BINS - 1;
     for (; a < HIST_BINS - 1; a++) {
@@ -516,7 +522,11 @@ done:
 /* histogram and the extremes; pass 2 computes them again and quantises */
 /* (recomputing costs less than storing 4 bytes per sample).  log2 of   */
 /* an 8-bit or 16-bit sample comes from a table; of a float, from its   */
-/* exponent and a short series (|error| < 1e-6 stops).                  */
+/* exponent and a short series (|error| < 1e-6 stops).  The usual       */
+/* layout (16-bit RGB master, full-size map) has SSE2 kernels: pass 1   */
+/* counts only the histogram's tails (tail_filter), pass 2 codes each   */
+/* gain with one load and one comparison (build_fine).  Both give the   */
+/* bytes of the per-sample loops, gm_compute_plain (test_perf_equiv).   */
 /* ------------------------------------------------------------------ */
 
 /* log2(x) for float x; exact to ~1e-7 relative in the mantissa part. */
@@ -545,6 +555,16 @@ float gm_fast_log2f(float x) { return fast_log2f(x); }
 /* Map samples per bias set of the quantiser's bin table. */
 #define QBINS 1024
 #define QTHR 257
+/* Most bins of the fine quantiser table (8 of its tables side by side must
+ * index with 16 bits; see build_fine). */
+#define FINE_MAX 4096
+
+/* One bin of the fine quantiser: every gain v of the bin has code
+ * `code - 1` if v < thr, else `code` (build_fine proves it per bin). */
+typedef struct cm_qent {
+    float thr;
+    int32_t code;
+} cm_qent;
 
 typedef struct cm_job {
     cm_args a;
@@ -556,6 +576,7 @@ typedef struct cm_job {
     float *tsdr, *thdr;
     uint32_t hpos;    /* first HDR code whose linear value is > 0 (tables are monotone) */
     int inrange;      /* every table difference is finite and within +-20 stops */
+    float tlo[3], thi[3];   /* pass1_sse2 counts only gains < tlo or >= thi (tail_filter) */
     float koff;
     /* per worker */
     int workers;
@@ -571,6 +592,11 @@ typedef struct cm_job {
     float *thr;       /* [bias][c][QTHR]: smallest float G with code >= i (1..255), -inf, +inf */
     uint8_t *start;   /* [bias][c][QBINS]: about the code of the bin's samples */
     float *bin0, *binscale;   /* [bias][c] */
+    /* or the fine table, one range for all channels: [bias][fbins] */
+    cm_qent *fine;
+    int fbins;
+    float fbin0, fscale;
+    int plain;   /* gm_compute_plain: no SSE2 kernels, no fine table */
     gainmap_image *map;
 } cm_job;
 
@@ -692,6 +718,267 @@ static inline uint8_t quantise(cm_qtab qt, size_t t, float v)
     return (uint8_t)q;
 }
 
+/* The fine quantiser: the bin of v as the SSE2 kernel computes it (the
+ * same float roundings; cvttps2dq and the 16-bit clamp give these values
+ * for every f below 2^31, which build_fine ensures). */
+static inline int fine_bin(float v, float bin0, float scale, int nb)
+{
+    float f = (v - bin0) * scale;
+    return f > 0.0f ? (int)GM_MIN(f, (float)(nb - 1)) : 0;
+}
+
+/* Code of gain v with bias set b and channel c: one table load and one
+ * comparison with the fine table, else the bin table and its corrections. */
+static inline uint8_t code_at(const cm_job *j, cm_qtab qt, size_t b, size_t c, float v)
+{
+    if (j->fine) {
+        const cm_qent *e = j->fine + b * (size_t)j->fbins + (size_t)fine_bin(v, j->fbin0, j->fscale, j->fbins);
+        return (uint8_t)(e->code - (v < e->thr));
+    }
+    return quantise(qt, b * 3 + c, v);
+}
+
+#ifdef __SSE2__
+/* SSE2 kernels for the usual layout (16-bit RGB master, 8-bit RGB base,
+ * every table difference in range), 8 pixels = 24 samples a step.  SSE2 has
+ * no gather, so the table loads stay scalar (two per gain: th[h] - ts[s]
+ * with the subtraction from memory, as the scalar loop does); everything
+ * else works on 4 or 8 samples at once.  Lane i of the k-th 4-gain vector
+ * of a step is channel (4k + i) % 3 (so vectors k and k + 3 match), of the
+ * m-th 8-lane vector (8m + i) % 3. */
+typedef struct cm_acc1 {
+    __m128 mn[3], mx[3];   /* extremes, lanes as 4-gain vectors k = m, m + 3 */
+    __m128 lo[3], hi[3];   /* tail filter (see tail_filter), lanes as mn */
+    __m128i hmin[3];       /* smallest HDR code ^ 0x8000 (signed min), lanes as 8-lane vector m */
+} cm_acc1;
+
+static inline __m128 gains4(const float *th, const float *ts, const uint16_t *h, const uint8_t *s)
+{
+    return _mm_setr_ps(th[h[0]] - ts[s[0]], th[h[1]] - ts[s[1]], th[h[2]] - ts[s[2]], th[h[3]] - ts[s[3]]);
+}
+
+/* Histogram bins of 4 gains less HIST_ZERO: floor(v * 256) in float (v * 256
+ * is exact).  That equals the scalar (int)(((double)v + 20) * 256) - HIST_ZERO
+ * for every float v in [-20, 20] (all 2.2e9 of them checked) once v in
+ * [-2^-49, 0) is kept at 0, where the double sum rounds to 20: hence
+ * "t - 1 where f < min(t, -2^-41)" rather than "where f < t". */
+static inline __m128i hist_bins4(__m128 g)
+{
+    __m128 f = _mm_mul_ps(g, _mm_set1_ps(256.0f));
+    __m128i t = _mm_cvttps_epi32(f);
+    __m128 below = _mm_cmplt_ps(f, _mm_min_ps(_mm_cvtepi32_ps(t), _mm_set1_ps(-0x1p-41f)));
+    return _mm_add_epi32(t, _mm_castps_si128(below));   /* -1 where truncation went up */
+}
+
+static inline void hist8(uint32_t *hist, const uint16_t *idx)
+{
+    hist[idx[0]]++;
+    hist[idx[1]]++;
+    hist[idx[2]]++;
+    hist[idx[3]]++;
+    hist[idx[4]]++;
+    hist[idx[5]]++;
+    hist[idx[6]]++;
+    hist[idx[7]]++;
+}
+
+/* Histogram of one step's 24 gains (written out: GCC keeps neither a loop
+ * over the vectors nor the counting loop in registers). */
+static void count_step(const float *th, const float *ts, const uint16_t *h, const uint8_t *s, uint32_t *hist)
+{
+    const __m128i top = _mm_set1_epi16(HIST_BINS - 1 - HIST_ZERO);
+    /* HIST_ZERO + the lane's channel histogram */
+    const __m128i off0 = _mm_setr_epi16(HIST_ZERO, HIST_ZERO + HIST_BINS, HIST_ZERO + 2 * HIST_BINS, HIST_ZERO,
+                                        HIST_ZERO + HIST_BINS, HIST_ZERO + 2 * HIST_BINS, HIST_ZERO,
+                                        HIST_ZERO + HIST_BINS);
+    const __m128i off1 = _mm_setr_epi16(HIST_ZERO + 2 * HIST_BINS, HIST_ZERO, HIST_ZERO + HIST_BINS,
+                                        HIST_ZERO + 2 * HIST_BINS, HIST_ZERO, HIST_ZERO + HIST_BINS,
+                                        HIST_ZERO + 2 * HIST_BINS, HIST_ZERO);
+    const __m128i off2 = _mm_setr_epi16(HIST_ZERO + HIST_BINS, HIST_ZERO + 2 * HIST_BINS, HIST_ZERO,
+                                        HIST_ZERO + HIST_BINS, HIST_ZERO + 2 * HIST_BINS, HIST_ZERO,
+                                        HIST_ZERO + HIST_BINS, HIST_ZERO + 2 * HIST_BINS);
+    _Alignas(16) uint16_t idx[24];
+    __m128i b0 = hist_bins4(gains4(th, ts, h, s)), b1 = hist_bins4(gains4(th, ts, h + 4, s + 4));
+    /* v = 20 gives the bin past the end: the last one, as GM_MIN does */
+    _mm_store_si128((__m128i *)(void *)idx, _mm_add_epi16(_mm_min_epi16(_mm_packs_epi32(b0, b1), top), off0));
+    b0 = hist_bins4(gains4(th, ts, h + 8, s + 8));
+    b1 = hist_bins4(gains4(th, ts, h + 12, s + 12));
+    _mm_store_si128((__m128i *)(void *)(idx + 8), _mm_add_epi16(_mm_min_epi16(_mm_packs_epi32(b0, b1), top), off1));
+    b0 = hist_bins4(gains4(th, ts, h + 16, s + 16));
+    b1 = hist_bins4(gains4(th, ts, h + 20, s + 20));
+    _mm_store_si128((__m128i *)(void *)(idx + 16), _mm_add_epi16(_mm_min_epi16(_mm_packs_epi32(b0, b1), top), off2));
+    hist8(hist, idx);
+    hist8(hist, idx + 8);
+    hist8(hist, idx + 16);
+}
+
+/* Extremes of the gains of vectors k and k + 3 of a step; lanes with a gain
+ * below lo or at/above hi are set in the result. */
+static inline __m128 extremes8(const float *th, const float *ts, const uint16_t *h, const uint8_t *s, __m128 *mn,
+                               __m128 *mx, __m128 lo, __m128 hi)
+{
+    __m128 a = gains4(th, ts, h, s), b = gains4(th, ts, h + 12, s + 12);
+    __m128 vlo = _mm_min_ps(a, b), vhi = _mm_max_ps(a, b);
+    *mn = _mm_min_ps(*mn, vlo);
+    *mx = _mm_max_ps(*mx, vhi);
+    return _mm_or_ps(_mm_cmplt_ps(vlo, lo), _mm_cmpnlt_ps(vhi, hi));
+}
+
+/* Pass 1 over the first n samples of a row (n a multiple of 24): extremes
+ * and "HDR <= 0" of every gain; the histogram only of steps that hold a
+ * gain in one of the tails acc->lo / acc->hi leave out (tail_filter), the
+ * others only cost the test. */
+static void pass1_sse2(const cm_job *j, const uint16_t *hr, const uint8_t *sr, size_t n, uint32_t *hist, cm_acc1 *acc)
+{
+    const float *th = j->thdr, *ts = j->tsdr;
+    const __m128i flip = _mm_set1_epi16(INT16_MIN);
+    __m128 mn0 = acc->mn[0], mn1 = acc->mn[1], mn2 = acc->mn[2], mx0 = acc->mx[0], mx1 = acc->mx[1],
+           mx2 = acc->mx[2];
+    __m128i hmin0 = acc->hmin[0], hmin1 = acc->hmin[1], hmin2 = acc->hmin[2];
+    for (size_t i = 0; i < n; i += 24) {
+        const uint16_t *h = hr + i;
+        const uint8_t *s = sr + i;
+        __m128 tail = extremes8(th, ts, h, s, &mn0, &mx0, acc->lo[0], acc->hi[0]);
+        tail = _mm_or_ps(tail, extremes8(th, ts, h + 4, s + 4, &mn1, &mx1, acc->lo[1], acc->hi[1]));
+        tail = _mm_or_ps(tail, extremes8(th, ts, h + 8, s + 8, &mn2, &mx2, acc->lo[2], acc->hi[2]));
+        hmin0 = _mm_min_epi16(hmin0, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)h), flip));
+        hmin1 = _mm_min_epi16(hmin1, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(h + 8)), flip));
+        hmin2 = _mm_min_epi16(hmin2, _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(h + 16)), flip));
+        if (_mm_movemask_ps(tail))
+            count_step(th, ts, h, s, hist);
+    }
+    acc->mn[0] = mn0;
+    acc->mn[1] = mn1;
+    acc->mn[2] = mn2;
+    acc->mx[0] = mx0;
+    acc->mx[1] = mx1;
+    acc->mx[2] = mx2;
+    acc->hmin[0] = hmin0;
+    acc->hmin[1] = hmin1;
+    acc->hmin[2] = hmin2;
+}
+
+/* Start values of the accumulators; the filter's bounds from j->tlo/thi. */
+static void acc1_init(const cm_job *j, cm_acc1 *acc)
+{
+    for (int m = 0; m < 3; m++) {
+        acc->mn[m] = _mm_set1_ps(INFINITY);
+        acc->mx[m] = _mm_set1_ps(-INFINITY);
+        acc->hmin[m] = _mm_set1_epi16(INT16_MAX);
+        acc->lo[m] = _mm_setr_ps(j->tlo[(4 * m) % 3], j->tlo[(4 * m + 1) % 3], j->tlo[(4 * m + 2) % 3],
+                                 j->tlo[(4 * m + 3) % 3]);
+        acc->hi[m] = _mm_setr_ps(j->thi[(4 * m) % 3], j->thi[(4 * m + 1) % 3], j->thi[(4 * m + 2) % 3],
+                                 j->thi[(4 * m + 3) % 3]);
+    }
+}
+
+/* Rows of the tail filter's pre-pass: every TAIL_ROWS-th. */
+#define TAIL_ROWS 64
+
+/* The histogram only matters at its ends: robust_range stops at the first
+ * bin a from below whose running count exceeds tail (and at b from above).
+ * If every gain in the bins below jl is counted and there are more than
+ * tail of them, the bins from jl up may hold any subset of their gains and
+ * a is the same.  A pre-pass counts every TAIL_ROWS-th row's gains; they
+ * are gains of the map, so where it finds tail + 1 of them below jl, so
+ * will pass 1.  Pass 1 then counts every step holding a gain below
+ * edge(jl) = HIST_LO + jl / 256 (a float): bin(v) < jl implies v <
+ * edge(jl), since the double sum in the bin is exact but for |v| < 2^-24,
+ * whose bins 5119 (v < 0) and 5120 (v < 2^-24) keep it true.  The other
+ * gains of such a step are counted too: real gains, harmless.  The rest of
+ * the steps only cost the test.  Likewise from above with jh: bin(v) >= jh
+ * implies v >= edge(jh), except at jh = HIST_ZERO where gains down to
+ * -2^-49 join bin HIST_ZERO (see hist_bins4), so the bound is -2^-49 there.
+ * Not a single bin differs below jl or from jh up: the metadata are those
+ * of the full histogram. */
+static gainmap_status tail_filter(gainmap_ctx *ctx, cm_job *j)
+{
+    const gainmap_image *s = j->sdr, *h = j->hdr;
+    uint32_t *hist = gm_calloc(ctx, (size_t)3 * HIST_BINS, sizeof *hist);
+    if (!hist)
+        return GAINMAP_ERR_NOMEM;
+    cm_acc1 acc;
+    acc1_init(j, &acc);   /* no filter yet: every step counted */
+    for (uint32_t y = 0; y < j->a.h; y += TAIL_ROWS) {
+        const uint8_t *srow = (const uint8_t *)s->data + (size_t)y * s->stride;
+        const uint16_t *hrow = (const uint16_t *)(const void *)((const uint8_t *)h->data + (size_t)y * h->stride);
+        pass1_sse2(j, hrow, srow, (size_t)(j->a.w & ~7u) * 3, hist, &acc);
+    }
+    uint64_t need = tail_count((uint64_t)j->a.mw * j->a.mh) + 1;
+    for (int c = 0; c < 3; c++) {
+        const uint32_t *hc = hist + (size_t)c * HIST_BINS;
+        uint64_t n = 0;
+        int jl = 0, jh = HIST_BINS;
+        while (jl < HIST_BINS && n < need)
+            n += hc[jl++];
+        /* bins < jl hold >= need gains; at HIST_BINS the last bin also holds v = 20 */
+        if (n >= need && jl < HIST_BINS)
+            j->tlo[c] = (float)(HIST_LO + jl / 256.0);
+        for (n = 0; jh > 0 && n < need;)
+            n += hc[--jh];
+        if (n >= need)   /* bins >= jh hold >= need gains */
+            j->thi[c] = jh == HIST_ZERO ? -0x1p-49f : (float)(HIST_LO + jh / 256.0);
+    }
+    free(hist);
+    return GAINMAP_OK;
+}
+
+/* Codes of 4 gains from their fine-table entries tab[idx[0..3]]. */
+static inline __m128i fine_codes4(const cm_qent *tab, const uint16_t *idx, __m128 v)
+{
+    __m128i e0 = _mm_loadl_epi64((const __m128i *)(const void *)(tab + idx[0]));
+    __m128i e1 = _mm_loadl_epi64((const __m128i *)(const void *)(tab + idx[1]));
+    __m128i e2 = _mm_loadl_epi64((const __m128i *)(const void *)(tab + idx[2]));
+    __m128i e3 = _mm_loadl_epi64((const __m128i *)(const void *)(tab + idx[3]));
+    __m128 a = _mm_castsi128_ps(_mm_unpacklo_epi64(e0, e1)), b = _mm_castsi128_ps(_mm_unpacklo_epi64(e2, e3));
+    __m128 thr = _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    __m128i code = _mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm_add_epi32(code, _mm_castps_si128(_mm_cmplt_ps(v, thr)));
+}
+
+/* Pass 2 over the first n samples of a row (n a multiple of 24) with the
+ * fine table.  th has -inf for the HDR codes whose linear value is <= 0
+ * (set after pass 1), so those samples land in bin 0 and get code 0 with no
+ * test of their own.  tab is the row's 8 bias tables (dithering: pixel x
+ * uses table x & 7) or the one table; the table offset is added to the
+ * 16-bit bin, so one base pointer serves the whole step. */
+static void pass2_sse2(const cm_job *j, const uint16_t *hr, const uint8_t *sr, size_t n, const cm_qent *tab,
+                       int dither, uint8_t *out)
+{
+    const float *th = j->thdr, *ts = j->tsdr;
+    const __m128 bin0 = _mm_set1_ps(j->fbin0), scale = _mm_set1_ps(j->fscale);
+    const __m128i top = _mm_set1_epi16((int16_t)(j->fbins - 1)), zero = _mm_setzero_si128();
+    __m128i off[3];   /* the lane's bias table: pixel (8m + i) / 3 of the step */
+    for (int m = 0; m < 3; m++) {
+        int16_t o[8];
+        for (int i = 0; i < 8; i++)
+            o[i] = (int16_t)(dither ? (8 * m + i) / 3 * j->fbins : 0);
+        off[m] = _mm_loadu_si128((const __m128i *)(const void *)o);
+    }
+    _Alignas(16) uint16_t idx[24];
+    for (size_t i = 0; i < n; i += 24) {
+        __m128 g[6];
+        __m128i bin[6];
+        for (int k = 0; k < 6; k++) {
+            g[k] = gains4(th, ts, hr + i + 4 * k, sr + i + 4 * k);
+            bin[k] = _mm_cvttps_epi32(_mm_mul_ps(_mm_sub_ps(g[k], bin0), scale));
+        }
+        for (int m = 0; m < 3; m++) {
+            __m128i b = _mm_packs_epi32(bin[2 * m], bin[2 * m + 1]);
+            b = _mm_min_epi16(_mm_max_epi16(b, zero), top);
+            _mm_store_si128((__m128i *)(void *)(idx + 8 * m), _mm_add_epi16(b, off[m]));
+        }
+        __m128i c[6];
+        for (int k = 0; k < 6; k++)
+            c[k] = fine_codes4(tab, idx + 4 * k, g[k]);
+        __m128i lo = _mm_packus_epi16(_mm_packs_epi32(c[0], c[1]), _mm_packs_epi32(c[2], c[3]));
+        __m128i hi = _mm_packs_epi32(c[4], c[5]);
+        _mm_storeu_si128((__m128i *)(void *)(out + i), lo);
+        _mm_storel_epi64((__m128i *)(void *)(out + i + 16), _mm_packus_epi16(hi, hi));
+    }
+}
+#endif
+
 /* Direct tables at full map size: gains straight from the samples, with
  * no row arrays in between (the default encoder's case). */
 static void direct_pass1(cm_job *j, int wk, uint32_t y0, uint32_t y1)
@@ -704,13 +991,25 @@ static void direct_pass1(cm_job *j, int wk, uint32_t y0, uint32_t y1)
     uint32_t *hist = j->hist[wk];
     float vmin[3] = {INFINITY, INFINITY, INFINITY}, vmax[3] = {-INFINITY, -INFINITY, -INFINITY};
     uint32_t zero[3] = {0, 0, 0};
+#ifdef __SSE2__
+    const size_t nfast = j->plain ? 0 : (size_t)(w & ~7u) * 3;
+    bool ran = false;   /* the kernel's lanes hold samples */
+    cm_acc1 acc;
+    acc1_init(j, &acc);
+#endif
     for (uint32_t y = y0; y < y1; y++) {
         const uint8_t *srow = (const uint8_t *)s->data + (size_t)y * s->stride;
         const uint8_t *hrow = (const uint8_t *)h->data + (size_t)y * h->stride;
         const uint16_t *h16row = (const uint16_t *)(const void *)hrow;
         if (h16 && snc == 3 && hnc == 3 && inrange) {
             /* the usual layout, channels unrolled */
-            for (size_t i = 0; i < (size_t)w * 3; i += 3) {
+            size_t i = 0;
+#ifdef __SSE2__
+            pass1_sse2(j, h16row, srow, nfast, hist, &acc);
+            i = nfast;
+            ran = nfast > 0;
+#endif
+            for (; i < (size_t)w * 3; i += 3) {
                 uint32_t h0 = h16row[i], h1 = h16row[i + 1], h2 = h16row[i + 2];
                 float v0 = th[h0] - ts[srow[i]], v1 = th[h1] - ts[srow[i + 1]], v2 = th[h2] - ts[srow[i + 2]];
                 vmin[0] = GM_MIN(vmin[0], v0);
@@ -744,6 +1043,24 @@ static void direct_pass1(cm_job *j, int wk, uint32_t y0, uint32_t y1)
                 zero[c] |= hv < hp0;
             }
     }
+#ifdef __SSE2__
+    /* the kernel's lanes back to channels (the order of min/max does not
+     * matter: only the sign of a zero could differ, and -0 and +0 give the
+     * same metadata) */
+    for (int m = 0; m < 3 && ran; m++) {
+        float mn[4], mx[4];
+        uint16_t hm[8];
+        _mm_storeu_ps(mn, acc.mn[m]);
+        _mm_storeu_ps(mx, acc.mx[m]);
+        _mm_storeu_si128((__m128i *)(void *)hm, _mm_xor_si128(acc.hmin[m], _mm_set1_epi16(INT16_MIN)));
+        for (int i = 0; i < 4; i++) {
+            vmin[(4 * m + i) % 3] = GM_MIN(vmin[(4 * m + i) % 3], mn[i]);
+            vmax[(4 * m + i) % 3] = GM_MAX(vmax[(4 * m + i) % 3], mx[i]);
+        }
+        for (int i = 0; i < 8; i++)
+            zero[(8 * m + i) % 3] |= hm[i] < hp0;
+    }
+#endif
     for (int c = 0; c < 3; c++) {
         j->vmin[wk][c] = GM_MIN(j->vmin[wk][c], (double)vmin[c]);
         j->vmax[wk][c] = GM_MAX(j->vmax[wk][c], (double)vmax[c]);
@@ -764,25 +1081,34 @@ static void direct_pass2(cm_job *j, uint32_t y0, uint32_t y1)
         const uint8_t *hrow = (const uint8_t *)h->data + (size_t)y * h->stride;
         const uint16_t *h16row = (const uint16_t *)(const void *)hrow;
         uint8_t *out = (uint8_t *)j->map->data + (size_t)y * j->map->stride;
-        if (h16 && snc == 3 && hnc == 3 && inrange && !dither) {
-            for (size_t i = 0; i < (size_t)w * 3; i += 3) {
+        const size_t brow = dither ? (size_t)(y & 7) * 8 : 0;   /* first bias set of the row */
+        if (h16 && snc == 3 && hnc == 3 && inrange) {
+            size_t i = 0;
+#ifdef __SSE2__
+            if (j->fine) {
+                i = (size_t)(w & ~7u) * 3;
+                pass2_sse2(j, h16row, srow, i, j->fine + brow * (size_t)j->fbins, dither, out);
+            }
+#endif
+            for (; i < (size_t)w * 3; i += 3) {
+                size_t b = brow + (dither ? (i / 3) & 7 : 0);
                 uint32_t h0 = h16row[i], h1 = h16row[i + 1], h2 = h16row[i + 2];
                 float v0 = th[h0] - ts[srow[i]], v1 = th[h1] - ts[srow[i + 1]], v2 = th[h2] - ts[srow[i + 2]];
-                out[i] = h0 < hp0 ? 0 : quantise(qt, 0, v0);
-                out[i + 1] = h1 < hp0 ? 0 : quantise(qt, 1, v1);
-                out[i + 2] = h2 < hp0 ? 0 : quantise(qt, 2, v2);
+                out[i] = h0 < hp0 ? 0 : code_at(j, qt, b, 0, v0);
+                out[i + 1] = h1 < hp0 ? 0 : code_at(j, qt, b, 1, v1);
+                out[i + 2] = h2 < hp0 ? 0 : code_at(j, qt, b, 2, v2);
             }
             continue;
         }
         for (uint32_t x = 0; x < w; x++) {
-            size_t b = dither ? (size_t)((y & 7) * 8 + (x & 7)) : 0;
+            size_t b = brow + (dither ? x & 7 : 0);
             for (uint32_t c = 0; c < 3; c++) {
                 size_t hi = (size_t)x * hnc + c * hci;
                 uint32_t hv = h16 ? h16row[hi] : hrow[hi];
                 float v = th[hv] - ts[srow[(size_t)x * snc + c * sci]];
                 if (!inrange)
                     v = v >= -20.0f && v <= 20.0f ? v : v > 20.0f ? 20.0f : -20.0f;
-                out[3 * (size_t)x + c] = hv < hp0 ? 0 : quantise(qt, b * 3 + c, v);
+                out[3 * (size_t)x + c] = hv < hp0 ? 0 : code_at(j, qt, b, c, v);
             }
         }
     }
@@ -821,9 +1147,9 @@ static void cm_strip(void *arg, int wk, uint32_t my0, uint32_t my1)
         uint8_t *out = (uint8_t *)j->map->data + (size_t)my * j->map->stride;
         const cm_qtab qt = {j->thr, j->bin0, j->binscale, j->start};
         for (size_t i = 0; i < mw; i++) {
-            int b = j->nbias > 1 ? (int)((my & 7) * 8 + (i & 7)) : 0;
+            size_t b = j->nbias > 1 ? (size_t)((my & 7) * 8 + (i & 7)) : 0;
             for (size_t c = 0; c < nc; c++)
-                out[i * nc + c] = zf[i * nc + c] ? 0 : quantise(qt, (size_t)b * 3 + c, vals[i * nc + c]);
+                out[i * nc + c] = zf[i * nc + c] ? 0 : code_at(j, qt, b, c, vals[i * nc + c]);
         }
     }
 }
@@ -837,17 +1163,22 @@ static float float_at_or_above(double x)
     return f;
 }
 
-/* Thresholds and bin table of the quantiser: code = #{i >= 1 : G >= T_i}
- * where T_i solves 255 * ((G - min) / (max - min))^gamma + bias = i, the
- * same codes as floor(255 r^gamma + bias) up to the last bit of rounding. */
-static void setup_quant(cm_job *j, const cm_quant *q)
+/* Thresholds of the quantiser: code = #{i >= 1 : G >= T_i} where T_i
+ * solves 255 * ((G - min) / (max - min))^gamma + bias = i, the same codes
+ * as floor(255 r^gamma + bias) up to the last bit of rounding.  Channels
+ * with the first one's range (all three of a 3-channel map, build_meta)
+ * share its thresholds: a copy, not 255 more pow() per bias set. */
+static void setup_thresholds(cm_job *j, const cm_quant *q)
 {
     size_t nc = (size_t)j->a.nc;
     for (int b = 0; b < j->nbias; b++) {
         double bias = j->nbias > 1 ? (bayer8[b / 8][b % 8] + 0.5) / 64.0 : 0.5;
         for (size_t c = 0; c < nc; c++) {
-            size_t ti = (size_t)b * 3 + c;
-            float *t = j->thr + ti * QTHR;
+            float *t = j->thr + ((size_t)b * 3 + c) * QTHR;
+            if (c > 0 && q->minv[c] == q->minv[0] && q->maxv[c] == q->maxv[0]) {
+                memcpy(t, j->thr + (size_t)b * 3 * QTHR, QTHR * sizeof *t);
+                continue;
+            }
             double lo = q->minv[c], span = q->maxv[c] - q->minv[c];
             t[0] = -INFINITY;
             for (int i = 1; i < 256; i++) {
@@ -855,6 +1186,19 @@ static void setup_quant(cm_job *j, const cm_quant *q)
                 t[i] = float_at_or_above(lo + span * r);
             }
             t[256] = INFINITY;
+        }
+    }
+}
+
+/* Bin table of quantise(): each bin's starting code. */
+static void setup_bins(cm_job *j, const cm_quant *q)
+{
+    size_t nc = (size_t)j->a.nc;
+    for (int b = 0; b < j->nbias; b++) {
+        for (size_t c = 0; c < nc; c++) {
+            size_t ti = (size_t)b * 3 + c;
+            const float *t = j->thr + ti * QTHR;
+            double lo = q->minv[c], span = q->maxv[c] - q->minv[c];
             j->bin0[ti] = (float)lo;
             j->binscale[ti] = (float)((double)QBINS / span);
             uint8_t *st = j->start + ti * QBINS;
@@ -868,6 +1212,78 @@ static void setup_quant(cm_job *j, const cm_quant *q)
             }
         }
     }
+}
+
+/* The fine table: bins so narrow that none holds two thresholds of any
+ * bias set, so a gain's code is the bin's code or one less, by one
+ * comparison (no search).  Proved per bin, not assumed: edge[k] is the
+ * smallest float whose fine_bin() is >= k (found by stepping floats), the
+ * bin's gains are [edge[k], edge[k+1]), their codes run from the count of
+ * thresholds <= edge[k] and the next threshold but one must not be below
+ * edge[k+1].  When some bin fails (a gamma < 1 packs thresholds near the
+ * minimum more tightly than FINE_MAX bins resolve) the bin table and
+ * quantise() are used.  Needs one range for all channels. */
+static gainmap_status build_fine(gainmap_ctx *ctx, cm_job *j, const cm_quant *q)
+{
+    for (int c = 1; c < j->a.nc; c++)
+        if (q->minv[c] != q->minv[0] || q->maxv[c] != q->maxv[0])
+            return GAINMAP_OK;
+    double lo = q->minv[0], span = q->maxv[0] - lo, gap = INFINITY;
+    for (int b = 0; b < j->nbias; b++) {
+        const float *t = j->thr + (size_t)b * 3 * QTHR;
+        for (int i = 1; i < 255; i++)
+            gap = GM_MIN(gap, (double)t[i + 1] - (double)t[i]);
+    }
+    if (!(gap > 0.0) || !(span > 0.0) || !(1.5 * span / gap < FINE_MAX))
+        return GAINMAP_OK;
+    float *edge = gm_malloc(ctx, (FINE_MAX + 1) * sizeof *edge);
+    if (!edge)
+        return GAINMAP_ERR_NOMEM;
+    gainmap_status st = GAINMAP_OK;
+    for (int nb = GM_MAX(16, (int)ceil(1.5 * span / gap)); nb <= FINE_MAX && st == GAINMAP_OK; nb *= 2) {
+        float bin0 = (float)lo, scale = (float)((double)nb / span);
+        /* (v - bin0) * scale must stay below 2^31 (cvttps2dq) for v <= 20 */
+        if (!((20.0 - (double)bin0) * (double)scale < 0x1p30))
+            break;
+        edge[0] = -INFINITY;
+        edge[nb] = INFINITY;
+        for (int k = 1; k < nb; k++) {
+            float e = (float)((double)bin0 + (double)k / (double)scale);
+            while (fine_bin(e, bin0, scale, nb) >= k)
+                e = nextafterf(e, -INFINITY);
+            while (fine_bin(e, bin0, scale, nb) < k)
+                e = nextafterf(e, INFINITY);
+            edge[k] = e;
+        }
+        cm_qent *fine = gm_malloc(ctx, (size_t)j->nbias * (size_t)nb * sizeof *fine);
+        if (!fine) {
+            st = GAINMAP_ERR_NOMEM;
+            break;
+        }
+        bool ok = true;
+        for (int b = 0; b < j->nbias && ok; b++) {
+            const float *t = j->thr + (size_t)b * 3 * QTHR;
+            cm_qent *tab = fine + (size_t)b * (size_t)nb;
+            int c = 0;   /* thresholds <= edge[k] */
+            for (int k = 0; k < nb && ok; k++) {
+                while (c < 255 && t[c + 1] <= edge[k])
+                    c++;
+                ok = c == 255 || !(t[c + 2] < edge[k + 1]);
+                tab[k].thr = t[c + 1];
+                tab[k].code = c + 1;
+            }
+        }
+        if (ok) {
+            j->fine = fine;
+            j->fbins = nb;
+            j->fbin0 = bin0;
+            j->fscale = scale;
+            break;
+        }
+        free(fine);
+    }
+    free(edge);
+    return st;
 }
 
 static void job_free(cm_job *j)
@@ -909,6 +1325,7 @@ static void job_free(cm_job *j)
     free(j->start);
     free(j->bin0);
     free(j->binscale);
+    free(j->fine);
 }
 
 /* Direct tables when every sample's linear value is the table's (3-channel
@@ -953,8 +1370,10 @@ static gainmap_status direct_tables(gainmap_ctx *ctx, cm_job *j)
     return GAINMAP_OK;
 }
 
-gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
-                               const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta)
+/* gainmap_compute, or with plain != 0 the same tables evaluated one sample
+ * at a time (gm_compute_plain, for the tests). */
+static gainmap_status compute(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
+                              const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta, int plain)
 {
     gainmap_encode_options defaults;
     if (!opts) {
@@ -969,6 +1388,7 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
     memset(map, 0, sizeof *map);
     j.sdr = sdr;
     j.hdr = hdr;
+    j.plain = plain;
     j.koff = (float)j.a.k;
     uint32_t mh = j.a.mh;
     size_t nc = (size_t)j.a.nc, n = (size_t)j.a.mw * nc, w = j.a.w;
@@ -979,6 +1399,15 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
         st = gm_linear_init(ctx, &j.lh, hdr, j.a.space);
     if (st == GAINMAP_OK)
         st = direct_tables(ctx, &j);
+    for (int c = 0; c < 3; c++) {
+        j.tlo[c] = INFINITY;   /* count every gain */
+        j.thi[c] = -INFINITY;
+    }
+#ifdef __SSE2__
+    if (st == GAINMAP_OK && !plain && j.direct && j.a.scale == 1 && j.inrange && hdr->type == GAINMAP_PIXEL_U16 &&
+        sdr->channels == 3 && hdr->channels == 3)
+        st = tail_filter(ctx, &j);
+#endif
     if (st != GAINMAP_OK)
         goto done;
     size_t W = (size_t)j.workers;
@@ -1036,15 +1465,29 @@ gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const
 
     /* Pass 2: the same gains again, quantised with the stored values (FORMATS.md 4.1.5). */
     j.nbias = q.dither ? 64 : 1;
-    j.thr = gm_malloc(ctx, (size_t)j.nbias * 3 * QTHR * sizeof(float));
-    j.start = gm_malloc(ctx, (size_t)j.nbias * 3 * QBINS);
-    j.bin0 = gm_malloc(ctx, (size_t)j.nbias * 3 * sizeof(float));
-    j.binscale = gm_malloc(ctx, (size_t)j.nbias * 3 * sizeof(float));
-    if (!j.thr || !j.start || !j.bin0 || !j.binscale) {
+    if (!(j.thr = gm_malloc(ctx, (size_t)j.nbias * 3 * QTHR * sizeof(float)))) {
         st = GAINMAP_ERR_NOMEM;
         goto done;
     }
-    setup_quant(&j, &q);
+    setup_thresholds(&j, &q);
+    if (!plain && (st = build_fine(ctx, &j, &q)) != GAINMAP_OK)
+        goto done;
+    if (!j.fine) {
+        j.start = gm_malloc(ctx, (size_t)j.nbias * 3 * QBINS);
+        j.bin0 = gm_malloc(ctx, (size_t)j.nbias * 3 * sizeof(float));
+        j.binscale = gm_malloc(ctx, (size_t)j.nbias * 3 * sizeof(float));
+        if (!j.start || !j.bin0 || !j.binscale) {
+            st = GAINMAP_ERR_NOMEM;
+            goto done;
+        }
+        setup_bins(&j, &q);
+    }
+    /* The direct passes test "HDR <= 0" themselves, except pass2_sse2:
+     * there -inf gains fall in bin 0 and get code 0 (pass 1 is done with
+     * the true values; scaled maps average th in row_gains, not here). */
+    if (j.direct && j.a.scale == 1)
+        for (uint32_t i = 0; i < j.hpos; i++)
+            j.thdr[i] = -INFINITY;
     if ((st = gainmap_image_alloc(ctx, map, j.a.mw, mh, (uint32_t)nc, GAINMAP_PIXEL_U8)) != GAINMAP_OK)
         goto done;
     j.map = map;
@@ -1058,4 +1501,29 @@ done:
         gainmap_image_free(map);
     job_free(&j);
     return st;
+}
+
+gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
+                               const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta)
+{
+    return compute(ctx, sdr, hdr, opts, map, meta, 0);
+}
+
+/* The histogram bin pass 1 gives gain v (tests: against the double sum). */
+int gm_compute_hist_bin(float v)
+{
+#ifdef __SSE2__
+    int32_t b[4];
+    _mm_storeu_si128((__m128i *)(void *)b, hist_bins4(_mm_set1_ps(v)));
+    return GM_MIN(b[0] + HIST_ZERO, HIST_BINS - 1);
+#else
+    int bin = (int)(((double)v - HIST_LO) * 256.0);
+    return GM_MIN(bin, HIST_BINS - 1);
+#endif
+}
+
+gainmap_status gm_compute_plain(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
+                                const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta)
+{
+    return compute(ctx, sdr, hdr, opts, map, meta, 1);
 }

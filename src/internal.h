@@ -225,6 +225,11 @@ void gm_linear_free(gm_linear *lin);
  * its float log2 (from the float's bits, |error| < 1e-6). */
 gainmap_status gm_compute_ref(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
                               const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta);
+/* gainmap_compute without its SSE2 kernels and fine quantiser table (the
+ * same tables, one sample at a time): must give the very same bytes. */
+gainmap_status gm_compute_plain(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
+                                const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta);
+int gm_compute_hist_bin(float v);   /* pass 1's histogram bin of gain v in [-20, 20] */
 float gm_fast_log2f(float x);
 /* encode.c: the whole encoder with per-stage timings (seconds) for bench/. */
 typedef struct gm_encode_stats {

@@ -280,6 +280,178 @@ static void test_compute_general(void)
     compute_equiv("hlg", GAINMAP_PIXEL_U16, GAINMAP_TRANSFER_HLG, GAINMAP_PRIMARIES_BT2020, 3, 2, 0, 1.25, 1.0 / 64);
 }
 
+/* gainmap_compute (SSE2 kernels: the histogram counted only at its tails,
+ * the fine quantiser table with one comparison per gain) against
+ * gm_compute_plain (the same tables one sample at a time, every gain
+ * counted, the quantiser's bin search): the very same metadata and bytes.
+ * Own generator, so the other tests' rnd() sequence does not move. */
+static uint32_t cm_rng = 4242;
+static uint32_t cm_rnd(void)
+{
+    cm_rng = cm_rng * 1664525u + 1013904223u;
+    return cm_rng >> 8;
+}
+
+enum { CM_NOISE, CM_RAMP, CM_HIDDEN };
+
+/* Gains (stops) of pixel x, y: noisy steps in [-1, 4]; a ramp falling down
+ * the picture (each row brings new minima: the order a running tail
+ * estimate would trip on); or the noise with 40 pixels at -6 and 40 at +6
+ * stops, all in rows 37 and 50 (mod 64), which the tail filter's pre-pass
+ * (every 64th row from 0) never sees (and no HDR zeros, whose gains near
+ * -10 stops would be the low tail). */
+static double cm_gain(int kind, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
+{
+    double noise = (double)(cm_rnd() & 255) / 1024.0;
+    if (kind == CM_RAMP)
+        return 4.0 - 6.0 * (double)y / (double)h + noise;
+    if (kind == CM_HIDDEN && y % 64 == 37 && x % (w / 10) == 3 && y < 200)
+        return -6.0;
+    if (kind == CM_HIDDEN && y % 64 == 50 && x % (w / 10) == 5 && y < 200)
+        return 6.0;
+    return -1.0 + 5.0 * (double)((x * 7 + y * 3) % 97) / 96.0 + noise;
+}
+
+static void cm_pair(gainmap_image *sdr, gainmap_image *hdr, uint32_t w, uint32_t h, gainmap_pixel_type type, int kind)
+{
+    CHECK_INT(gainmap_image_alloc(NULL, sdr, w, h, 3, GAINMAP_PIXEL_U8), GAINMAP_OK);
+    CHECK_INT(gainmap_image_alloc(NULL, hdr, w, h, 3, type), GAINMAP_OK);
+    sdr->transfer = GAINMAP_TRANSFER_SRGB;
+    sdr->primaries = GAINMAP_PRIMARIES_P3;
+    hdr->transfer = type == GAINMAP_PIXEL_F32 ? GAINMAP_TRANSFER_LINEAR : GAINMAP_TRANSFER_PQ;
+    hdr->primaries = GAINMAP_PRIMARIES_P3;
+    for (uint32_t y = 0; y < h; y++) {
+        uint8_t *s = (uint8_t *)sdr->data + (size_t)y * sdr->stride;
+        uint8_t *d = (uint8_t *)hdr->data + (size_t)y * hdr->stride;
+        for (uint32_t x = 0; x < w; x++) {
+            double g = cm_gain(kind, x, y, w, h);
+            for (int c = 0; c < 3; c++) {
+                uint8_t sv = (uint8_t)(16 + cm_rnd() % 200);
+                s[3 * x + c] = sv;
+                double lin = gainmap_srgb_to_linear(sv / 255.0) * exp2(g);
+                if (cm_rnd() % 64 == 0 && kind != CM_HIDDEN)
+                    lin = 0.0;   /* a saturated primary: code 0 (and gains near -10 stops) */
+                size_t i = 3 * (size_t)x + (size_t)c;
+                if (type == GAINMAP_PIXEL_F32)
+                    ((float *)(void *)d)[i] = (float)lin;
+                else
+                    ((uint16_t *)(void *)d)[i] =
+                        (uint16_t)floor(gainmap_pq_inverse_eotf(GM_MIN(lin * 203.0, 1e4)) * 65535.0 + 0.5);
+            }
+        }
+    }
+}
+
+static void plain_equiv(const char *what, gainmap_pixel_type type, int kind, uint32_t w, uint32_t h, int channels,
+                        int scale, int dither, double gamma)
+{
+    gainmap_image sdr, hdr, m1, m2;
+    cm_pair(&sdr, &hdr, w, h, type, kind);
+    gainmap_encode_options o;
+    gainmap_encode_options_init(&o);
+    o.gainmap_channels = channels;
+    o.gainmap_scale = scale;
+    o.dither = dither;
+    o.gamma = gamma;
+    gainmap_metadata a, b;
+    CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &m1, &a), GAINMAP_OK);
+    CHECK_INT(gm_compute_plain(NULL, &sdr, &hdr, &o, &m2, &b), GAINMAP_OK);
+    /* both come from build_meta's memset + the same fields */
+    CHECK_MSG(memcmp(&a, &b, sizeof a) == 0, "%s: metadata differ (min %d/%u vs %d/%u, max %d/%u vs %d/%u)", what,
+              a.gain_map_min[0].n, a.gain_map_min[0].d, b.gain_map_min[0].n, b.gain_map_min[0].d,
+              a.gain_map_max[0].n, a.gain_map_max[0].d, b.gain_map_max[0].n, b.gain_map_max[0].d);
+    CHECK_INT(m1.width, m2.width);
+    CHECK_INT(m1.height, m2.height);
+    CHECK_INT(m1.channels, (uint32_t)channels);
+    long differ = 0;
+    int seen[256] = {0}, distinct = 0, zeros = 0;
+    for (uint32_t y = 0; y < m1.height; y++) {
+        const uint8_t *p = (const uint8_t *)m1.data + (size_t)y * m1.stride;
+        const uint8_t *q = (const uint8_t *)m2.data + (size_t)y * m2.stride;
+        for (uint32_t i = 0; i < m1.width * m1.channels; i++) {
+            differ += p[i] != q[i];
+            distinct += !seen[p[i]]++;
+            zeros += p[i] == 0;
+        }
+    }
+    CHECK_MSG(differ == 0, "%s: %ld map bytes differ from the per-sample evaluation", what, differ);
+    CHECK_MSG(distinct > 40, "%s: only %d distinct codes (a degenerate test)", what, distinct);
+    if (scale == 1 && channels == 3 && kind != CM_HIDDEN)
+        CHECK_MSG(zeros > 0, "%s: no zero-HDR samples coded 0", what);
+    if (kind == CM_HIDDEN) {
+        /* 40 gains at each end, more than the 1 the range may leave out
+         * (104000 samples a channel): they set it, though no pre-pass row
+         * holds one */
+        CHECK_MSG((double)a.gain_map_min[0].n / a.gain_map_min[0].d < -5.5, "%s: min %d/%u", what,
+                  a.gain_map_min[0].n, a.gain_map_min[0].d);
+        CHECK_MSG((double)a.gain_map_max[0].n / a.gain_map_max[0].d > 5.0, "%s: max %d/%u", what,
+                  a.gain_map_max[0].n, a.gain_map_max[0].d);
+    }
+    gainmap_image_free(&m1);
+    gainmap_image_free(&m2);
+    gainmap_image_free(&sdr);
+    gainmap_image_free(&hdr);
+}
+
+static void test_compute_plain_identical(void)
+{
+    /* the encoder's case (16-bit PQ, 3 channels, full size): both kernels;
+     * widths 520 and 333 leave tails of 0 and 5 pixels for the scalar loop */
+    plain_equiv("dither", GAINMAP_PIXEL_U16, CM_NOISE, 520, 200, 3, 1, 1, 1.25);
+    plain_equiv("no dither", GAINMAP_PIXEL_U16, CM_NOISE, 333, 200, 3, 1, 0, 1.25);
+    plain_equiv("ramp, auto dither", GAINMAP_PIXEL_U16, CM_RAMP, 333, 150, 3, 1, -1, 1.25);
+    plain_equiv("hidden tails", GAINMAP_PIXEL_U16, CM_HIDDEN, 520, 200, 3, 1, 1, 1.25);
+    plain_equiv("hidden tails, gamma 1", GAINMAP_PIXEL_U16, CM_HIDDEN, 520, 200, 3, 1, 0, 1.0);
+    plain_equiv("5 pixels wide", GAINMAP_PIXEL_U16, CM_NOISE, 5, 90, 3, 1, 1, 1.25);
+    /* gamma 0.5 packs codes near the minimum: the fine table may give way
+     * to the bin search */
+    plain_equiv("gamma 0.5", GAINMAP_PIXEL_U16, CM_NOISE, 200, 64, 3, 1, 1, 0.5);
+    /* the other paths use the fine table too (1 channel, scaled, float) */
+    plain_equiv("1 channel", GAINMAP_PIXEL_U16, CM_NOISE, 333, 97, 1, 1, 1, 1.25);
+    plain_equiv("1 channel, no dither", GAINMAP_PIXEL_U16, CM_RAMP, 333, 97, 1, 1, 0, 1.25);
+    plain_equiv("scale 2", GAINMAP_PIXEL_U16, CM_NOISE, 333, 97, 3, 2, 1, 1.25);
+    plain_equiv("float", GAINMAP_PIXEL_F32, CM_NOISE, 333, 97, 3, 1, 1, 1.25);
+}
+
+/* Pass 1's histogram bin (float floor of v * 256, kept at 0 for v in
+ * [-2^-49, 0), see hist_bins4) against the scalar formula, the double sum
+ * (int)((v + 20) * 256): every bin edge and its neighbours, the tiny gains
+ * around 0, and random floats of every exponent. */
+static int bin_double(float v) { return GM_MIN((int)(((double)v + 20.0) * 256.0), 10239); }
+
+static void test_hist_bin_floor(void)
+{
+    long bad = 0, n = 0;
+    float worst = 0.0f;
+    for (int k = -5120; k <= 5120; k++) {
+        float e = (float)k / 256.0f, t[3] = {e, nextafterf(e, -INFINITY), nextafterf(e, INFINITY)};
+        for (int i = 0; i < 3; i++)
+            if (fabsf(t[i]) <= 20.0f && gm_compute_hist_bin(t[i]) != bin_double(t[i]) && bad++ == 0)
+                worst = t[i];
+        n += 3;
+    }
+    for (int i = 0; i < 2000000; i++) {
+        /* sign, exponent 2^-149 .. 2^4, mantissa: all at random */
+        uint32_t u = (cm_rnd() & 1u) << 31 | (cm_rnd() % 132u) << 23 | (cm_rnd() & 0x7FFFFFu);
+        float v;
+        memcpy(&v, &u, 4);
+        if (!(fabsf(v) <= 20.0f))
+            continue;
+        n++;
+        if (gm_compute_hist_bin(v) != bin_double(v) && bad++ == 0)
+            worst = v;
+    }
+    CHECK_MSG(bad == 0, "%ld of %ld bins differ from the double formula (first at %a)", bad, n, (double)worst);
+    /* the double sum rounds v + 20 to 20 up to |v| = 2^-49 (a tie, to even) */
+    CHECK_INT(gm_compute_hist_bin(-0x1p-49f), 5120);
+    CHECK_INT(gm_compute_hist_bin(nextafterf(-0x1p-49f, -1.0f)), 5119);
+    CHECK_INT(gm_compute_hist_bin(-1e-45f), 5120);
+    CHECK_INT(gm_compute_hist_bin(-0.0f), 5120);
+    CHECK_INT(gm_compute_hist_bin(-1.0f / 256.0f), 5119);
+    CHECK_INT(gm_compute_hist_bin(20.0f), 10239);   /* the bin past the end folds into the last */
+    CHECK_INT(gm_compute_hist_bin(-20.0f), 0);
+}
+
 /* The float log2 (exponent + atanh series) against libm. */
 static void test_fast_log2(void)
 {
@@ -755,6 +927,8 @@ int main(void)
     RUN_TEST(test_apply_full_map1);
     RUN_TEST(test_compute_direct);
     RUN_TEST(test_compute_general);
+    RUN_TEST(test_compute_plain_identical);
+    RUN_TEST(test_hist_bin_floor);
     RUN_TEST(test_fast_log2);
     RUN_TEST(test_decode_stream_identical);
     RUN_TEST(test_decode_stream_failures);

@@ -140,9 +140,8 @@ gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const 
     gainmap_status st = check_options(ctx, opts);
     if (st != GAINMAP_OK)
         return st;
-    gainmap_image limited;
-    const gainmap_image *hdr_in = hdr;
-    if ((st = gm_master_limit(ctx, hdr_in, &limited, &hdr)) != GAINMAP_OK)
+    gainmap_image limited;   /* hdr clipped at PQ's peak, when it goes beyond */
+    if ((st = gm_master_limit(ctx, hdr, &limited, &hdr)) != GAINMAP_OK)
         return st;
 
     gainmap_image tm, decoded, map;
@@ -253,7 +252,7 @@ gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const 
     stats->map_width = map.width;
     stats->map_height = map.height;
 done:
-    free(limited.data);   /* pixels only: the rest is hdr_in's */
+    free(limited.data);   /* pixels only: the rest is the caller's master's */
     if (base != base_jpeg)
         free(base);
     free(map_jpeg);

@@ -395,7 +395,7 @@ gainmap_status gm_master_limit(gainmap_ctx *ctx, const gainmap_image *hdr, gainm
     *use = hdr;
     if (hdr->type != GAINMAP_PIXEL_F32 || hdr->transfer != GAINMAP_TRANSFER_LINEAR || !hdr->data)
         return GAINMAP_OK;
-    const float lim = (float)(GM_PQ_PEAK_NITS / 203.0);
+    const float lim = (float)(GM_PQ_PEAK_NITS / SDR_WHITE_NITS);
     size_t n = (size_t)hdr->width * hdr->channels;
     bool over = false;
     for (uint32_t y = 0; y < hdr->height && !over; y++) {

@@ -42,9 +42,11 @@ struct gm_tonemap_state {
     double P;                 /* peak / white */
     float ratio[CURVE_N];     /* curve(x)/x at x = 2^(CURVE_LO + i*step) */
     double step;
-    float *rt;                /* curve(x)/x on the float-bit grid (RT_*) */
+    /* curve(x)/x on the float-bit grid (RT_*), as pairs: entry i at
+     * rt[2i], the float difference to entry i + 1 at rt[2i + 1] (0 for the
+     * last), so one load serves the interpolation in both paths */
+    float *rt;
     float rt_lo, rt_top;      /* rt covers [rt_lo, rt_top) */
-    float *rt2;               /* pairs rt[i], rt[i+1] - rt[i] for the SIMD path */
     int simd;                 /* the SIMD path applies (see tm_simd4) */
     gainmap_primaries src, base;
     gainmap_transfer src_tf;
@@ -165,14 +167,14 @@ static inline double curve_ratio_fast(const gm_tonemap_state *s, double xd)
         return 1.0 / xd;   /* every curve reaches 1 at the peak: exact there */
     float x = (float)xd;
     if (!(x > s->rt_lo))
-        return s->rt[0];
+        return s->rt[0];   /* entry 0 */
     if (x >= s->rt_top)
         return 1.0 / xd;
     uint32_t u;
     memcpy(&u, &x, sizeof u);
     uint32_t i = (u >> RT_SHIFT) - RT_BASE;
     float f = (float)(u & ((1u << RT_SHIFT) - 1)) * (1.0f / (float)(1u << RT_SHIFT));
-    return s->rt[i] + f * (s->rt[i + 1] - s->rt[i]);
+    return s->rt[2 * i] + f * s->rt[2 * i + 1];
 }
 
 /* fmin/fmax with their NaN rules, inlined (the libm calls cost more than
@@ -459,8 +461,7 @@ static inline __attribute__((always_inline)) void tonemap_pixel(const gm_tonemap
  *  - the luminance y is a double, computed as there (two pixels per
  *    register, the same operations in the same order; SSE2 has no FMA);
  *  - the ratio comes from the float-bit table as curve_ratio_fast computes
- *    it in float: rt[i] + f * (rt[i+1] - rt[i]), the difference stored
- *    beside rt[i] in s->rt2 (the same float subtraction, done once);
+ *    it in float: entry + f * difference, one pair of s->rt per load;
  *  - there each channel is scaled in double, v * ratio, then rounded to
  *    float: the product of two floats is exact in double, so that is the
  *    float product v * ratio here;
@@ -525,7 +526,7 @@ static inline int tm_simd4(const gm_tonemap_state *s, const tm_simd *k, __m128 *
     __m128 f = _mm_mul_ps(_mm_cvtepi32_ps(_mm_and_si128(u, k->fmask)), k->fscale);
     uint32_t ix[4];
     _mm_storeu_si128((__m128i *)(void *)ix, idx);
-    const double *t = (const double *)(const void *)s->rt2;   /* one pair per load */
+    const double *t = (const double *)(const void *)s->rt;   /* one pair per load */
     __m128 p01 = _mm_unpacklo_ps(_mm_castpd_ps(_mm_load_sd(t + ix[0])), _mm_castpd_ps(_mm_load_sd(t + ix[1])));
     __m128 p23 = _mm_unpacklo_ps(_mm_castpd_ps(_mm_load_sd(t + ix[2])), _mm_castpd_ps(_mm_load_sd(t + ix[3])));
     /* p01 = {a0, a1, d0, d1}, p23 = {a2, a3, d2, d3} */
@@ -894,24 +895,17 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
     /* Up to the octave holding the peak: above it every curve is 1. */
     int octaves = (int)ceil(log2(fmax(s->P, 1.0))) + 1 - (int)CURVE_LO;
     size_t nrt = (size_t)octaves * RT_PER_OCTAVE + 1;
-    if (!(s->rt = gm_malloc(ctx, nrt * sizeof *s->rt))) {
+    if (!(s->rt = gm_malloc(ctx, 2 * nrt * sizeof *s->rt))) {
         gm_tonemap_free(s);
         return GAINMAP_ERR_NOMEM;
     }
     for (size_t i = 0; i < nrt; i++) {
         double x = ldexp(1.0 + (double)(i % RT_PER_OCTAVE) / RT_PER_OCTAVE, (int)(i / RT_PER_OCTAVE) + (int)CURVE_LO);
-        s->rt[i] = (float)(curve_eval(s, x) / x);
+        s->rt[2 * i] = (float)(curve_eval(s, x) / x);
     }
-    if (!(s->rt2 = gm_malloc(ctx, 2 * nrt * sizeof *s->rt2))) {
-        gm_tonemap_free(s);
-        return GAINMAP_ERR_NOMEM;
-    }
-    for (size_t i = 0; i + 1 < nrt; i++) {
-        s->rt2[2 * i] = s->rt[i];
-        s->rt2[2 * i + 1] = s->rt[i + 1] - s->rt[i];
-    }
-    s->rt2[2 * (nrt - 1)] = s->rt[nrt - 1];
-    s->rt2[2 * (nrt - 1) + 1] = 0.0f;
+    for (size_t i = 0; i + 1 < nrt; i++)
+        s->rt[2 * i + 1] = s->rt[2 * i + 2] - s->rt[2 * i];
+    s->rt[2 * (nrt - 1) + 1] = 0.0f;
     s->simd = s->same_primaries && !s->soft && !s->lut && s->method != GAINMAP_TONEMAP_CLIP && s->to_white == 1.0;
     s->rt_lo = (float)ldexp(1.0, (int)CURVE_LO);
     s->rt_top = (float)ldexp(1.0, octaves + (int)CURVE_LO);
@@ -925,7 +919,6 @@ void gm_tonemap_free(gm_tonemap_state *s)
         return;
     free(s->in_table);
     free(s->rt);
-    free(s->rt2);
     free(s);
 }
 

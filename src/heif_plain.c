@@ -34,14 +34,9 @@ static gainmap_status apply_transforms(gainmap_ctx *ctx, const gm_heif *h, const
         int o = p->type == GM_4CC('i', 'r', 'o', 't')   ? gm_irot_orientation(p->angle)
                 : p->type == GM_4CC('i', 'm', 'i', 'r') ? (p->axis ? 2 : 4)
                                                         : 1;
-        if (o == 1)
-            continue;
-        gainmap_image t;
-        gainmap_status st = gm_image_orient(ctx, img, o, &t);
+        gainmap_status st = gm_image_orient_in_place(ctx, img, o);
         if (st != GAINMAP_OK)
             return st;
-        gainmap_image_free(img);
-        *img = t;
     }
     return GAINMAP_OK;
 }

@@ -676,6 +676,8 @@ void gm_parallel_strips(int workers, uint32_t rows, uint32_t strip, gm_strip_fn 
  * pixels turned/mirrored for display); 0 and 1 copy.  out's orientation is 1;
  * colour tags, ICC and EXIF are copied. */
 gainmap_status gm_image_orient(gainmap_ctx *ctx, const gainmap_image *in, int orientation, gainmap_image *out);
+/* The same replacing *img (orientations other than 2..8 leave it as it is). */
+gainmap_status gm_image_orient_in_place(gainmap_ctx *ctx, gainmap_image *img, int orientation);
 
 /* ---- heif.c / isobmff.c: ISOBMFF boxes and the HEIF item model ---- */
 #define GM_4CC(a, b, c, d) \

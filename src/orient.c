@@ -64,3 +64,16 @@ gainmap_status gm_image_orient(gainmap_ctx *ctx, const gainmap_image *in, int or
     }
     return GAINMAP_OK;
 }
+
+gainmap_status gm_image_orient_in_place(gainmap_ctx *ctx, gainmap_image *img, int orientation)
+{
+    if (orientation <= 1 || orientation > 8)
+        return GAINMAP_OK;
+    gainmap_image t;
+    gainmap_status st = gm_image_orient(ctx, img, orientation, &t);
+    if (st != GAINMAP_OK)
+        return st;
+    gainmap_image_free(img);
+    *img = t;
+    return GAINMAP_OK;
+}

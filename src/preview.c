@@ -229,19 +229,6 @@ static void hist_add(pv *v, double g)
     v->hist[GM_CLAMP(b, 0, HIST_BINS - 1)] += 1.0;
 }
 
-static gainmap_status orient_swap(gainmap_ctx *ctx, gainmap_image *img, int orientation)
-{
-    if (orientation <= 1 || orientation > 8)
-        return GAINMAP_OK;
-    gainmap_image o;
-    gainmap_status st = gm_image_orient(ctx, img, orientation, &o);
-    if (st != GAINMAP_OK)
-        return st;
-    gainmap_image_free(img);
-    *img = o;
-    return GAINMAP_OK;
-}
-
 /* Gain-map JPEG: thumbnails first, then the maths. */
 static gainmap_status from_jpeg(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_info *info, pv *v)
 {
@@ -281,12 +268,12 @@ static gainmap_status from_jpeg(gainmap_ctx *ctx, const gainmap_file *f, const g
             goto done;
         st = render(ctx, &hdr, &v->render[k]);
         gainmap_image_free(&hdr);
-        if (st != GAINMAP_OK || (st = orient_swap(ctx, &v->render[k], orient)) != GAINMAP_OK)
+        if (st != GAINMAP_OK || (st = gm_image_orient_in_place(ctx, &v->render[k], orient)) != GAINMAP_OK)
             goto done;
     }
     v->base = small;
     memset(&small, 0, sizeof small);
-    if ((st = orient_swap(ctx, &v->base, orient)) != GAINMAP_OK)
+    if ((st = gm_image_orient_in_place(ctx, &v->base, orient)) != GAINMAP_OK)
         goto done;
 
     /* Gain: the histogram counts every map pixel, the panel shows a thumbnail. */
@@ -321,7 +308,7 @@ static gainmap_status from_jpeg(gainmap_ctx *ctx, const gainmap_file *f, const g
             g[x] = (float)(s / mc);
         }
     }
-    if ((st = orient_swap(ctx, &gm, orient)) != GAINMAP_OK) {
+    if ((st = gm_image_orient_in_place(ctx, &gm, orient)) != GAINMAP_OK) {
         gainmap_image_free(&gm);
         goto done;
     }

@@ -251,15 +251,8 @@ gainmap_status gainmap_decode(gainmap_ctx *ctx, const gainmap_file *f, const gai
     int orientation = info->orientation >= 1 && info->orientation <= 8 ? info->orientation : 1;
     if (opts->keep_orientation || orientation == 1) {
         hdr.orientation = orientation;
-        if (opts->keep_orientation) {
-            const uint8_t *exif;
-            size_t exif_size;
-            if (gainmap_file_exif(f, &exif, &exif_size) == GAINMAP_OK && exif && exif_size &&
-                gainmap_image_set_exif(&hdr, exif, exif_size) != GAINMAP_OK) {
-                st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory copying EXIF");
-                goto done;
-            }
-        }
+        if (opts->keep_orientation && (st = gm_file_exif_to_image(ctx, f, &hdr)) != GAINMAP_OK)
+            goto done;
         *out = hdr;
         return GAINMAP_OK;
     }

@@ -793,3 +793,14 @@ gainmap_status gainmap_file_exif(const gainmap_file *f, const uint8_t **data, si
     *size = f->exif_size;
     return GAINMAP_OK;
 }
+
+gainmap_status gm_file_exif_to_image(gainmap_ctx *ctx, const gainmap_file *f, gainmap_image *img)
+{
+    const uint8_t *exif;
+    size_t exif_size;
+    if (gainmap_file_exif(f, &exif, &exif_size) != GAINMAP_OK || !exif || !exif_size)
+        return GAINMAP_OK;
+    if (gainmap_image_set_exif(img, exif, exif_size) != GAINMAP_OK)
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory copying EXIF");
+    return GAINMAP_OK;
+}

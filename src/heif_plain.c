@@ -71,17 +71,14 @@ gainmap_status gm_heif_read_primary(gainmap_ctx *ctx, const gainmap_file *f, boo
     out->transfer = f->info.base_transfer;
     out->primaries = f->info.base_primaries;
     out->orientation = keep ? gm_irot_orientation(angle) : 1;
-    const uint8_t *exif;
-    size_t exif_size;
-    if (gainmap_file_exif(f, &exif, &exif_size) == GAINMAP_OK && exif && exif_size) {
-        if (gainmap_image_set_exif(out, exif, exif_size) != GAINMAP_OK) {
-            gainmap_image_free(out);
-            return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory copying EXIF");
-        }
-        /* HEIF's EXIF orientation is informational (irot/imir rule): it is
-         * made to say what the pixels now need */
-        gm_exif_set_orientation(out->exif, out->exif_size, out->orientation);
+    if ((st = gm_file_exif_to_image(ctx, f, out)) != GAINMAP_OK) {
+        gainmap_image_free(out);
+        return st;
     }
+    /* HEIF's EXIF orientation is informational (irot/imir rule): it is
+     * made to say what the pixels now need */
+    if (out->exif)
+        gm_exif_set_orientation(out->exif, out->exif_size, out->orientation);
     return GAINMAP_OK;
 }
 

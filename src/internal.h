@@ -400,6 +400,9 @@ typedef struct gm_issue_list {
 } gm_issue_list;
 void gm_issue_add(gm_issue_list *l, gainmap_severity sev, const char *code, const char *fmt, ...) GM_PRINTF(4, 5);
 void gm_issue_list_free(gm_issue_list *l);
+/* gmfile.c: the file's EXIF (gainmap_file_exif) copied into img, when it
+ * has any; NOMEM with the message when the copy fails. */
+gainmap_status gm_file_exif_to_image(gainmap_ctx *ctx, const gainmap_file *f, gainmap_image *img);
 
 /* gmfile.c: everything learnt while opening a file (validate.c turns these
  * facts into issues, json.c prints them). */

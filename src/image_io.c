@@ -109,6 +109,23 @@ static void resolve_colour(gainmap_ctx *ctx, gainmap_image *img)
         img->primaries = GAINMAP_PRIMARIES_BT709;
 }
 
+/* What every reader's image gets: the orientation (EXIF, i.e. PNG eXIf,
+ * first; TIFF readers set it from the tag) and the colour. */
+static gainmap_status finish_read(gainmap_ctx *ctx, gainmap_status st, gainmap_image *out)
+{
+    if (st != GAINMAP_OK) {
+        gainmap_image_free(out);
+        return st;
+    }
+    int o = out->exif ? gm_exif_orientation(out->exif, out->exif_size) : 0;
+    if (o)
+        out->orientation = o;
+    else if (out->orientation < 1 || out->orientation > 8)
+        out->orientation = 1;
+    resolve_colour(ctx, out);
+    return GAINMAP_OK;
+}
+
 gainmap_status gainmap_image_read_memory(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out)
 {
     if (!out)
@@ -137,18 +154,7 @@ gainmap_status gainmap_image_read_memory(gainmap_ctx *ctx, const uint8_t *data, 
                         "not a PNG, TIFF, OpenEXR, Radiance .hdr, PFM, PPM or HEIF/AVIF image "
                         "(unrecognised first bytes)");
     }
-    if (st != GAINMAP_OK) {
-        gainmap_image_free(out);
-        return st;
-    }
-    /* EXIF (PNG eXIf) says the orientation; TIFF readers set it from the tag. */
-    int o = out->exif ? gm_exif_orientation(out->exif, out->exif_size) : 0;
-    if (o)
-        out->orientation = o;
-    else if (out->orientation < 1 || out->orientation > 8)
-        out->orientation = 1;
-    resolve_colour(ctx, out);
-    return GAINMAP_OK;
+    return finish_read(ctx, st, out);
 }
 
 gainmap_status gainmap_image_read(gainmap_ctx *ctx, const char *path, gainmap_image *out)
@@ -156,12 +162,26 @@ gainmap_status gainmap_image_read(gainmap_ctx *ctx, const char *path, gainmap_im
     if (!out || !path)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "image_read: NULL argument");
     memset(out, 0, sizeof *out);
-    uint8_t *data;
-    size_t size;
-    gainmap_status st = gainmap_read_file(ctx, path, &data, &size);
+    int fd;
+    uint64_t size;
+    gainmap_status st = gm_open_input(ctx, path, &fd, &size);
     if (st != GAINMAP_OK)
         return st;
-    st = gainmap_image_read_memory(ctx, data, size, out);
+    /* A TIFF (a large master, often uncompressed) is decoded from the file
+     * into the image without a copy of the whole file in memory. */
+    uint8_t head[16];
+    ssize_t n = pread(fd, head, sizeof head, 0);
+    if (n > 0 && gainmap_detect_format(head, (size_t)n) == GAINMAP_FORMAT_TIFF) {
+        st = finish_read(ctx, gm_tiff_read_fd(ctx, fd, size, out), out);
+        close(fd);
+        return st;
+    }
+    uint8_t *data;
+    st = gm_read_fd(ctx, fd, (size_t)size, &data);
+    close(fd);
+    if (st != GAINMAP_OK)
+        return st;
+    st = gainmap_image_read_memory(ctx, data, (size_t)size, out);
     free(data);
     return st;
 }

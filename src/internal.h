@@ -153,6 +153,13 @@ const char *gm_extension(const char *path, char *buf, size_t bufsize);
 gainmap_status gm_temp_create(gainmap_ctx *ctx, const char *path, char **tmp_path);
 gainmap_status gm_temp_commit(gainmap_ctx *ctx, char *tmp_path, const char *path, int overwrite);
 void gm_temp_abort(char *tmp_path);
+/* The first steps of gainmap_read_file: open `path` for reading and check
+ * that it is a regular file within ctx->max_file_bytes (same errors); *fd is
+ * the caller's to close. */
+gainmap_status gm_open_input(gainmap_ctx *ctx, const char *path, int *fd, uint64_t *size);
+/* The first n bytes of fd (read with pread, the file offset is kept) into a
+ * malloc'd buffer with a 0 after them; "short read" when the file has fewer. */
+gainmap_status gm_read_fd(gainmap_ctx *ctx, int fd, size_t n, uint8_t **data);
 
 /* ------------------------------------------------------------------ */
 /* Cross-module internals.  Each block names the file that owns it.    */
@@ -513,6 +520,9 @@ char gm_exif_byte_order(const uint8_t *exif, size_t size);
 gainmap_status gm_png_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out);
 gainmap_status gm_png_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img);
 gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out);
+/* The same from an open file of `size` bytes, read through fd (not mapped,
+ * not closed; the file offset moves). */
+gainmap_status gm_tiff_read_fd(gainmap_ctx *ctx, int fd, uint64_t size, gainmap_image *out);
 gainmap_status gm_tiff_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img);
 gainmap_status gm_exr_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out);
 gainmap_status gm_exr_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img);

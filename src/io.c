@@ -33,50 +33,69 @@ const char *gm_extension(const char *path, char *buf, size_t bufsize)
     return buf;
 }
 
-gainmap_status gainmap_read_file(gainmap_ctx *ctx, const char *path, uint8_t **data, size_t *size)
+gainmap_status gm_open_input(gainmap_ctx *ctx, const char *path, int *fd, uint64_t *size)
 {
-    if (!path || !data || !size)
-        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "read_file: NULL argument");
-    *data = NULL;
+    *fd = -1;
     *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
+    int f = open(path, O_RDONLY | O_CLOEXEC);
+    if (f < 0)
         return gm_error(ctx, GAINMAP_ERR_IO, "cannot open: %s", strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
+    if (fstat(f, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(f);
         return gm_error(ctx, GAINMAP_ERR_IO, "not a regular file");
     }
     int64_t lim = ctx ? ctx->max_file_bytes : ((int64_t)1 << 30);
     if ((uint64_t)st.st_size > (uint64_t)lim) {
-        close(fd);
+        close(f);
         return gm_error(ctx, GAINMAP_ERR_LIMIT, "file is %lld bytes, more than the %lld-byte limit",
                         (long long)st.st_size, (long long)lim);
     }
-    size_t n = (size_t)st.st_size;
+    *fd = f;
+    *size = (uint64_t)st.st_size;
+    return GAINMAP_OK;
+}
+
+gainmap_status gm_read_fd(gainmap_ctx *ctx, int fd, size_t n, uint8_t **data)
+{
+    *data = NULL;
     uint8_t *buf = gm_malloc(ctx, n + 1);
-    if (!buf) {
-        close(fd);
+    if (!buf)
         return GAINMAP_ERR_NOMEM;
-    }
     size_t got = 0;
     while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)got);
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
             break;
         got += (size_t)r;
     }
-    close(fd);
     if (got != n) {
         free(buf);
         return gm_error(ctx, GAINMAP_ERR_IO, "short read (%zu of %zu bytes)", got, n);
     }
     buf[n] = 0;
     *data = buf;
-    *size = n;
     return GAINMAP_OK;
+}
+
+gainmap_status gainmap_read_file(gainmap_ctx *ctx, const char *path, uint8_t **data, size_t *size)
+{
+    if (!path || !data || !size)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "read_file: NULL argument");
+    *data = NULL;
+    *size = 0;
+    int fd;
+    uint64_t n;
+    gainmap_status st = gm_open_input(ctx, path, &fd, &n);
+    if (st != GAINMAP_OK)
+        return st;
+    st = gm_read_fd(ctx, fd, (size_t)n, data);
+    close(fd);
+    if (st == GAINMAP_OK)
+        *size = (size_t)n;
+    return st;
 }
 
 gainmap_status gm_temp_create(gainmap_ctx *ctx, const char *path, char **tmp_path)

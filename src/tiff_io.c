@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <tiffio.h>
 #include <unistd.h>
@@ -69,7 +70,7 @@ static tmsize_t mem_read(thandle_t h, void *buf, tmsize_t n)
     return (tmsize_t)k;
 }
 
-static tmsize_t mem_write(thandle_t h, void *buf, tmsize_t n)
+static tmsize_t no_write(thandle_t h, void *buf, tmsize_t n)
 {
     (void)h;
     (void)buf;
@@ -87,7 +88,7 @@ static toff_t mem_seek(thandle_t h, toff_t off, int whence)
     return s->pos;
 }
 
-static int mem_close(thandle_t h)
+static int no_close(thandle_t h)
 {
     (void)h;
     return 0;
@@ -115,8 +116,9 @@ static gainmap_status fail(gainmap_ctx *ctx, gainmap_status st, const tiff_state
     return gm_error(ctx, st, "TIFF: %s", s->msg[0] ? s->msg : fallback);
 }
 
-/* The writer's file procedures: libtiff's own would report "Write error at
- * scanline N" and drop the system's reason (ENOSPC, EFBIG, EIO). */
+/* The file procedures of the writer (libtiff's own would report "Write
+ * error at scanline N" and drop the system's reason: ENOSPC, EFBIG, EIO) and
+ * of the reader of an open file. */
 static void fd_failed(tiff_state *s)
 {
     if (!s->write_errno)
@@ -224,26 +226,17 @@ static void put_block(gainmap_image *img, const uint8_t *src, size_t src_stride,
     }
 }
 
-gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out)
+/* The pixels and tags of the first image of an open TIFF, whose file is
+ * `size` bytes (strips and tiles that run past it are reported as
+ * truncation before libtiff reads them).  *out is freed on failure. */
+static gainmap_status decode(gainmap_ctx *ctx, TIFF *tif, tiff_state *s, uint64_t size, gainmap_image *out)
 {
-    tiff_state s;
-    memset(&s, 0, sizeof s);
-    s.data = data;
-    s.size = size;
-    TIFFOpenOptions *opts = make_options(ctx, &s);
-    if (!opts)
-        return gm_error(ctx, GAINMAP_ERR_NOMEM, "TIFF: out of memory");
-    TIFF *tif = TIFFClientOpenExt("image", "rm", (thandle_t)&s, mem_read, mem_write, mem_seek, mem_close, mem_size,
-                                  mem_map, mem_unmap, opts);
-    TIFFOpenOptionsFree(opts);
-    if (!tif)
-        return fail(ctx, size < 16 ? GAINMAP_ERR_TRUNCATED : GAINMAP_ERR_CORRUPT, &s, "cannot read the header");
     gainmap_status st = GAINMAP_OK;
     uint8_t *buf = NULL;
     uint32_t w = 0, h = 0;
     uint16_t spp = 1, bps = 1, fmt = SAMPLEFORMAT_UINT, planar = PLANARCONFIG_CONTIG, photo = 0, orient = 1;
     if (!TIFFGetField(tif, TIFFTAG_IMAGEWIDTH, &w) || !TIFFGetField(tif, TIFFTAG_IMAGELENGTH, &h)) {
-        st = fail(ctx, GAINMAP_ERR_CORRUPT, &s, "no image width or length");
+        st = fail(ctx, GAINMAP_ERR_CORRUPT, s, "no image width or length");
         goto done;
     }
     TIFFGetFieldDefaulted(tif, TIFFTAG_SAMPLESPERPIXEL, &spp);
@@ -310,7 +303,7 @@ gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, 
         tmsize_t tsize = TIFFTileSize(tif);
         size_t tstride = (size_t)tw * spp * file_bps;
         if (!tw || !th || tsize <= 0 || (uint64_t)tsize < (uint64_t)tstride * th) {
-            st = fail(ctx, GAINMAP_ERR_CORRUPT, &s, "bad tile size");
+            st = fail(ctx, GAINMAP_ERR_CORRUPT, s, "bad tile size");
             goto done;
         }
         buf = gm_malloc(ctx, (size_t)tsize);
@@ -328,7 +321,7 @@ gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, 
                     goto done;
                 }
                 if (TIFFReadTile(tif, buf, tx, ty, 0, 0) < 0) {
-                    st = fail(ctx, GAINMAP_ERR_CORRUPT, &s, "cannot decode a tile");
+                    st = fail(ctx, GAINMAP_ERR_CORRUPT, s, "cannot decode a tile");
                     goto done;
                 }
                 put_block(out, buf, tstride, tx, ty, GM_MIN(tw, w - tx), GM_MIN(th, h - ty), half);
@@ -339,9 +332,10 @@ gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, 
         TIFFGetFieldDefaulted(tif, TIFFTAG_ROWSPERSTRIP, &rps);
         if (rps == 0 || rps > h)
             rps = h;
-        size_t strip_bytes = row_bytes * rps;
-        buf = gm_malloc(ctx, strip_bytes);
-        if (!buf) {
+        /* The file's rows are the image's rows (not half floats): libtiff
+         * decodes, or for uncompressed data reads, straight into them. */
+        bool direct = !half && out->stride == row_bytes;
+        if (!direct && !(buf = gm_malloc(ctx, row_bytes * rps))) {
             st = GAINMAP_ERR_NOMEM;
             goto done;
         }
@@ -354,29 +348,101 @@ gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, 
                               strip);
                 goto done;
             }
-            tmsize_t got = TIFFReadEncodedStrip(tif, strip, buf, want);
+            uint8_t *dst = direct ? (uint8_t *)out->data + (size_t)y * out->stride : buf;
+            tmsize_t got = TIFFReadEncodedStrip(tif, strip, dst, want);
             if (got != want) {
-                st = fail(ctx, got < 0 ? GAINMAP_ERR_CORRUPT : GAINMAP_ERR_TRUNCATED, &s,
+                st = fail(ctx, got < 0 ? GAINMAP_ERR_CORRUPT : GAINMAP_ERR_TRUNCATED, s,
                           "truncated strip data");
                 goto done;
             }
-            put_block(out, buf, row_bytes, 0, y, w, rows, half);
+            if (!direct)
+                put_block(out, buf, row_bytes, 0, y, w, rows, half);
         }
     }
     out->bit_depth = bps == 16 && half ? 16 : bps;
     out->orientation = orient >= 1 && orient <= 8 ? orient : 1;
-    /* EXIF from our own walk of the file's IFDs (libtiff's EXIF reading
-     * would lose rationals' exact fractions and the tags it does not know);
-     * a broken Exif or GPS IFD only loses that IFD. */
-    size_t limit = ctx && ctx->max_metadata_bytes >= 0 ? (size_t)ctx->max_metadata_bytes : GM_EXIF_MAX_BYTES;
-    gm_exif_from_tiff(data, size, limit, &out->exif, &out->exif_size);
 done:
     free(buf);
-    TIFFClose(tif);
     if (st != GAINMAP_OK)
         gainmap_image_free(out);
     return st;
 }
+
+/* Open the TIFF in s (s->fd, or bytes in memory when s->fd < 0) and
+ * decode it; libtiff never maps the file ("m") nor closes s->fd. */
+static gainmap_status read_tiff(gainmap_ctx *ctx, tiff_state *s, uint64_t size, gainmap_image *out)
+{
+    TIFFOpenOptions *opts = make_options(ctx, s);
+    if (!opts)
+        return gm_error(ctx, GAINMAP_ERR_NOMEM, "TIFF: out of memory");
+    TIFF *tif = s->fd < 0 ? TIFFClientOpenExt("image", "rm", (thandle_t)s, mem_read, no_write, mem_seek, no_close,
+                                              mem_size, mem_map, mem_unmap, opts)
+                          : TIFFClientOpenExt("image", "rm", (thandle_t)s, fd_read, no_write, fd_seek, no_close,
+                                              fd_size, fd_map, fd_unmap, opts);
+    TIFFOpenOptionsFree(opts);
+    if (!tif)
+        return fail(ctx, size < 16 ? GAINMAP_ERR_TRUNCATED : GAINMAP_ERR_CORRUPT, s, "cannot read the header");
+    gainmap_status st = decode(ctx, tif, s, size, out);
+    TIFFClose(tif);
+    return st;
+}
+
+/* EXIF from our own walk of the file's IFDs (libtiff's EXIF reading would
+ * lose rationals' exact fractions and the tags it does not know); a broken
+ * Exif or GPS IFD only loses that IFD. */
+static size_t exif_limit(const gainmap_ctx *ctx)
+{
+    return ctx && ctx->max_metadata_bytes >= 0 ? (size_t)ctx->max_metadata_bytes : GM_EXIF_MAX_BYTES;
+}
+
+gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out)
+{
+    tiff_state s;
+    memset(&s, 0, sizeof s);
+    s.data = data;
+    s.size = size;
+    s.fd = -1;
+    gainmap_status st = read_tiff(ctx, &s, size, out);
+    if (st == GAINMAP_OK)
+        gm_exif_from_tiff(data, size, exif_limit(ctx), &out->exif, &out->exif_size);
+    return st;
+}
+
+gainmap_status gm_tiff_read_fd(gainmap_ctx *ctx, int fd, uint64_t size, gainmap_image *out)
+{
+    memset(out, 0, sizeof *out);
+    if ((uint64_t)(size_t)size != size)
+        return gm_error(ctx, GAINMAP_ERR_LIMIT, "TIFF: the file is too large for this system");
+    tiff_state s;
+    memset(&s, 0, sizeof s);
+    s.fd = fd;
+    s.size = size;
+    if (lseek(fd, 0, SEEK_SET) != 0)
+        return gm_error(ctx, GAINMAP_ERR_IO, "TIFF: cannot seek in the file: %s", strerror(errno));
+    gainmap_status st = read_tiff(ctx, &s, size, out);
+    if (st != GAINMAP_OK)
+        return st;
+    /* The EXIF walk wants the whole file at hand: a read-only mapping of
+     * which it touches only the pages of the IFDs and their values (our
+     * writers replace files by rename, so the file does not shrink under
+     * us); a copy when the file cannot be mapped. */
+    void *map = size ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    if (map != MAP_FAILED) {
+        gm_exif_from_tiff(map, (size_t)size, exif_limit(ctx), &out->exif, &out->exif_size);
+        munmap(map, (size_t)size);
+        return GAINMAP_OK;
+    }
+    uint8_t *data;
+    st = gm_read_fd(ctx, fd, (size_t)size, &data);
+    if (st != GAINMAP_OK) {
+        gainmap_image_free(out);
+        return st;
+    }
+    gm_exif_from_tiff(data, (size_t)size, exif_limit(ctx), &out->exif, &out->exif_size);
+    free(data);
+    return GAINMAP_OK;
+}
+
 
 /* IFD0's descriptive tags from the image's EXIF, through libtiff (which
  * knows them); the orientation comes from img->orientation instead. */

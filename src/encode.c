@@ -223,14 +223,13 @@ gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const 
 
     t = now_seconds();
     gainmap_metadata meta;
-    if ((st = gainmap_compute(ctx, &decoded, hdr, opts, &map, &meta)) != GAINMAP_OK)
+    /* The decoded base's pixels become the map's (its ICC may still be
+     * used): with the tone-mapped base freed after compression and the
+     * JPEGs coded without a whole-image coefficient buffer, the peak is the
+     * master + one 3-byte-per-pixel image. */
+    if ((st = gm_compute_over_base(ctx, &decoded, hdr, opts, &map, &meta)) != GAINMAP_OK)
         goto done;
     stats->gainmap += now_seconds() - t;
-    /* The decoded base's pixels are done with (its ICC may still be used):
-     * the map's compression (a whole-image coefficient buffer for
-     * optimize_coding, 6 bytes per pixel at 4:4:4) then peaks lower. */
-    free(decoded.data);
-    decoded.data = NULL;
 
     t = now_seconds();
     gm_jpeg_coding mc = {opts->gainmap_tables ? GM_JPEG_TABLES_STANDARD : GM_JPEG_TABLES_FLAT, GM_MAP_FLAT_STEP, GM_MAP_DC_STEP, 0,

@@ -1373,7 +1373,8 @@ static gainmap_status direct_tables(gainmap_ctx *ctx, cm_job *j)
 /* gainmap_compute, or with plain != 0 the same tables evaluated one sample
  * at a time (gm_compute_plain, for the tests). */
 static gainmap_status compute(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
-                              const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta, int plain)
+                              const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta, int plain,
+                              gainmap_image *give)
 {
     gainmap_encode_options defaults;
     if (!opts) {
@@ -1488,8 +1489,22 @@ static gainmap_status compute(gainmap_ctx *ctx, const gainmap_image *sdr, const 
     if (j.direct && j.a.scale == 1)
         for (uint32_t i = 0; i < j.hpos; i++)
             j.thdr[i] = -INFINITY;
-    if ((st = gainmap_image_alloc(ctx, map, j.a.mw, mh, (uint32_t)nc, GAINMAP_PIXEL_U8)) != GAINMAP_OK)
+    gainmap_image base_view;   /* pass 2 reads the base through this when the map takes its pixels */
+    if (give && j.a.scale == 1 && nc == 3 && sdr->channels == 3 && sdr->type == GAINMAP_PIXEL_U8 &&
+        sdr->stride == (size_t)j.a.mw * 3) {
+        base_view = *sdr;
+        j.sdr = &base_view;
+        j.ls.img = &base_view;
+        map->data = give->data;
+        give->data = NULL;
+        map->width = j.a.mw;
+        map->height = mh;
+        map->channels = 3;
+        map->type = GAINMAP_PIXEL_U8;
+        map->stride = sdr->stride;
+    } else if ((st = gainmap_image_alloc(ctx, map, j.a.mw, mh, (uint32_t)nc, GAINMAP_PIXEL_U8)) != GAINMAP_OK) {
         goto done;
+    }
     j.map = map;
     j.pass = 2;
     gm_parallel_strips(j.workers, mh, strip, cm_strip, &j);
@@ -1506,7 +1521,16 @@ done:
 gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
                                const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta)
 {
-    return compute(ctx, sdr, hdr, opts, map, meta, 0);
+    return compute(ctx, sdr, hdr, opts, map, meta, 0, NULL);
+}
+
+gainmap_status gm_compute_over_base(gainmap_ctx *ctx, gainmap_image *sdr, const gainmap_image *hdr,
+                                    const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta)
+{
+    gainmap_status st = compute(ctx, sdr, hdr, opts, map, meta, 0, sdr);
+    free(sdr->data);
+    sdr->data = NULL;
+    return st;
 }
 
 /* The histogram bin pass 1 gives gain v (tests: against the double sum). */
@@ -1525,5 +1549,5 @@ int gm_compute_hist_bin(float v)
 gainmap_status gm_compute_plain(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
                                 const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta)
 {
-    return compute(ctx, sdr, hdr, opts, map, meta, 1);
+    return compute(ctx, sdr, hdr, opts, map, meta, 1, NULL);
 }

@@ -236,6 +236,13 @@ gainmap_status gm_compute_ref(gainmap_ctx *ctx, const gainmap_image *sdr, const 
  * same tables, one sample at a time): must give the very same bytes. */
 gainmap_status gm_compute_plain(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
                                 const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta);
+/* gainmap_compute on a base whose pixels the caller gives up (the
+ * encoder's decoded base): a full-size 3-channel map is written over them
+ * (each row's samples are read before its codes are written), so the base
+ * and the map never take memory side by side.  sdr->data is NULL after
+ * (its pixels are the map's or freed); its other fields stay. */
+gainmap_status gm_compute_over_base(gainmap_ctx *ctx, gainmap_image *sdr, const gainmap_image *hdr,
+                                    const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta);
 int gm_compute_hist_bin(float v);   /* pass 1's histogram bin of gain v in [-20, 20] */
 float gm_fast_log2f(float x);
 /* encode.c: the whole encoder with per-stage timings (seconds) for bench/. */

@@ -387,6 +387,30 @@ static void plain_equiv(const char *what, gainmap_pixel_type type, int kind, uin
         CHECK_MSG((double)a.gain_map_max[0].n / a.gain_map_max[0].d > 5.0, "%s: max %d/%u", what,
                   a.gain_map_max[0].n, a.gain_map_max[0].d);
     }
+    /* the encoder's call: the same map written over a copy of the base's
+     * pixels when it is full size with 3 channels, in its own buffer
+     * otherwise; the copy's pixels are gone either way */
+    gainmap_image given, m3;
+    CHECK_INT(gainmap_image_alloc(NULL, &given, w, h, 3, GAINMAP_PIXEL_U8), GAINMAP_OK);
+    memcpy(given.data, sdr.data, sdr.stride * h);
+    given.transfer = sdr.transfer;
+    given.primaries = sdr.primaries;
+    void *pixels = given.data;
+    gainmap_metadata c;
+    CHECK_INT(gm_compute_over_base(NULL, &given, &hdr, &o, &m3, &c), GAINMAP_OK);
+    CHECK(given.data == NULL);
+    CHECK_MSG((m3.data == pixels) == (scale == 1 && channels == 3), "%s: the map %s the base's buffer", what,
+              m3.data == pixels ? "took" : "did not take");
+    CHECK(memcmp(&a, &c, sizeof a) == 0);
+    CHECK_INT(m3.width, m1.width);
+    CHECK_INT(m3.channels, m1.channels);
+    differ = 0;
+    for (uint32_t y = 0; y < m1.height && m3.data; y++)
+        differ += memcmp((const uint8_t *)m1.data + (size_t)y * m1.stride,
+                         (const uint8_t *)m3.data + (size_t)y * m3.stride, (size_t)m1.width * m1.channels) != 0;
+    CHECK_MSG(differ == 0, "%s: %ld rows differ when the map is written over the base", what, differ);
+    gainmap_image_free(&m3);
+    gainmap_image_free(&given);
     gainmap_image_free(&m1);
     gainmap_image_free(&m2);
     gainmap_image_free(&sdr);

@@ -155,16 +155,17 @@ static bool start_state(encode_state *s, const gainmap_image *img, int quality, 
 /* libjpeg's optimize_coding keeps every DCT coefficient of the image until
  * the end (2 bytes per sample) to count symbols before coding them.  Here
  * every k-th band of 16 rows (a whole number of MCU rows at any
- * subsampling) is compressed with optimize_coding into a discarding
- * destination; the optimal tables libjpeg leaves in the sample's cinfo
- * give each symbol seen a code length, which becomes a pseudo frequency
- * (2^-length is the probability an optimal code assumes).  Symbols the
- * sample never used get the lowest frequency, so they still have codes
- * (a baseline stream may hold any DC category 0..11 and any AC run/size),
- * and the lengths are rebuilt as a length-limited Huffman code (ITU T.81
- * Annex K.2's rules: at most 16 bits, no code of all ones). */
+ * subsampling; k = bands / HUFF_MIN_BANDS, so some 24 to 48 bands spread
+ * over the picture, whatever its height) is compressed with
+ * optimize_coding into a discarding destination; the optimal tables
+ * libjpeg leaves in the sample's cinfo give each symbol seen a code
+ * length, which becomes a pseudo frequency (2^-length is the probability
+ * an optimal code assumes).  Symbols the sample never used get the lowest
+ * frequency, so they still have codes (a baseline stream may hold any DC
+ * category 0..11 and any AC run/size), and the lengths are rebuilt as a
+ * length-limited Huffman code (ITU T.81 Annex K.2's rules: at most 16
+ * bits, no code of all ones). */
 #define HUFF_BAND 16u
-#define HUFF_MAX_STRIDE 8u
 #define HUFF_MIN_BANDS 24u   /* a sample at least this many bands tall */
 
 typedef struct huff_table {
@@ -283,7 +284,7 @@ static void huff_widen(const JHUFF_TBL *src, bool dc, huff_table *t)
 static uint32_t sample_stride(uint32_t height)
 {
     uint32_t bands = (height + HUFF_BAND - 1) / HUFF_BAND;
-    return GM_CLAMP(bands / HUFF_MIN_BANDS, 1u, HUFF_MAX_STRIDE);
+    return GM_MAX(bands / HUFF_MIN_BANDS, 1u);
 }
 
 static boolean discard_empty(j_compress_ptr cinfo)

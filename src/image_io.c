@@ -167,14 +167,15 @@ gainmap_status gainmap_image_read(gainmap_ctx *ctx, const char *path, gainmap_im
     gainmap_status st = gm_open_input(ctx, path, &fd, &size);
     if (st != GAINMAP_OK)
         return st;
-    /* A TIFF (a large master, often uncompressed) is decoded from the file
-     * into the image without a copy of the whole file in memory. */
+    /* A TIFF or PNG (large masters; TIFFs often uncompressed) is decoded
+     * from the file into the image without a copy of the whole file. */
     uint8_t head[16];
     ssize_t n = pread(fd, head, sizeof head, 0);
-    if (n > 0 && gainmap_detect_format(head, (size_t)n) == GAINMAP_FORMAT_TIFF) {
-        st = finish_read(ctx, gm_tiff_read_fd(ctx, fd, size, out), out);
+    gainmap_file_format fmt = n > 0 ? gainmap_detect_format(head, (size_t)n) : GAINMAP_FORMAT_AUTO;
+    if (fmt == GAINMAP_FORMAT_TIFF || fmt == GAINMAP_FORMAT_PNG) {
+        st = fmt == GAINMAP_FORMAT_TIFF ? gm_tiff_read_fd(ctx, fd, size, out) : gm_png_read_fd(ctx, fd, size, out);
         close(fd);
-        return st;
+        return finish_read(ctx, st, out);
     }
     uint8_t *data;
     st = gm_read_fd(ctx, fd, (size_t)size, &data);

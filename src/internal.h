@@ -525,6 +525,9 @@ char gm_exif_byte_order(const uint8_t *exif, size_t size);
  * Readers fill *out (zeroed on failure) from bytes in memory; writers write
  * a whole file at `path` (the temp file of gainmap_image_write). */
 gainmap_status gm_png_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out);
+/* The same from an open file of `size` bytes, read through fd in 64 KiB
+ * pieces (not closed; the file offset moves). */
+gainmap_status gm_png_read_fd(gainmap_ctx *ctx, int fd, uint64_t size, gainmap_image *out);
 gainmap_status gm_png_write(gainmap_ctx *ctx, const char *path, const gainmap_image *img);
 gainmap_status gm_tiff_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out);
 /* The same from an open file of `size` bytes, read through fd (not mapped,

@@ -10,11 +10,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zlib.h>
 
 typedef struct png_state {
     gainmap_ctx *ctx;
-    gm_reader r;
+    gm_reader r;          /* reader: the file's bytes in memory, or... */
+    int fd;               /* ...the file (when >= 0) through buf */
+    uint64_t size;        /* the file's size */
+    uint8_t *buf;
+    size_t buf_len, buf_pos;
     char msg[200];
     bool truncated;
     gainmap_status own;   /* our error already recorded before png_error() */
@@ -36,9 +41,35 @@ static void on_warning(png_structp png, png_const_charp msg)
     (void)msg;
 }
 
+enum { READ_BUF = 1 << 16 };
+
 static void read_cb(png_structp png, png_bytep out, size_t n)
 {
     png_state *s = png_get_io_ptr(png);
+    while (s->fd >= 0 && n) {
+        if (s->buf_pos == s->buf_len) {
+            ssize_t r = read(s->fd, s->buf, READ_BUF);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0) {
+                s->own = gm_error(s->ctx, GAINMAP_ERR_IO, "PNG: cannot read the file: %s", strerror(errno));
+                png_error(png, "read error");
+            }
+            if (r == 0) {
+                s->truncated = true;
+                png_error(png, "truncated");
+            }
+            s->buf_len = (size_t)r;
+            s->buf_pos = 0;
+        }
+        size_t k = GM_MIN(n, s->buf_len - s->buf_pos);
+        memcpy(out, s->buf + s->buf_pos, k);
+        s->buf_pos += k;
+        out += k;
+        n -= k;
+    }
+    if (s->fd >= 0)
+        return;
     const uint8_t *p = gm_rd_bytes(&s->r, n);
     if (!p) {
         s->truncated = true;
@@ -48,23 +79,28 @@ static void read_cb(png_structp png, png_bytep out, size_t n)
 }
 
 /* Which chunk a truncated file ends inside, for the message. */
-static void describe_truncation(const uint8_t *d, size_t size, char *buf, size_t cap)
+static void describe_truncation(const png_state *s, char *buf, size_t cap)
 {
-    size_t pos = 8;
+    uint64_t pos = 8, size = s->size;
     while (pos + 8 <= size) {
-        uint32_t len = gm_be32(d + pos);
+        uint8_t head[8];
+        if (s->fd < 0)
+            memcpy(head, s->r.data + pos, 8);
+        else if (pread(s->fd, head, 8, (off_t)pos) != 8)
+            break;
+        uint32_t len = gm_be32(head);
         char name[5] = {0};
-        memcpy(name, d + pos + 4, 4);
+        memcpy(name, head + 4, 4);
         for (int i = 0; i < 4; i++)
             if (name[i] < 'A' || (name[i] > 'Z' && name[i] < 'a') || name[i] > 'z')
                 name[i] = '?';
-        if ((uint64_t)pos + 12 + len > size) {
+        if (pos + 12 + len > size) {
             snprintf(buf, cap, "truncated %s chunk", name);
             return;
         }
         if (!memcmp(name, "IEND", 4))
             break;
-        pos += 12 + (size_t)len;
+        pos += 12 + (uint64_t)len;
     }
     snprintf(buf, cap, "the file ends before its IEND chunk (truncated)");
 }
@@ -152,22 +188,20 @@ static gainmap_status take_chunks(gainmap_ctx *ctx, png_structp png, png_infop i
 
 static const png_byte kept_chunks[] = "cICP\0iCCP\0eXIf\0cLLi";
 
-gainmap_status gm_png_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out)
+/* Decode the PNG of s (whose first 33 bytes are head, when it has them);
+ * libpng reads through read_cb. */
+static gainmap_status decode(gainmap_ctx *ctx, png_state *ps, const uint8_t *head, gainmap_image *out)
 {
     /* Check the IHDR dimensions ourselves first, with our limits and words. */
-    if (size < 33)
+    if (ps->size < 33)
         return gm_error(ctx, GAINMAP_ERR_TRUNCATED, "PNG: truncated before the end of the IHDR chunk");
-    if (memcmp(data + 12, "IHDR", 4) || gm_be32(data + 8) != 13)
+    if (memcmp(head + 12, "IHDR", 4) || gm_be32(head + 8) != 13)
         return gm_error(ctx, GAINMAP_ERR_CORRUPT, "PNG: the first chunk is not a 13-byte IHDR");
-    gainmap_status st = gm_check_dims(ctx, gm_be32(data + 16), gm_be32(data + 20), 8, "PNG image");
+    gainmap_status st = gm_check_dims(ctx, gm_be32(head + 16), gm_be32(head + 20), 8, "PNG image");
     if (st != GAINMAP_OK)
         return st;
 
-    png_state s;
-    memset(&s, 0, sizeof s);
-    s.ctx = ctx;
-    gm_rd_init(&s.r, data, size);
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &s, on_error, on_warning);
+    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, ps, on_error, on_warning);
     png_infop info = png ? png_create_info_struct(png) : NULL;
     if (!info) {
         png_destroy_read_struct(&png, NULL, NULL);
@@ -178,16 +212,16 @@ gainmap_status gm_png_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, g
         free(rows);
         png_destroy_read_struct(&png, &info, NULL);
         gainmap_image_free(out);
-        if (s.own != GAINMAP_OK)
-            return s.own;
-        if (s.truncated) {
+        if (ps->own != GAINMAP_OK)
+            return ps->own;
+        if (ps->truncated) {
             char what[80];
-            describe_truncation(data, size, what, sizeof what);
+            describe_truncation(ps, what, sizeof what);
             return gm_error(ctx, GAINMAP_ERR_TRUNCATED, "PNG: %s", what);
         }
-        return gm_error(ctx, GAINMAP_ERR_CORRUPT, "PNG: %s", s.msg[0] ? s.msg : "corrupt data");
+        return gm_error(ctx, GAINMAP_ERR_CORRUPT, "PNG: %s", ps->msg[0] ? ps->msg : "corrupt data");
     }
-    png_set_read_fn(png, &s, read_cb);
+    png_set_read_fn(png, ps, read_cb);
     png_set_user_limits(png, 0x7fffffff, 0x7fffffff);
     png_set_chunk_malloc_max(png, (png_alloc_size_t)(ctx ? ctx->max_metadata_bytes : 16 << 20) + 4096);
     png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_ALWAYS, kept_chunks, 4);
@@ -211,20 +245,20 @@ gainmap_status gm_png_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, g
     uint32_t channels = png_get_channels(png, info);
     int out_depth = png_get_bit_depth(png, info);
     if ((channels != 1 && channels != 3 && channels != 4) || (out_depth != 8 && out_depth != 16)) {
-        s.own = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "PNG: unsupported layout of %u channels at %d bits", channels,
-                         out_depth);
+        ps->own = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "PNG: unsupported layout of %u channels at %d bits",
+                           channels, out_depth);
         png_error(png, "unsupported layout");
     }
     st = gainmap_image_alloc(ctx, out, w, h, channels, out_depth == 16 ? GAINMAP_PIXEL_U16 : GAINMAP_PIXEL_U8);
     if (st != GAINMAP_OK) {
-        s.own = st;
+        ps->own = st;
         png_error(png, "allocation failed");
     }
     if (png_get_rowbytes(png, info) != out->stride)
         png_error(png, "unexpected row size");
     rows = gm_malloc(ctx, sizeof(png_bytep) * h);
     if (!rows) {
-        s.own = GAINMAP_ERR_NOMEM;
+        ps->own = GAINMAP_ERR_NOMEM;
         png_error(png, "allocation failed");
     }
     for (uint32_t y = 0; y < h; y++)
@@ -241,6 +275,38 @@ gainmap_status gm_png_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, g
         return st;
     }
     return GAINMAP_OK;
+}
+
+gainmap_status gm_png_read(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out)
+{
+    png_state s;
+    memset(&s, 0, sizeof s);
+    s.ctx = ctx;
+    s.fd = -1;
+    s.size = size;
+    gm_rd_init(&s.r, data, size);
+    return decode(ctx, &s, data, out);
+}
+
+gainmap_status gm_png_read_fd(gainmap_ctx *ctx, int fd, uint64_t size, gainmap_image *out)
+{
+    memset(out, 0, sizeof *out);
+    png_state s;
+    memset(&s, 0, sizeof s);
+    s.ctx = ctx;
+    s.fd = fd;
+    s.size = size;
+    uint8_t head[33];
+    errno = 0;
+    if (size >= sizeof head && pread(fd, head, sizeof head, 0) != (ssize_t)sizeof head)
+        return gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot read the file: %s", strerror(errno ? errno : EIO));
+    if (lseek(fd, 0, SEEK_SET) != 0)
+        return gm_error(ctx, GAINMAP_ERR_IO, "PNG: cannot read the file: %s", strerror(errno));
+    if (!(s.buf = gm_malloc(ctx, READ_BUF)))
+        return GAINMAP_ERR_NOMEM;
+    gainmap_status st = decode(ctx, &s, head, out);
+    free(s.buf);
+    return st;
 }
 
 /* ---- writer -------------------------------------------------------------- */

@@ -5,13 +5,15 @@
  * orders) it must give the very image gainmap_image_read_memory gives for
  * the file's bytes, and the pixels written; truncated and corrupt files the
  * same status and message; directories, missing and oversized files the
- * errors they always had. */
+ * errors they always had.  PNGs stream too (gm_png_read_fd), under the same
+ * rules. */
 #include "check.h"
 #include "internal.h"
 #include "support/testutil.h"
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <png.h>
 #include <tiffio.h>
 #include <unistd.h>
 
@@ -525,22 +527,130 @@ static void test_read_fd_direct(void)
     close(fd);
 }
 
-/* Other formats still read from a whole-file copy: a PNG through both. */
-static void test_png_unchanged(void)
+/* A PNG written by libpng: 8 bits, palette, grey, grey+alpha, interlaced. */
+static bool write_png(const char *path, uint32_t w, uint32_t h, int depth, int ctype, int interlace)
 {
-    gainmap_image src;
-    CHECK_INT(gainmap_image_alloc(NULL, &src, 23, 11, 3, GAINMAP_PIXEL_U16), GAINMAP_OK);
-    fill(&src);
-    src.transfer = GAINMAP_TRANSFER_PQ;
-    src.primaries = GAINMAP_PRIMARIES_BT2020;
-    const char *p = tu_path(dir, "x.png");
-    CHECK_INT(gainmap_image_write(NULL, p, &src, GAINMAP_FORMAT_PNG), GAINMAP_OK);
-    gainmap_image got;
-    CHECK_INT(both_ways(p, &got, NULL, 0), GAINMAP_OK);
-    CHECK(same_image_pixels(&src, &got));
-    CHECK_INT(got.transfer, GAINMAP_TRANSFER_PQ);
-    gainmap_image_free(&got);
-    gainmap_image_free(&src);
+    FILE *f = fopen(path, "wb");
+    png_structp png = f ? png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL) : NULL;
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info || setjmp(png_jmpbuf(png))) {
+        png_destroy_write_struct(&png, &info);
+        if (f)
+            fclose(f);
+        return false;
+    }
+    png_init_io(png, f);
+    png_set_IHDR(png, info, w, h, depth, ctype, interlace, 0, 0);
+    if (ctype == PNG_COLOR_TYPE_PALETTE) {
+        png_color pal[16];
+        for (int i = 0; i < 16; i++)
+            pal[i] = (png_color){(png_byte)(i * 16), (png_byte)(255 - i * 9), (png_byte)(i * i)};
+        png_set_PLTE(png, info, pal, 16);
+    }
+    png_write_info(png, info);
+    int ch = ctype == PNG_COLOR_TYPE_RGB ? 3 : ctype == PNG_COLOR_TYPE_RGB_ALPHA ? 4 : ctype == PNG_COLOR_TYPE_GRAY_ALPHA ? 2 : 1;
+    size_t row = (size_t)w * ch * (depth / 8);
+    uint8_t *px = malloc(row * h);
+    png_bytep *rows = malloc(sizeof *rows * h);
+    for (size_t i = 0; px && i < row * h; i++)
+        px[i] = (uint8_t)(ctype == PNG_COLOR_TYPE_PALETTE ? i % 16 : i * 29 + i / 7);
+    for (uint32_t y = 0; rows && y < h; y++)
+        rows[y] = px + y * row;
+    png_write_image(png, rows);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    free(rows);
+    free(px);
+    return fclose(f) == 0;
+}
+
+/* PNG reads stream too (gm_png_read_fd): the same image, status and
+ * message as from memory. */
+static void test_png(void)
+{
+    /* our writer: 16-bit with cICP, ICC, eXIf (orientation 6), cLLi */
+    static const struct { uint32_t ch; bool meta; } own[] = {{3, true}, {4, false}, {1, true}};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        gainmap_image src, got;
+        CHECK_INT(gainmap_image_alloc(NULL, &src, 93, 41, own[i].ch, GAINMAP_PIXEL_U16), GAINMAP_OK);
+        fill(&src);
+        src.transfer = GAINMAP_TRANSFER_PQ;
+        src.primaries = GAINMAP_PRIMARIES_BT2020;
+        if (own[i].meta) {
+            size_t n;
+            const uint8_t *profile = icc_bytes(&n);
+            CHECK_INT(gainmap_image_set_icc(&src, profile, n), GAINMAP_OK);
+            CHECK_INT(gainmap_image_set_exif(&src, exif_le, sizeof exif_le), GAINMAP_OK);
+            src.orientation = 6;
+            src.max_cll = 1000;
+            src.max_fall = 400;
+        }
+        const char *p = tu_path(dir, "own.png");
+        CHECK_INT(gainmap_image_write(NULL, p, &src, GAINMAP_FORMAT_PNG), GAINMAP_OK);
+        CHECK_INT(both_ways(p, &got, NULL, 0), GAINMAP_OK);
+        CHECK(same_image_pixels(&src, &got));
+        CHECK_INT(got.transfer, GAINMAP_TRANSFER_PQ);
+        CHECK_INT(got.primaries, GAINMAP_PRIMARIES_BT2020);
+        if (own[i].meta) {
+            CHECK(same_bytes(got.icc, got.icc_size, src.icc, src.icc_size));
+            CHECK(same_bytes(got.exif, got.exif_size, exif_le, sizeof exif_le));
+            CHECK_INT(got.orientation, 6);
+            CHECK(got.max_cll == 1000 && got.max_fall == 400);
+        }
+        gainmap_image_free(&got);
+
+        /* cut anywhere: the same status and message both ways; inside the
+         * pixels, "PNG: truncated IDAT chunk" */
+        size_t n = 0;
+        uint8_t *full = tu_read(p, &n);
+        CHECK(full && n > 1000);
+        char msg[300];
+        for (size_t cut = 1; full && cut < n; cut = cut * 3 / 2 + 1) {
+            gainmap_status st = write_and_read("cut.png", full, cut, msg, sizeof msg);
+            CHECK_MSG(st == GAINMAP_ERR_TRUNCATED || st == GAINMAP_ERR_CORRUPT || (cut < 8 && st == GAINMAP_ERR_FORMAT),
+                      "cut at %zu: status %d (%s)", cut, (int)st, msg);
+        }
+        if (full && i == 0) {
+            size_t in_idat = 0;
+            for (size_t k = 8; !in_idat && k + 4 <= n; k++)
+                if (!memcmp(full + k, "IDAT", 4))
+                    in_idat = k + 40;
+            CHECK(in_idat > 0 && in_idat < n);
+            CHECK_INT(write_and_read("cut.png", full, in_idat, msg, sizeof msg), GAINMAP_ERR_TRUNCATED);
+            CHECK_STR(msg, "PNG: truncated IDAT chunk");
+            CHECK_INT(write_and_read("cut.png", full, n - 4, msg, sizeof msg), GAINMAP_ERR_TRUNCATED);
+            CHECK_STR(msg, "PNG: truncated IEND chunk");
+            CHECK_INT(write_and_read("cut.png", full, 20, msg, sizeof msg), GAINMAP_ERR_TRUNCATED);
+            CHECK_STR(msg, "PNG: truncated before the end of the IHDR chunk");
+            /* a flipped byte in the pixels' compressed data: a CRC error */
+            full[in_idat] ^= 0x55;
+            CHECK_INT(write_and_read("crc.png", full, n, msg, sizeof msg), GAINMAP_ERR_CORRUPT);
+            CHECK_MSG(!strncmp(msg, "PNG: ", 5) && strlen(msg) > 6, "%s", msg);
+            /* IHDR named otherwise */
+            full[in_idat] ^= 0x55;
+            full[12] = 'X';
+            CHECK_INT(write_and_read("nohdr.png", full, n, msg, sizeof msg), GAINMAP_ERR_CORRUPT);
+            CHECK_STR(msg, "PNG: the first chunk is not a 13-byte IHDR");
+        }
+        free(full);
+        gainmap_image_free(&src);
+    }
+    /* libpng's layouts our writer never makes */
+    static const struct { const char *name; int depth, ctype, interlace; uint32_t ch; } lp[] = {
+        {"rgb8.png", 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, 3},
+        {"rgba8_adam7.png", 8, PNG_COLOR_TYPE_RGB_ALPHA, PNG_INTERLACE_ADAM7, 4},
+        {"grey8.png", 8, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_NONE, 1},
+        {"greyalpha16.png", 16, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_INTERLACE_NONE, 4},
+        {"palette8.png", 8, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_ADAM7, 3},
+    };
+    for (size_t i = 0; i < sizeof lp / sizeof lp[0]; i++) {
+        const char *p = tu_path(dir, lp[i].name);
+        CHECK_MSG(write_png(p, 301, 203, lp[i].depth, lp[i].ctype, lp[i].interlace), "%s", lp[i].name);
+        gainmap_image got;
+        CHECK_INT(both_ways(p, &got, NULL, 0), GAINMAP_OK);
+        CHECK(got.width == 301 && got.height == 203 && got.channels == lp[i].ch);
+        gainmap_image_free(&got);
+    }
 }
 
 int main(void)
@@ -552,7 +662,7 @@ int main(void)
     RUN_TEST(test_truncated_and_corrupt);
     RUN_TEST(test_file_errors);
     RUN_TEST(test_read_fd_direct);
-    RUN_TEST(test_png_unchanged);
+    RUN_TEST(test_png);
     /* every path above, failures included, closed what it opened */
     CHECK_INT(open_fds(), fds);
     gainmap_free(icc);

@@ -67,13 +67,12 @@ static inline float curve_eval(const curve_table *ct, float x)
     return ct->t[i] + f * (ct->t[i + 1] - ct->t[i]);
 }
 
-#define SDR_WHITE 203.0
 #define HLG_PEAK 1000.0
 
 static double pq_signal(double x, const void *arg)
 {
     (void)arg;
-    return gainmap_pq_inverse_eotf(x * SDR_WHITE);
+    return gainmap_pq_inverse_eotf(x * GM_SDR_WHITE_NITS);
 }
 static double srgb_signal(double x, const void *arg)
 {
@@ -92,7 +91,7 @@ static double hlg_scale(double y, const void *arg)
     double g = *(const double *)arg;
     if (!(y > 0.0))
         return 0.0;
-    return SDR_WHITE / (HLG_PEAK * pow(SDR_WHITE * y / HLG_PEAK, (g - 1.0) / g));
+    return GM_SDR_WHITE_NITS / (HLG_PEAK * pow(GM_SDR_WHITE_NITS * y / HLG_PEAK, (g - 1.0) / g));
 }
 
 /* Everything the row workers share (read-only while they run). */

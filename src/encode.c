@@ -340,7 +340,7 @@ gainmap_status gm_encode_psnr_pq10(gainmap_ctx *ctx, const gainmap_image *master
         for (uint32_t x = 0; x < master->width; x++)
             for (uint32_t c = 0; c < 3; c++) {
                 double ref = direct ? m[(size_t)x * master->channels + (master->channels == 1 ? 0 : c)] / 65535.0
-                                    : gainmap_pq_inverse_eotf(GM_CLAMP(row[3 * x + c] * 203.0, 0.0, 10000.0));
+                                    : gainmap_pq_inverse_eotf(GM_CLAMP(row[3 * x + c] * GM_SDR_WHITE_NITS, 0.0, GM_PQ_PEAK_NITS));
                 double a = floor(ref * 1023.0 + 0.5);
                 double b = floor(d[(size_t)x * out.channels + c] / 65535.0 * 1023.0 + 0.5);
                 se += (a - b) * (a - b);

@@ -46,8 +46,8 @@ static gainmap_status light_level(gainmap_ctx *ctx, const gainmap_image *hdr, ga
     for (uint32_t y = 0; st == GAINMAP_OK && y < hdr->height; y++) {
         gm_linear_row(&lin, y, row);
         for (uint32_t x = 0; x < hdr->width; x++) {
-            double m = GM_MAX(row[3 * x], GM_MAX(row[3 * x + 1], row[3 * x + 2])) * 203.0;
-            m = GM_CLAMP(m, 0.0, 10000.0);
+            double m = GM_MAX(row[3 * x], GM_MAX(row[3 * x + 1], row[3 * x + 2])) * GM_SDR_WHITE_NITS;
+            m = GM_CLAMP(m, 0.0, GM_PQ_PEAK_NITS);
             mx = GM_MAX(mx, m);
             sum += m;
         }
@@ -86,7 +86,7 @@ static gainmap_status to_p3_pq(gainmap_ctx *ctx, const gainmap_image *hdr, gainm
         }
         gm_linear_row(&lin, y, row);
         for (size_t i = 0; i < (size_t)hdr->width * 3; i++) {
-            double v = gainmap_pq_inverse_eotf(GM_CLAMP(row[i] * 203.0, 0.0, 10000.0));
+            double v = gainmap_pq_inverse_eotf(GM_CLAMP(row[i] * GM_SDR_WHITE_NITS, 0.0, GM_PQ_PEAK_NITS));
             d[i] = (uint16_t)floor(v * 65535.0 + 0.5);
         }
     }

@@ -153,7 +153,7 @@ void gm_linear_row(const gm_linear *lin, uint32_t y, float *out)
             double nits[3];
             gainmap_hlg_ootf(v, 1000.0, nits);
             for (int c = 0; c < 3; c++)
-                v[c] = nits[c] / 203.0;
+                v[c] = nits[c] / GM_SDR_WHITE_NITS;
         }
         if (lin->convert) {
             const double *m = lin->m;

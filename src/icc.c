@@ -46,7 +46,7 @@ static cmsContext icc_context(icc_errors *e)
  * infinity (10000 nits -> 0.9987) and keeps the slope continuous. */
 static double pq_relative(double e)
 {
-    double x = gainmap_pq_eotf(e) / 203.0;
+    double x = gainmap_pq_eotf(e) / GM_SDR_WHITE_NITS;
     if (x <= PQ_REL_KNEE)
         return x;
     double t = (x - PQ_REL_KNEE) / (1.0 - PQ_REL_KNEE);

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SDR_WHITE_NITS 203.0
 #define HLG_DISPLAY_NITS 1000.0
 #define STRIP_ROWS 16
 
@@ -119,7 +118,7 @@ static void recode_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
                 double nits[3];
                 gainmap_hlg_ootf(px, HLG_DISPLAY_NITS, nits);
                 for (int c = 0; c < 3; c++)
-                    px[c] = nits[c] / SDR_WHITE_NITS;
+                    px[c] = nits[c] / GM_SDR_WHITE_NITS;
             }
             if (j->gamut) {
                 const double *m = j->m;
@@ -133,7 +132,7 @@ static void recode_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
             if (j->out_tf == GAINMAP_TRANSFER_HLG) {
                 double nits[3], scene[3];
                 for (int c = 0; c < 3; c++)
-                    nits[c] = px[c] > 0.0 ? px[c] * SDR_WHITE_NITS : 0.0;
+                    nits[c] = px[c] > 0.0 ? px[c] * GM_SDR_WHITE_NITS : 0.0;
                 gainmap_hlg_inverse_ootf(nits, HLG_DISPLAY_NITS, scene);
                 for (int c = 0; c < 3; c++)
                     px[c] = gainmap_hlg_oetf(clamp01(scene[c]));
@@ -231,8 +230,8 @@ static double channel_nits(gainmap_transfer tf, double s)
     switch (tf) {
     case GAINMAP_TRANSFER_PQ: return gainmap_pq_eotf(clamp01(s));
     case GAINMAP_TRANSFER_HLG: return gainmap_hlg_inverse_oetf(clamp01(s)); /* scene light: OOTF follows */
-    case GAINMAP_TRANSFER_LINEAR: return s * SDR_WHITE_NITS;
-    default: return gainmap_to_linear(tf, s) * SDR_WHITE_NITS;
+    case GAINMAP_TRANSFER_LINEAR: return s * GM_SDR_WHITE_NITS;
+    default: return gainmap_to_linear(tf, s) * GM_SDR_WHITE_NITS;
     }
 }
 
@@ -395,7 +394,7 @@ gainmap_status gm_master_limit(gainmap_ctx *ctx, const gainmap_image *hdr, gainm
     *use = hdr;
     if (hdr->type != GAINMAP_PIXEL_F32 || hdr->transfer != GAINMAP_TRANSFER_LINEAR || !hdr->data)
         return GAINMAP_OK;
-    const float lim = (float)(GM_PQ_PEAK_NITS / SDR_WHITE_NITS);
+    const float lim = (float)(GM_PQ_PEAK_NITS / GM_SDR_WHITE_NITS);
     size_t n = (size_t)hdr->width * hdr->channels;
     bool over = false;
     for (uint32_t y = 0; y < hdr->height && !over; y++) {

@@ -632,6 +632,8 @@ gainmap_status gm_jpeg_encode_coded(gainmap_ctx *ctx, const gainmap_image *img, 
  * rendition shows.  *use = hdr when nothing is above (copy stays empty),
  * else = copy, whose icc/exif are borrowed from hdr: free only copy->data. */
 #define GM_PQ_PEAK_NITS 10000.0
+/* Library linear 1.0 for PQ and HLG: ITU-R BT.2408 HDR reference white. */
+#define GM_SDR_WHITE_NITS 203.0
 gainmap_status gm_master_limit(gainmap_ctx *ctx, const gainmap_image *hdr, gainmap_image *copy,
                                const gainmap_image **use);
 /* resample.c: an 8-bit image (the gain map) resampled to dst_w x dst_h one

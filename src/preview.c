@@ -192,7 +192,7 @@ static gainmap_status render(gainmap_ctx *ctx, const gainmap_image *hdr, gainmap
     gainmap_tonemap_options o;
     gainmap_tonemap_options_init(&o);
     o.method = GAINMAP_TONEMAP_BT2390;
-    o.peak_nits = PREVIEW_PEAK * 203.0;
+    o.peak_nits = PREVIEW_PEAK * GM_SDR_WHITE_NITS;
     o.base_primaries = GAINMAP_PRIMARIES_BT709;
     o.base_transfer = GAINMAP_TRANSFER_SRGB;
     o.dither = 0;

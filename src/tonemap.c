@@ -16,7 +16,6 @@
 #include <emmintrin.h>
 #endif
 
-#define REF_WHITE 203.0      /* library linear 1.0 (BT.2408) */
 #define CURVE_N 4096         /* curve table entries over log2 luminance */
 #define CURVE_LO (-24.0)     /* log2 of the smallest tabulated luminance */
 /* The same ratio tabulated on the float's own bits (issue 8: no log2 per
@@ -660,7 +659,7 @@ void gm_tonemap_decode_row(const gm_tonemap_state *s, const gainmap_image *img, 
         if (s->src_tf == GAINMAP_TRANSFER_HLG) {
             /* BT.2100 OOTF (1000 cd/m2 display) with the source's luminance */
             double ys = s->w_src[0] * v[0] + s->w_src[1] * v[1] + s->w_src[2] * v[2];
-            double k = ys > 0.0 ? 1000.0 * pow(ys, 0.2) / REF_WHITE : 0.0;
+            double k = ys > 0.0 ? 1000.0 * pow(ys, 0.2) / GM_SDR_WHITE_NITS : 0.0;
             for (int c = 0; c < 3; c++)
                 v[c] *= k;
         }
@@ -761,7 +760,7 @@ static gainmap_status percentile_peak(gainmap_ctx *ctx, const gm_tonemap_state *
             else
                 for (int c = 0; c < 3; c++)
                     p[c] = t[src[3 * (size_t)x + c]];
-            double nits = (s->w_src[0] * p[0] + s->w_src[1] * p[1] + s->w_src[2] * p[2]) * REF_WHITE;
+            double nits = (s->w_src[0] * p[0] + s->w_src[1] * p[1] + s->w_src[2] * p[2]) * GM_SDR_WHITE_NITS;
             if (!(nits > 0.0))
                 continue;   /* black (and NaN) says nothing about the peak */
             hist[hist_bin(hb, nits)]++;
@@ -805,10 +804,10 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
         return st;
     if ((unsigned)opts->method > GAINMAP_TONEMAP_CLIP)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "unknown tone mapper %d", (int)opts->method);
-    double white = opts->hdr_white_nits > 0.0 ? opts->hdr_white_nits : REF_WHITE;
-    if (!(white >= 1.0 && white <= 10000.0))
+    double white = opts->hdr_white_nits > 0.0 ? opts->hdr_white_nits : GM_SDR_WHITE_NITS;
+    if (!(white >= 1.0 && white <= GM_PQ_PEAK_NITS))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "HDR reference white %g cd/m2 is outside 1..10000", white);
-    if (!(opts->peak_nits >= 0.0 && opts->peak_nits <= 10000.0))
+    if (!(opts->peak_nits >= 0.0 && opts->peak_nits <= GM_PQ_PEAK_NITS))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "peak %g cd/m2 is outside 0..10000", opts->peak_nits);
     gainmap_primaries base = opts->base_primaries ? opts->base_primaries : GAINMAP_PRIMARIES_P3;
     gainmap_transfer src_tf = hdr->transfer;
@@ -821,7 +820,7 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
         return GAINMAP_ERR_NOMEM;
     s->method = opts->method == GAINMAP_TONEMAP_DEFAULT ? GAINMAP_TONEMAP_BT2390 : opts->method;
     s->white = white;
-    s->to_white = REF_WHITE / white;
+    s->to_white = GM_SDR_WHITE_NITS / white;
     s->src = src;
     s->base = base;
     s->src_tf = src_tf;
@@ -884,7 +883,7 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
         gm_tonemap_free(s);
         return st;
     }
-    s->peak = GM_CLAMP(peak, white, 10000.0);
+    s->peak = GM_CLAMP(peak, white, GM_PQ_PEAK_NITS);
     s->P = s->peak / white;
 
     s->step = (log2(fmax(s->P, 1.0)) + 0.5 - CURVE_LO) / (CURVE_N - 1);
@@ -932,7 +931,7 @@ void gainmap_tonemap_options_init(gainmap_tonemap_options *opts)
 {
     memset(opts, 0, sizeof *opts);
     opts->method = GAINMAP_TONEMAP_DEFAULT;
-    opts->hdr_white_nits = REF_WHITE;
+    opts->hdr_white_nits = GM_SDR_WHITE_NITS;
     opts->peak_nits = 0.0;
     opts->base_primaries = GAINMAP_PRIMARIES_P3;
     opts->base_transfer = GAINMAP_TRANSFER_SRGB;

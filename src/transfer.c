@@ -15,7 +15,6 @@
 #define HLG_B 0.28466892   /* 1 - 4a */
 #define HLG_C 0.55991073   /* 0.5 - a ln(4a) */
 
-#define SDR_WHITE_NITS 203.0      /* ITU-R BT.2408 HDR reference white */
 #define HLG_NOMINAL_PEAK 1000.0
 
 double gainmap_pq_eotf(double e)
@@ -132,10 +131,10 @@ static double spow(double v, double e) { return v > 0.0 ? pow(v, e) : 0.0; }
 double gainmap_to_linear(gainmap_transfer tf, double s)
 {
     switch (tf) {
-    case GAINMAP_TRANSFER_PQ: return gainmap_pq_eotf(s) / SDR_WHITE_NITS;
+    case GAINMAP_TRANSFER_PQ: return gainmap_pq_eotf(s) / GM_SDR_WHITE_NITS;
     case GAINMAP_TRANSFER_HLG:
         /* achromatic HLG EOTF on a 1000-nit display: 1000 * E^1.2 */
-        return HLG_NOMINAL_PEAK * spow(gainmap_hlg_inverse_oetf(s), 1.2) / SDR_WHITE_NITS;
+        return HLG_NOMINAL_PEAK * spow(gainmap_hlg_inverse_oetf(s), 1.2) / GM_SDR_WHITE_NITS;
     case GAINMAP_TRANSFER_SRGB: return gainmap_srgb_to_linear(s);
     case GAINMAP_TRANSFER_BT709: return gainmap_bt709_to_linear(s);
     case GAINMAP_TRANSFER_GAMMA22: return spow(s, 2.2);
@@ -149,9 +148,9 @@ double gainmap_to_linear(gainmap_transfer tf, double s)
 double gainmap_from_linear(gainmap_transfer tf, double l)
 {
     switch (tf) {
-    case GAINMAP_TRANSFER_PQ: return gainmap_pq_inverse_eotf(l * SDR_WHITE_NITS);
+    case GAINMAP_TRANSFER_PQ: return gainmap_pq_inverse_eotf(l * GM_SDR_WHITE_NITS);
     case GAINMAP_TRANSFER_HLG:
-        return gainmap_hlg_oetf(spow(l * SDR_WHITE_NITS / HLG_NOMINAL_PEAK, 1.0 / 1.2));
+        return gainmap_hlg_oetf(spow(l * GM_SDR_WHITE_NITS / HLG_NOMINAL_PEAK, 1.0 / 1.2));
     case GAINMAP_TRANSFER_SRGB: return gainmap_srgb_from_linear(l);
     case GAINMAP_TRANSFER_BT709: return gainmap_bt709_from_linear(l);
     case GAINMAP_TRANSFER_GAMMA22: return spow(l, 1.0 / 2.2);

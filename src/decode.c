@@ -60,9 +60,25 @@ static gainmap_primaries alternate_primaries(gainmap_ctx *ctx, const gm_heif_gai
     return p;
 }
 
-static gainmap_status decode_heif(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
-                                  gainmap_image *out)
+/* A gain-map HEIF/AVIF's two images, decoded, and how to apply them. */
+typedef struct heif_parts {
+    gainmap_image base, map;
+    gainmap_metadata meta;     /* use_base_colour_space set when the alternate's primaries are the base's */
+    gainmap_primaries ap, op;  /* the alternate's primaries (tmap), the output's */
+    bool two_pass;             /* apply in ap, then re-encode in op */
+    int orientation;           /* of the result: the irot kept, else 1 */
+} heif_parts;
+
+static void heif_parts_free(heif_parts *p)
 {
+    gainmap_image_free(&p->map);
+    gainmap_image_free(&p->base);
+}
+
+static gainmap_status heif_prepare(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
+                                   heif_parts *p)
+{
+    memset(p, 0, sizeof *p);
     const gainmap_info *info = &f->info;
     const gm_heif_gainmap *g = f->hg;
     if (!f->heif || !g || g->kind == GM_HEIF_GM_NONE)
@@ -73,77 +89,87 @@ static gainmap_status decode_heif(gainmap_ctx *ctx, const gainmap_file *f, const
                 !gm_heif_item_prop(f->heif, bi, GM_4CC('i', 'm', 'i', 'r'), 0) &&
                 !gm_heif_item_prop(f->heif, mi, GM_4CC('i', 'm', 'i', 'r'), 0);
     unsigned flags = keep ? GM_HEIF_DECODE_NO_TRANSFORM : 0;
+    p->orientation = keep ? gm_irot_orientation(g->base_angle) : 1;
 
-    gainmap_image base, map, hdr, tmp;
-    memset(&map, 0, sizeof map);
-    memset(&hdr, 0, sizeof hdr);
-    memset(&tmp, 0, sizeof tmp);
-    gainmap_status st = gm_heif_decode_item(ctx, f->heif, g->base_id, flags, &base);
+    gainmap_status st = gm_heif_decode_item(ctx, f->heif, g->base_id, flags, &p->base);
     if (st != GAINMAP_OK)
         return st;
-    base.primaries = info->base_primaries;
-    base.transfer = info->base_transfer;
-    st = gm_heif_decode_item(ctx, f->heif, g->map_id, flags, &map);
+    p->base.primaries = info->base_primaries;
+    p->base.transfer = info->base_transfer;
+    st = gm_heif_decode_item(ctx, f->heif, g->map_id, flags, &p->map);
     if (st == GAINMAP_OK)
-        st = map_to_u8(ctx, &map);
-    if (st != GAINMAP_OK)
-        goto done;
+        st = map_to_u8(ctx, &p->map);
+    if (st != GAINMAP_OK) {
+        heif_parts_free(p);
+        return st;
+    }
     if (info->meta.kind == GAINMAP_KIND_APPLE)
-        map.transfer = GAINMAP_TRANSFER_BT709;
+        p->map.transfer = GAINMAP_TRANSFER_BT709;
 
     /* Maths in the alternate's primaries (use_base_colour_space 0): the tmap
      * says which they are, which a JPEG cannot. */
-    gainmap_metadata meta = info->meta;
-    gainmap_primaries ap = GAINMAP_PRIMARIES_UNKNOWN;
-    if (meta.kind == GAINMAP_KIND_ISO && !meta.use_base_colour_space && g->kind == GM_HEIF_GM_TMAP)
-        ap = alternate_primaries(ctx, g);
-    gainmap_primaries op = opts->primaries != GAINMAP_PRIMARIES_UNKNOWN ? opts->primaries : base.primaries;
-    if (ap != GAINMAP_PRIMARIES_UNKNOWN && ap == base.primaries) {
+    p->meta = info->meta;
+    p->ap = GAINMAP_PRIMARIES_UNKNOWN;
+    if (p->meta.kind == GAINMAP_KIND_ISO && !p->meta.use_base_colour_space && g->kind == GM_HEIF_GM_TMAP)
+        p->ap = alternate_primaries(ctx, g);
+    p->op = opts->primaries != GAINMAP_PRIMARIES_UNKNOWN ? opts->primaries : p->base.primaries;
+    if (p->ap != GAINMAP_PRIMARIES_UNKNOWN && p->ap == p->base.primaries) {
         /* same primaries: the base space is the alternate space */
-        meta.use_base_colour_space = 1;
-        meta.flags |= GM_ISO_FLAG_BASE_COLOUR;
-        st = gainmap_apply(ctx, &base, &map, &meta, opts, &hdr);
-    } else if (ap != GAINMAP_PRIMARIES_UNKNOWN && ap != op) {
-        /* apply in ap (linear), then a weight-0 pass re-encodes it in op */
-        gainmap_decode_options o1 = *opts;
-        o1.primaries = ap;
-        o1.transfer = GAINMAP_TRANSFER_LINEAR;
-        if (opts->transfer == GAINMAP_TRANSFER_SRGB)
-            o1.headroom = 1.0;   /* what apply does for an SDR output */
-        st = gainmap_apply(ctx, &base, &map, &meta, &o1, &tmp);
-        if (st == GAINMAP_OK) {
-            gainmap_params id;
-            gainmap_metadata im;
-            memset(&id, 0, sizeof id);
-            id.channel_count = 1;
-            id.use_base_colour_space = 1;
-            id.alternate_hdr_headroom = 1.0;
-            for (int c = 0; c < 3; c++) {
-                id.gamma[c] = 1.0;
-                id.gain_map_max[c] = 1.0;
-            }
-            gainmap_decode_options o2 = *opts;
-            o2.headroom = 1.0;   /* weight 0: the base (here the HDR result) re-encoded */
-            o2.primaries = op;
-            tmp.primaries = ap;
-            tmp.transfer = GAINMAP_TRANSFER_LINEAR;
-            st = gainmap_params_to_metadata(&id, &im);
-            if (st == GAINMAP_OK)
-                st = gainmap_apply(ctx, &tmp, NULL, &im, &o2, &hdr);
-        }
-    } else {
-        st = gainmap_apply(ctx, &base, &map, &meta, opts, &hdr);
+        p->meta.use_base_colour_space = 1;
+        p->meta.flags |= GM_ISO_FLAG_BASE_COLOUR;
+    } else if (p->ap != GAINMAP_PRIMARIES_UNKNOWN && p->ap != p->op) {
+        p->two_pass = true;
     }
+    return GAINMAP_OK;
+}
+
+/* The two-pass case: apply in ap (linear), then a weight-0 pass re-encodes
+ * the result in op. */
+static gainmap_status heif_two_pass(gainmap_ctx *ctx, heif_parts *p, const gainmap_decode_options *opts,
+                                    gainmap_image *hdr)
+{
+    gainmap_image tmp;
+    gainmap_decode_options o1 = *opts;
+    o1.primaries = p->ap;
+    o1.transfer = GAINMAP_TRANSFER_LINEAR;
+    if (opts->transfer == GAINMAP_TRANSFER_SRGB)
+        o1.headroom = 1.0;   /* what apply does for an SDR output */
+    gainmap_status st = gainmap_apply(ctx, &p->base, &p->map, &p->meta, &o1, &tmp);
     if (st != GAINMAP_OK)
-        goto done;
-    hdr.orientation = keep ? gm_irot_orientation(g->base_angle) : 1;
-    *out = hdr;
-    memset(&hdr, 0, sizeof hdr);
-done:
+        return st;
+    gainmap_params id;
+    gainmap_metadata im;
+    memset(&id, 0, sizeof id);
+    id.channel_count = 1;
+    id.use_base_colour_space = 1;
+    id.alternate_hdr_headroom = 1.0;
+    for (int c = 0; c < 3; c++) {
+        id.gamma[c] = 1.0;
+        id.gain_map_max[c] = 1.0;
+    }
+    gainmap_decode_options o2 = *opts;
+    o2.headroom = 1.0;   /* weight 0: the base (here the HDR result) re-encoded */
+    o2.primaries = p->op;
+    tmp.primaries = p->ap;
+    tmp.transfer = GAINMAP_TRANSFER_LINEAR;
+    st = gainmap_params_to_metadata(&id, &im);
+    if (st == GAINMAP_OK)
+        st = gainmap_apply(ctx, &tmp, NULL, &im, &o2, hdr);
     gainmap_image_free(&tmp);
-    gainmap_image_free(&hdr);
-    gainmap_image_free(&map);
-    gainmap_image_free(&base);
+    return st;
+}
+
+static gainmap_status decode_heif(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
+                                  gainmap_image *out)
+{
+    heif_parts p;
+    gainmap_status st = heif_prepare(ctx, f, opts, &p);
+    if (st != GAINMAP_OK)
+        return st;
+    st = p.two_pass ? heif_two_pass(ctx, &p, opts, out) : gainmap_apply(ctx, &p.base, &p.map, &p.meta, opts, out);
+    if (st == GAINMAP_OK)
+        out->orientation = p.orientation;
+    heif_parts_free(&p);
     return st;
 }
 
@@ -390,6 +416,56 @@ done:
     return st;
 }
 
+/* Gain-map HEIF/AVIF: libheif decodes each image whole, but the output
+ * (6 or 12 bytes a pixel) goes to the sink DECODE_STRIP rows at a time, as
+ * the whole-image path computes them (the two-pass case excepted). */
+static gainmap_status stream_heif(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
+                                  const rows_sink *sink)
+{
+    heif_parts p;
+    gainmap_status st = heif_prepare(ctx, f, opts, &p);
+    if (st != GAINMAP_OK)
+        return st;
+    gm_apply *a = NULL;
+    uint8_t *obuf = NULL;
+    gainmap_image oh, whole;
+    memset(&whole, 0, sizeof whole);
+    if (p.two_pass) {
+        if ((st = heif_two_pass(ctx, &p, opts, &whole)) != GAINMAP_OK)
+            goto done;
+        heif_parts_free(&p);
+        whole.orientation = p.orientation;
+        st = sink->begin(sink->arg, &whole);
+        for (uint32_t y = 0; st == GAINMAP_OK && y < whole.height; y += DECODE_STRIP)
+            st = sink->rows(sink->arg, (const uint8_t *)whole.data + (size_t)y * whole.stride, whole.stride,
+                            GM_MIN((uint32_t)DECODE_STRIP, whole.height - y));
+        goto done;
+    }
+    if ((st = gm_apply_begin(ctx, &p.base, &p.map, 0, &p.meta, opts, &a, &oh)) != GAINMAP_OK)
+        goto done;
+    oh.orientation = p.orientation;
+    uint32_t rows = GM_MIN((uint32_t)DECODE_STRIP, p.base.height);
+    if (!(obuf = gm_malloc(ctx, oh.stride * rows))) {
+        st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory decoding the image");
+        goto done;
+    }
+    if ((st = sink->begin(sink->arg, &oh)) != GAINMAP_OK)
+        goto done;
+    for (uint32_t y = 0; y < p.base.height; y += rows) {
+        uint32_t n = GM_MIN(rows, p.base.height - y);
+        gm_apply_rows(a, y, n, (const uint8_t *)p.base.data + (size_t)y * p.base.stride, p.base.stride, NULL, 0, obuf,
+                      oh.stride);
+        if ((st = sink->rows(sink->arg, obuf, oh.stride, n)) != GAINMAP_OK)
+            goto done;
+    }
+done:
+    free(obuf);
+    gm_apply_end(a);
+    gainmap_image_free(&whole);
+    heif_parts_free(&p);
+    return st;
+}
+
 static gainmap_status decode_rows(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
                                   const rows_sink *sink)
 {
@@ -406,6 +482,8 @@ static gainmap_status decode_rows(gainmap_ctx *ctx, const gainmap_file *f, const
     int orientation = info->orientation >= 1 && info->orientation <= 8 ? info->orientation : 1;
     if (info->container == GAINMAP_CONTAINER_JPEG && (opts->keep_orientation || orientation == 1))
         return stream_jpeg(ctx, f, opts, sink);
+    if (info->container == GAINMAP_CONTAINER_HEIF && info->has_gainmap)
+        return stream_heif(ctx, f, opts, sink);
     return whole_to_sink(ctx, f, opts, sink);
 }
 

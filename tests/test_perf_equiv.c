@@ -731,21 +731,32 @@ static void test_decode_stream_identical(void)
     gainmap_image hm;
     gainmap_decode_options o;
     for (int v = 0; v < 3; v++) {
-        /* v 2: a BT.2020 master, whose tmap names BT.2020 over a P3 base */
+        /* v 2: a BT.2020 master.  The HEICs are made by the CLI: x265 run
+         * inside this process leaks (LeakSanitizer) where the CLI's does not. */
         random_master(&hm, 203, 301, v == 2 ? GAINMAP_PRIMARIES_BT2020 : GAINMAP_PRIMARIES_P3);
-        uint8_t *heic = NULL;
+        char master[512], heic_path[512];
+        snprintf(master, sizeof master, "%s", tu_path(dir, "heic_master.tif"));
+        snprintf(heic_path, sizeof heic_path, "%s", tu_path(dir, "master.heic"));
+        CHECK_INT(gainmap_image_write(NULL, master, &hm, GAINMAP_FORMAT_TIFF), GAINMAP_OK);
+        gainmap_image_free(&hm);
+        char *log = NULL;
+        int rc = tu_run(&log, "'%s' encode '%s' --as %s -o '%s' -f", tu_cli(), master,
+                        v == 1 ? "heic-apple" : "heic-iso", heic_path);
+        CHECK_MSG(rc == 0, "encode --as heic: %s", log ? log : "");
+        free(log);
         size_t n = 0;
-        CHECK_INT(gainmap_encode_heic(NULL, &hm, NULL, NULL, v == 1 ? GAINMAP_HEIC_APPLE : GAINMAP_HEIC_ISO, &heic, &n),
-                  GAINMAP_OK);
-        static const char *const what[3] = {"our ISO HEIC", "our Apple HEIC", "our ISO HEIC, BT.2020 alternate"};
+        uint8_t *heic = tu_read(heic_path, &n);
+        CHECK(heic != NULL);
+        if (!heic)
+            continue;
+        static const char *const what[3] = {"our ISO HEIC", "our Apple HEIC", "our ISO HEIC, BT.2020 master"};
         gainmap_decode_options_init(&o);
         stream_vs_whole(dir, what[v], heic, n, &o);
         o.transfer = GAINMAP_TRANSFER_PQ;
         o.primaries = GAINMAP_PRIMARIES_BT2020;
         o.headroom = 2.0;
         stream_vs_whole(dir, what[v], heic, n, &o);
-        gainmap_free(heic);
-        gainmap_image_free(&hm);
+        free(heic);
     }
     static const char *const heif[] = {"avif_tmap/libavif__seine_sdr_gainmap_srgb.avif",
                                        "avif_tmap/libavif__seine_hdr_gainmap_srgb.avif",

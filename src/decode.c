@@ -303,8 +303,18 @@ typedef struct rows_sink {
 
 enum { DECODE_STRIP = 128 };
 
-/* A whole decoded image to the sink (HEIF, and orientations that need the
- * whole picture). */
+/* An image in memory to the sink, DECODE_STRIP rows at a time. */
+static gainmap_status image_to_sink(const rows_sink *sink, const gainmap_image *img)
+{
+    gainmap_status st = sink->begin(sink->arg, img);
+    for (uint32_t y = 0; st == GAINMAP_OK && y < img->height; y += DECODE_STRIP)
+        st = sink->rows(sink->arg, (const uint8_t *)img->data + (size_t)y * img->stride, img->stride,
+                        GM_MIN((uint32_t)DECODE_STRIP, img->height - y));
+    return st;
+}
+
+/* A whole decoded image to the sink (plain HDR HEIF, and orientations that
+ * need the whole picture). */
 static gainmap_status whole_to_sink(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
                                     const rows_sink *sink)
 {
@@ -312,10 +322,7 @@ static gainmap_status whole_to_sink(gainmap_ctx *ctx, const gainmap_file *f, con
     gainmap_status st = gainmap_decode(ctx, f, opts, &img);
     if (st != GAINMAP_OK)
         return st;
-    st = sink->begin(sink->arg, &img);
-    for (uint32_t y = 0; st == GAINMAP_OK && y < img.height; y += DECODE_STRIP)
-        st = sink->rows(sink->arg, (const uint8_t *)img.data + (size_t)y * img.stride, img.stride,
-                        GM_MIN((uint32_t)DECODE_STRIP, img.height - y));
+    st = image_to_sink(sink, &img);
     gainmap_image_free(&img);
     return st;
 }
@@ -435,10 +442,7 @@ static gainmap_status stream_heif(gainmap_ctx *ctx, const gainmap_file *f, const
             goto done;
         heif_parts_free(&p);
         whole.orientation = p.orientation;
-        st = sink->begin(sink->arg, &whole);
-        for (uint32_t y = 0; st == GAINMAP_OK && y < whole.height; y += DECODE_STRIP)
-            st = sink->rows(sink->arg, (const uint8_t *)whole.data + (size_t)y * whole.stride, whole.stride,
-                            GM_MIN((uint32_t)DECODE_STRIP, whole.height - y));
+        st = image_to_sink(sink, &whole);
         goto done;
     }
     if ((st = gm_apply_begin(ctx, &p.base, &p.map, 0, &p.meta, opts, &a, &oh)) != GAINMAP_OK)

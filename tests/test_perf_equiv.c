@@ -656,6 +656,20 @@ static void stream_vs_whole(const char *dir, const char *what, const uint8_t *jp
     gainmap_ctx_free(ctx);
 }
 
+/* A gain-map HEIF/AVIF both ways at the defaults, and as PQ BT.2020 at
+ * headroom 2 (for a tmap naming other primaries than the base's, the
+ * two-pass case). */
+static void stream_vs_whole_heif(const char *dir, const char *what, const uint8_t *data, size_t n)
+{
+    gainmap_decode_options o;
+    gainmap_decode_options_init(&o);
+    stream_vs_whole(dir, what, data, n, &o);
+    o.transfer = GAINMAP_TRANSFER_PQ;
+    o.primaries = GAINMAP_PRIMARIES_BT2020;
+    o.headroom = 2.0;
+    stream_vs_whole(dir, what, data, n, &o);
+}
+
 static void test_decode_stream_identical(void)
 {
     const char *dir = tu_tmpdir("perf_equiv_stream");
@@ -723,13 +737,10 @@ static void test_decode_stream_identical(void)
     }
     /* Gain-map HEIF/AVIF (decoded whole by libheif, applied and written in
      * strips): our own ISO and Apple HEICs from masters 301 rows tall,
-     * one in BT.2020, and libavif's tmap AVIFs with
-     * an SDR and an HDR base and with grids of different layouts; at the
-     * defaults and as PQ BT.2020 at headroom 2, which for a tmap naming
-     * other primaries than the base's is the two-pass case. */
+     * one in BT.2020, and libavif's tmap AVIFs with an SDR and an HDR base
+     * and with grids of different layouts. */
     long before = g_compared;
     gainmap_image hm;
-    gainmap_decode_options o;
     for (int v = 0; v < 3; v++) {
         /* v 2: a BT.2020 master.  The HEICs are made by the CLI: x265 run
          * inside this process leaks (LeakSanitizer) where the CLI's does not. */
@@ -750,12 +761,7 @@ static void test_decode_stream_identical(void)
         if (!heic)
             continue;
         static const char *const what[3] = {"our ISO HEIC", "our Apple HEIC", "our ISO HEIC, BT.2020 master"};
-        gainmap_decode_options_init(&o);
-        stream_vs_whole(dir, what[v], heic, n, &o);
-        o.transfer = GAINMAP_TRANSFER_PQ;
-        o.primaries = GAINMAP_PRIMARIES_BT2020;
-        o.headroom = 2.0;
-        stream_vs_whole(dir, what[v], heic, n, &o);
+        stream_vs_whole_heif(dir, what[v], heic, n);
         free(heic);
     }
     static const char *const heif[] = {"avif_tmap/libavif__seine_sdr_gainmap_srgb.avif",
@@ -768,12 +774,7 @@ static void test_decode_stream_identical(void)
             printf("  (corpus file %s not found: skipped)\n", heif[c]);
             continue;
         }
-        gainmap_decode_options_init(&o);
-        stream_vs_whole(dir, heif[c], d, n, &o);
-        o.transfer = GAINMAP_TRANSFER_PQ;
-        o.primaries = GAINMAP_PRIMARIES_BT2020;
-        o.headroom = 2.0;
-        stream_vs_whole(dir, heif[c], d, n, &o);
+        stream_vs_whole_heif(dir, heif[c], d, n);
         free(d);
     }
     printf("  %ld streamed files byte-identical to the whole-image path (%ld of them HEIF/AVIF)\n", g_compared,

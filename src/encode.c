@@ -120,28 +120,6 @@ static gainmap_status pick_exif(gainmap_ctx *ctx, const gainmap_image *hdr, cons
     return GAINMAP_OK;
 }
 
-/* A JPEG of img's size and channels decoded over img's pixels. */
-static gainmap_status decode_over(gainmap_ctx *ctx, const uint8_t *jpg, size_t size, gainmap_image *img)
-{
-    gm_jpeg_reader *r;
-    gainmap_image head;
-    gainmap_status st = gm_jpeg_reader_open(ctx, jpg, size, &r, &head);
-    if (st != GAINMAP_OK)
-        return st;
-    if (head.width != img->width || head.height != img->height || head.channels != img->channels ||
-        img->type != GAINMAP_PIXEL_U8)
-        st = gm_error(ctx, GAINMAP_ERR_STATE, "the compressed base decodes to %ux%u with %u channels, not %ux%u with %u",
-                      head.width, head.height, head.channels, img->width, img->height, img->channels);
-    if (st == GAINMAP_OK)
-        st = gm_jpeg_reader_start(r);
-    if (st == GAINMAP_OK)
-        st = gm_jpeg_reader_rows(r, img->data, img->stride, img->height);
-    if (st == GAINMAP_OK)
-        st = gm_jpeg_reader_finish(r);
-    gm_jpeg_reader_close(r);
-    return st;
-}
-
 gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_image *sdr,
                               const uint8_t *base_jpeg, size_t base_jpeg_size, const gainmap_encode_options *opts,
                               uint8_t **out, size_t *out_size, gm_encode_stats *stats)
@@ -236,7 +214,7 @@ gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const 
         /* The tone-mapped base is not needed once compressed: the decoded
          * base takes its buffer (no new pages) when it is ours. */
         if (src == &tm) {
-            if ((st = decode_over(ctx, base, base_size, &tm)) != GAINMAP_OK)
+            if ((st = gm_jpeg_decode_into(ctx, base, base_size, &tm)) != GAINMAP_OK)
                 goto done;
             decoded = tm;
             memset(&tm, 0, sizeof tm);

@@ -677,6 +677,10 @@ void gm_jpeg_reader_icc(const gm_jpeg_reader *r, const uint8_t **icc, size_t *si
 /* 1 for a progressive (multi-scan) stream: libjpeg then holds all its coefficients. */
 int gm_jpeg_reader_multiscan(const gm_jpeg_reader *r);
 void gm_jpeg_reader_close(gm_jpeg_reader *r);
+/* A JPEG decoded over img's pixels, which must be 8-bit with the JPEG's
+ * size and channels (STATE error otherwise): the encoder's closed loop
+ * reuses the tone-mapped base's buffer. */
+gainmap_status gm_jpeg_decode_into(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *img);
 
 typedef struct gm_apply gm_apply;
 gainmap_status gm_apply_begin(gainmap_ctx *ctx, const gainmap_image *base, const gainmap_image *map, int map_streamed,

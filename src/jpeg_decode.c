@@ -246,6 +246,34 @@ gainmap_status gm_jpeg_reader_finish(gm_jpeg_reader *r)
     return GAINMAP_OK;
 }
 
+/* An opened reader's whole picture into img's pixels (its size). */
+static gainmap_status read_all(gm_jpeg_reader *r, gainmap_image *img)
+{
+    gainmap_status st = gm_jpeg_reader_start(r);
+    if (st == GAINMAP_OK)
+        st = gm_jpeg_reader_rows(r, img->data, img->stride, img->height);
+    if (st == GAINMAP_OK)
+        st = gm_jpeg_reader_finish(r);
+    return st;
+}
+
+gainmap_status gm_jpeg_decode_into(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *img)
+{
+    gm_jpeg_reader *r;
+    gainmap_image head;
+    gainmap_status st = gm_jpeg_reader_open(ctx, data, size, &r, &head);
+    if (st != GAINMAP_OK)
+        return st;
+    if (head.width != img->width || head.height != img->height || head.channels != img->channels ||
+        img->type != GAINMAP_PIXEL_U8)
+        st = gm_error(ctx, GAINMAP_ERR_STATE, "the JPEG decodes to %ux%u with %u channels, not %ux%u with %u",
+                      head.width, head.height, head.channels, img->width, img->height, img->channels);
+    if (st == GAINMAP_OK)
+        st = read_all(r, img);
+    gm_jpeg_reader_close(r);
+    return st;
+}
+
 gainmap_status gainmap_jpeg_decode(gainmap_ctx *ctx, const uint8_t *data, size_t size, gainmap_image *out)
 {
     if (!out)
@@ -257,13 +285,9 @@ gainmap_status gainmap_jpeg_decode(gainmap_ctx *ctx, const uint8_t *data, size_t
     gainmap_status st = gm_jpeg_reader_open(ctx, data, size, &r, &hdr);
     if (st != GAINMAP_OK)
         return st;
-    st = gm_jpeg_reader_start(r);
+    st = gainmap_image_alloc(ctx, &img, hdr.width, hdr.height, hdr.channels, GAINMAP_PIXEL_U8);
     if (st == GAINMAP_OK)
-        st = gainmap_image_alloc(ctx, &img, hdr.width, hdr.height, hdr.channels, GAINMAP_PIXEL_U8);
-    if (st == GAINMAP_OK)
-        st = gm_jpeg_reader_rows(r, img.data, img.stride, img.height);
-    if (st == GAINMAP_OK)
-        st = gm_jpeg_reader_finish(r);
+        st = read_all(r, &img);
     if (st == GAINMAP_OK) {
         img.transfer = GAINMAP_TRANSFER_SRGB;
         img.primaries = GAINMAP_PRIMARIES_BT709;

@@ -323,13 +323,14 @@ static gainmap_status huff_from_sample(gainmap_ctx *ctx, const gainmap_image *im
     }
     start_state(s, img, quality, subsampling, coding);
     s->dest.pub.empty_output_buffer = discard_empty;
+    const uint32_t step = HUFF_BAND * sample_stride(img->height);   /* set after setjmp: not clobbered */
     s->cinfo.image_height = 0;
-    for (uint32_t y = 0; y < img->height; y += HUFF_BAND * sample_stride(img->height))
+    for (uint32_t y = 0; y < img->height; y += step)
         s->cinfo.image_height += GM_MIN(HUFF_BAND, img->height - y);
     s->cinfo.optimize_coding = TRUE;
     s->cinfo.write_JFIF_header = FALSE;
     jpeg_start_compress(&s->cinfo, TRUE);
-    for (uint32_t y = 0; y < img->height; y += HUFF_BAND * sample_stride(img->height)) {
+    for (uint32_t y = 0; y < img->height; y += step) {
         JSAMPROW band[HUFF_BAND];
         uint32_t n = GM_MIN(HUFF_BAND, img->height - y);
         for (uint32_t i = 0; i < n; i++)

@@ -165,6 +165,20 @@ gainmap_status gm_read_fd(gainmap_ctx *ctx, int fd, size_t n, uint8_t **data);
 /* Cross-module internals.  Each block names the file that owns it.    */
 /* ------------------------------------------------------------------ */
 
+/* cpu.c: whether the AVX2 kernels may run (x86-64 built with GCC or Clang,
+ * a CPU and OS with AVX2).  They give the SSE2 kernels' exact results.
+ * Functions holding AVX2 code are marked GM_TARGET_AVX2. */
+#if (defined(__x86_64__) || defined(__i386__)) && defined(__SSE2__) && (defined(__GNUC__) || defined(__clang__))
+#define GM_HAVE_AVX2_TARGET 1
+#define GM_TARGET_AVX2 __attribute__((target("avx2")))
+#else
+#define GM_HAVE_AVX2_TARGET 0
+#define GM_TARGET_AVX2
+#endif
+bool gm_cpu_avx2(void);
+/* Tests: off = true makes gm_cpu_avx2() false (call before any work). */
+void gm_cpu_avx2_disable(bool off);
+
 /* icc.c: name of the built-in profile that tags (primaries, transfer), or NULL. */
 const char *gm_icc_name_for(gainmap_primaries primaries, gainmap_transfer transfer);
 

@@ -57,6 +57,8 @@ struct gm_tonemap_state {
     int soft;                 /* the colours come from a wider gamut: soft knee */
     int same_primaries;       /* src == base: m_src_base is the identity */
     double ok_m2[9];          /* cbrt(LMS) -> Oklab (the inverse of gm_oklab_to_lms_cbrt) */
+    /* the same in float for the four-lane mapper (gamut_lanes) */
+    float f_base_to_lms[9], f_lms_to_base[9], f_ok_m2[9], f_rowsum[3];
     /* input decoding */
     float *in_table;          /* U8/U16 sample -> linear (HLG: scene light) */
     size_t in_entries;
@@ -337,42 +339,46 @@ static double gamut_compress(double x)
     return fmin(t + sc * d / pow(1.0 + pow(d, p), 1.0 / p), 1.0);
 }
 
-static void gamut_map_outside(const gm_tonemap_state *s, double rgb[3], double y);
-
-/* The common cases inline (black, white, inside the base cube); the rest
- * out of line. */
-static inline void gamut_map(const gm_tonemap_state *s, double rgb[3])
+/* The cheap tests before the mapper proper.  True when rgb (luminance *y)
+ * needs gamut_map_exact or gamut_lanes; otherwise rgb is final: black,
+ * white, inside the base cube, or (soft knee) so near grey that its chroma
+ * stays below the knee. */
+static inline bool gamut_front(const gm_tonemap_state *s, double rgb[3], double *yout)
 {
     double y = s->w_base[0] * rgb[0] + s->w_base[1] * rgb[1] + s->w_base[2] * rgb[2];
     if (!(y > 1e-9)) {
         rgb[0] = rgb[1] = rgb[2] = 0.0;
-        return;
+        return false;
     }
     if (y >= 1.0) {
         rgb[0] = rgb[1] = rgb[2] = 1.0;
-        return;
+        return false;
     }
     if ((!s->soft || (rgb[0] == rgb[1] && rgb[1] == rgb[2])) && inside(rgb))
-        return;
-    gamut_map_outside(s, rgb, y);
+        return false;
+    if (s->soft) {
+        /* how far along the line from the grey of equal luminance can the
+         * pixel move before leaving the cube?  Three times its distance or
+         * more keeps its Oklab chroma below the knee. */
+        double reach = INFINITY;
+        for (int c = 0; c < 3; c++) {
+            double d = rgb[c] - y;
+            if (d > 0)
+                reach = dmin(reach, (1.0 - y) / d);
+            else if (d < 0)
+                reach = dmin(reach, y / -d);
+        }
+        if (reach >= 3.0)
+            return false;
+    }
+    *yout = y;
+    return true;
 }
 
-static void gamut_map_outside(const gm_tonemap_state *s, double rgb[3], double y)
+/* The reference mapper, in double precision to convergence (what
+ * gm_tonemap_row_ref uses; gamut_lanes is its fast form). */
+static void gamut_map_exact(const gm_tonemap_state *s, double rgb[3], double y)
 {
-    /* Cheap test first: how far along the line from the grey of equal
-     * luminance can the pixel move before leaving the cube?  Three times its
-     * distance or more keeps its Oklab chroma below the knee. */
-    double reach = INFINITY;
-    for (int c = 0; c < 3; c++) {
-        double d = rgb[c] - y;
-        if (d > 0)
-            reach = dmin(reach, (1.0 - y) / d);
-        else if (d < 0)
-            reach = dmin(reach, y / -d);
-    }
-    if (reach >= 3.0 && s->soft)
-        return;
-
     double lms[3], cr[3];
     mat_apply(s->base_to_lms, rgb, lms);
     for (int i = 0; i < 3; i++)
@@ -409,12 +415,211 @@ static void gamut_map_outside(const gm_tonemap_state *s, double rgb[3], double y
 }
 
 /* ------------------------------------------------------------------ */
-/* Per-pixel entry point                                               */
+/* The same mapper four pixels at a time, in float (issue 8)           */
 /* ------------------------------------------------------------------ */
-static inline __attribute__((always_inline)) void tonemap_pixel(const gm_tonemap_state *s, const float *in,
-                                                                float *out, int ref)
+/* GCC/Clang vector extensions: every lane is computed with the same IEEE
+ * float operations whatever the lane count of the machine, and no lane
+ * depends on another (a lane stops iterating when it has converged), so a
+ * pixel maps to the same bits alone or in a batch, on every machine.  The
+ * steps are gamut_map_exact's; the root search stops at float precision
+ * (the boundary is found to ~1e-6 in chroma and in RGB, far inside one
+ * 8-bit code). */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+
+static inline v4f vsplat(float x) { return (v4f){x, x, x, x}; }
+static inline v4f vsel(v4i m, v4f a, v4f b) { return (v4f)((m & (v4i)a) | (~m & (v4i)b)); }
+static inline v4f vmin(v4f a, v4f b) { return vsel(a < b, a, b); }
+static inline v4f vmax(v4f a, v4f b) { return vsel(a > b, a, b); }
+static inline v4f vabs(v4f a) { return (v4f)((v4i)a & (v4i){INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX}); }
+static inline bool vany(v4i m)
 {
-    double v[3] = {in[0], in[1], in[2]};
+#ifdef __SSE2__
+    return _mm_movemask_ps((__m128)m) != 0;
+#else
+    return (m[0] | m[1] | m[2] | m[3]) != 0;
+#endif
+}
+static inline v4f vsqrt(v4f a)
+{
+#ifdef __SSE2__
+    return (v4f)_mm_sqrt_ps((__m128)a);
+#else
+    return (v4f){sqrtf(a[0]), sqrtf(a[1]), sqrtf(a[2]), sqrtf(a[3])};
+#endif
+}
+static inline v4f vcubic(const v4f p[4], v4f m) { return p[0] + m * (p[1] + m * (p[2] + m * p[3])); }
+
+/* Cube root: a third of the exponent from the float's bits (via float, as
+ * SSE2 has no integer division), then two Halley steps. */
+static inline v4f vcbrt(v4f x)
+{
+    v4f a = vabs(x);
+    v4i u = (v4i)a;
+    v4i g = __builtin_convertvector(__builtin_convertvector(u, v4f) * vsplat(1.0f / 3.0f), v4i) +
+            (v4i){0x2A555555, 0x2A555555, 0x2A555555, 0x2A555555};
+    v4f y = (v4f)g;
+    for (int i = 0; i < 2; i++) {
+        v4f y3 = y * y * y;
+        y = y * ((y3 + a + a) / (y3 + y3 + a));
+    }
+    y = vsel(a > vsplat(1e-30f), y, vsplat(0.0f));   /* 0 and below float's normal range */
+    return (v4f)((v4i)y | ((v4i)x & (v4i){INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN}));
+}
+
+/* cubic_root in four lanes: Newton steps kept inside [lo, up].  A lane
+ * stops where the channel is within 4e-6 of the bound (the cubic's float
+ * rounding is ~1e-6 there; 4e-6 is 1/80 of an 8-bit code at black, where
+ * codes are densest) or its bracket is below 2e-6. */
+static v4f vcubic_root(const v4f p[4], v4f bound, v4f lo, v4f up, v4i active)
+{
+    const v4f half = vsplat(0.5f), tol = vsplat(2e-6f), gtol = vsplat(5e-7f);
+    v4f glo = vcubic(p, lo) - bound, gup = vcubic(p, up) - bound;
+    v4f m = vsel(glo != gup, lo + (up - lo) * glo / (glo - gup), half * (lo + up));
+    v4i neg_lo = glo < vsplat(0.0f);
+    for (int it = 0; it < 40; it++) {
+        v4f g = vcubic(p, m) - bound, dg = p[1] + m * (vsplat(2.0f) * p[2] + m * vsplat(3.0f) * p[3]);
+        active &= ~(vabs(g) <= gtol);
+        if (!vany(active))
+            break;
+        v4i same = ~((g < vsplat(0.0f)) ^ neg_lo);
+        lo = vsel(active & same, m, lo);
+        up = vsel(active & ~same, m, up);
+        v4i dz = dg == vsplat(0.0f);
+        v4f next = vsel(dz, half * (lo + up), m - g / vsel(dz, vsplat(1.0f), dg));
+        next = vsel((next >= lo) & (next <= up), next, half * (lo + up));
+        v4f step = vabs(next - m);
+        m = vsel(active, next, m);
+        active &= ~((step <= tol) | (up - lo <= tol));
+    }
+    return m;
+}
+
+/* ray_boundary in four lanes: the largest m in [0, hi] up to which all
+ * three channels stay in [0, 1]. */
+static v4f vray_boundary(const v4f p[3][4], v4f hi, v4i live)
+{
+    const v4f zero = vsplat(0.0f), one = vsplat(1.0f);
+    for (int k = 0; k < 3; k++) {
+        const v4f *q = p[k];
+        v4i dead = (q[0] < zero) | (q[0] > one);   /* outside already at m = 0 */
+        hi = vsel(dead, zero, hi);
+        live &= ~dead;
+        /* critical points: roots of 3 p3 m^2 + 2 p2 m + p1 */
+        v4f qa = vsplat(3.0f) * q[3], qb = vsplat(2.0f) * q[2], qc = q[1];
+        v4f disc = qb * qb - vsplat(4.0f) * qa * qc;
+        v4i quad = (qa != zero) & (disc > zero);
+        v4f sq = vsqrt(vmax(disc, zero));
+        v4f qq = vsplat(-0.5f) * (qb + vsel(qb >= zero, sq, -sq));
+        v4f t1 = qq / vsel(qa != zero, qa, one);
+        v4f t2 = vsel(qq != zero, qc / vsel(qq != zero, qq, one), t1);
+        v4f lo1 = vmin(t1, t2), hi1 = vmax(t1, t2);
+        /* a derivative linear in m (p3 = 0 exactly) */
+        v4i lin = (qa == zero) & (qb != zero);
+        v4f tl = -qc / vsel(qb != zero, qb, one);
+        v4i has1 = (quad | lin), has2 = quad;
+        v4f e1 = vsel(quad, lo1, tl), e2 = hi1;
+        v4i ok1 = has1 & (e1 > zero) & (e1 < hi);
+        v4i ok2 = has2 & (e2 > zero) & (e2 < hi) & (e2 != e1);
+        v4f v1 = vcubic(q, e1), v2 = vcubic(q, e2), vh = vcubic(q, hi);
+        v4i o1 = ok1 & ((v1 > one) | (v1 < zero));
+        v4i o2 = ~o1 & ok2 & ((v2 > one) | (v2 < zero));
+        v4i oh = ~o1 & ~o2 & ((vh > one) | (vh < zero));
+        v4i exits = live & (o1 | o2 | oh);
+        if (!vany(exits))
+            continue;
+        v4f prev2 = vsel(ok1, e1, zero), prevh = vsel(ok2, e2, prev2);
+        v4f lo = vsel(o1, zero, vsel(o2, prev2, prevh));
+        v4f up = vsel(o1, e1, vsel(o2, e2, hi));
+        v4f vend = vsel(o1, v1, vsel(o2, v2, vh));
+        v4f bound = vsel(vend > one, one, zero);
+        hi = vsel(exits, vcubic_root(q, bound, lo, up, exits), hi);
+    }
+    return hi;
+}
+
+static inline void store_clamped(const double v[3], float *out)
+{
+    for (int c = 0; c < 3; c++)
+        out[c] = v[c] >= 0.0 ? (float)dmin(v[c], 1.0) : 0.0f;   /* NaN -> 0 */
+}
+
+/* Up to four pixels waiting for the mapper: their colours after the tone
+ * curve (gamut_front said they need it) and their luminance. */
+typedef struct gamut_queue {
+    int n;
+    uint32_t pos[4];
+    v4f f[3];          /* R, G, B of the four pixels in float */
+    v4f yf;            /* their luminance in float */
+    double v[4][3];    /* the same in double */
+    double y[4];
+} gamut_queue;
+
+/* Map the queued pixels: out[i] is pixel i's final value, clamped to
+ * [0, 1] as tonemap_pixel stores it. */
+static void gamut_lanes(const gm_tonemap_state *s, const gamut_queue *q, float out[4][3])
+{
+    v4f rgb[3] = {q->f[0], q->f[1], q->f[2]};
+    for (int i = q->n; i < 4; i++)   /* idle lanes: a copy of lane 0 */
+        for (int c = 0; c < 3; c++)
+            rgb[c][i] = rgb[c][0];
+    const float *bl = s->f_base_to_lms, *m2 = s->f_ok_m2, *lb = s->f_lms_to_base;
+    v4f cr[3];
+    for (int i = 0; i < 3; i++)
+        cr[i] = vcbrt(vsplat(bl[3 * i]) * rgb[0] + vsplat(bl[3 * i + 1]) * rgb[1] + vsplat(bl[3 * i + 2]) * rgb[2]);
+    v4f L0 = vsplat(m2[0]) * cr[0] + vsplat(m2[1]) * cr[1] + vsplat(m2[2]) * cr[2];
+    v4f a = vsplat(m2[3]) * cr[0] + vsplat(m2[4]) * cr[1] + vsplat(m2[5]) * cr[2];
+    v4f b = vsplat(m2[6]) * cr[0] + vsplat(m2[7]) * cr[1] + vsplat(m2[8]) * cr[2];
+    v4f L = vmin(L0, vsplat(1.0f)), C = vsqrt(a * a + b * b);
+    v4i grey = ~(C > vsplat(1e-4f)) | (L <= vsplat(0.0f));
+    v4f Cs = vsel(grey, vsplat(1.0f), C);
+    /* the ray: cbrt(lms) = L + m d; channel k = sum_j p[k][j] m^j */
+    v4f d[3], t1[3], t2[3], t3[3];
+    for (int i = 0; i < 3; i++) {
+        d[i] = (cr[i] - L0) / Cs;
+        t1[i] = vsplat(3.0f) * L * L * d[i];
+        t2[i] = vsplat(3.0f) * L * d[i] * d[i];
+        t3[i] = d[i] * d[i] * d[i];
+    }
+    v4f L3 = L * L * L, p[3][4];
+    for (int k = 0; k < 3; k++) {
+        const float *m = lb + 3 * k;
+        p[k][0] = L3 * vsplat(s->f_rowsum[k]);
+        p[k][1] = vsplat(m[0]) * t1[0] + vsplat(m[1]) * t1[1] + vsplat(m[2]) * t1[2];
+        p[k][2] = vsplat(m[0]) * t2[0] + vsplat(m[1]) * t2[1] + vsplat(m[2]) * t2[2];
+        p[k][3] = vsplat(m[0]) * t3[0] + vsplat(m[1]) * t3[1] + vsplat(m[2]) * t3[2];
+    }
+    v4f c2 = vray_boundary(p, s->soft ? vsplat(0.6f) : C, ~grey);
+    int keep = 0;   /* soft knee: lanes left as they are */
+    if (s->soft)
+        for (int i = 0; i < q->n; i++) {
+            double cmax = c2[i], Ci = C[i];
+            if (Ci <= GAMUT_KNEE * cmax && inside(q->v[i]))
+                keep |= 1 << i;
+            c2[i] = (float)(cmax * gamut_compress(Ci / dmax(cmax, 1e-12)));
+        }
+    /* as store_clamped would store them: the mapped colour, the grey of
+     * the same luminance (< 1 here) or the colour kept, in [0, 1] */
+    v4i kept = (v4i){-(keep & 1), -(keep >> 1 & 1), -(keep >> 2 & 1), -(keep >> 3 & 1)};
+    v4f res[3];
+    for (int k = 0; k < 3; k++) {
+        v4f r = vsel(grey, q->yf, vsel(kept, rgb[k], vcubic(p[k], c2)));
+        res[k] = vmin(vsel(r > vsplat(0.0f), r, vsplat(0.0f)), vsplat(1.0f));
+    }
+    for (int i = 0; i < q->n; i++)
+        for (int c = 0; c < 3; c++)
+            out[i][c] = res[c][i];
+}
+
+/* Everything before the gamut mapper's own work: v is the pixel in the
+ * base primaries, final unless this returns true (then it needs the
+ * mapper, with luminance *y). */
+static inline __attribute__((always_inline)) bool tonemap_front(const gm_tonemap_state *s, const float *in,
+                                                                double v[3], double *y_out, int ref)
+{
+    v[0] = in[0];
+    v[1] = in[1];
+    v[2] = in[2];
     if (s->lut) {
         float e[3], o[3];
         gm_mat3_apply(s->m_src_lutin, v, v);
@@ -447,9 +652,36 @@ static inline __attribute__((always_inline)) void tonemap_pixel(const gm_tonemap
         if (fabs(v[0] - v[1]) <= 1e-9 * mx && fabs(v[1] - v[2]) <= 1e-9 * mx)
             v[0] = v[1] = v[2] = (v[0] + v[1] + v[2]) / 3.0;
     }
-    gamut_map(s, v);
+    return gamut_front(s, v, y_out);
+}
+
+/* One pixel through the reference path (the exact mapper). */
+static void tonemap_pixel_ref(const gm_tonemap_state *s, const float *in, float *out)
+{
+    double v[3], y;
+    if (tonemap_front(s, in, v, &y, 1))
+        gamut_map_exact(s, v, y);
+    store_clamped(v, out);
+}
+
+/* One pixel through the fast path: done (false), or queued under pos for
+ * gamut_lanes (true; the caller runs the queue when it holds four). */
+static inline bool tonemap_pixel_q(const gm_tonemap_state *s, const float *in, float *out, gamut_queue *q,
+                                   uint32_t pos)
+{
+    double v[3], y;
+    if (!tonemap_front(s, in, v, &y, 0)) {
+        store_clamped(v, out);
+        return false;
+    }
+    int n = q->n++;
+    q->pos[n] = pos;
+    q->y[n] = y;
+    memcpy(q->v[n], v, sizeof v);
     for (int c = 0; c < 3; c++)
-        out[c] = v[c] >= 0.0 ? (float)dmin(v[c], 1.0) : 0.0f;   /* NaN -> 0 */
+        q->f[c][n] = (float)v[c];
+    q->yf[n] = (float)y;
+    return true;
 }
 
 #ifdef __SSE2__
@@ -544,12 +776,6 @@ static inline int tm_simd4(const gm_tonemap_state *s, const tm_simd *k, __m128 *
     return _mm_movemask_ps(ok) & ~_mm_movemask_ps(_mm_or_ps(*r, _mm_or_ps(*g, *b)));
 }
 
-/* the pixels the SIMD path leaves, out of line (they are the rare ones) */
-static __attribute__((noinline)) void tonemap_pixel_fast(const gm_tonemap_state *s, const float *in, float *out)
-{
-    tonemap_pixel(s, in, out, 0);
-}
-
 /* 12 floats r0 g0 b0 r1 | g1 b1 r2 g2 | b2 r3 g3 b3 <-> three registers of 4 */
 static inline void load_soa(const float *p, __m128 *r, __m128 *g, __m128 *b)
 {
@@ -577,9 +803,28 @@ static inline void store_aos(float *p, __m128 r, __m128 g, __m128 b)
 #endif
 
 
+/* the pixels the SIMD path leaves, out of line (they are the rare ones) */
+static __attribute__((noinline)) bool tonemap_pixel_fast(const gm_tonemap_state *s, const float *in, float *out,
+                                                         gamut_queue *q, uint32_t pos)
+{
+    return tonemap_pixel_q(s, in, out, q, pos);
+}
+
+/* Run the queue of a float row: pixel pos at out + 3 pos. */
+static void queue_to_row(const gm_tonemap_state *s, gamut_queue *q, float *out)
+{
+    float r[4][3];
+    gamut_lanes(s, q, r);
+    for (int i = 0; i < q->n; i++)
+        memcpy(out + 3 * (size_t)q->pos[i], r[i], sizeof r[i]);
+    q->n = 0;
+}
+
+/* Pixel indices of a row fit the queue's uint32_t (gm_check_dims). */
 void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size_t n)
 {
     size_t i = 0;
+    gamut_queue q = {0};
 #ifdef __SSE2__
     if (s->simd) {
         tm_simd k;
@@ -596,25 +841,34 @@ void gm_tonemap_row(const gm_tonemap_state *s, const float *in, float *out, size
             memcpy(src, in + 3 * i, sizeof src);
             store_aos(out + 3 * i, r, g, b);
             for (int j = 0; j < 4; j++)
-                if (!(ok >> j & 1))
-                    tonemap_pixel_fast(s, src + 3 * j, out + 3 * (i + (size_t)j));
+                if (!(ok >> j & 1) &&
+                    tonemap_pixel_fast(s, src + 3 * j, out + 3 * (i + (size_t)j), &q, (uint32_t)(i + (size_t)j)) &&
+                    q.n == 4)
+                    queue_to_row(s, &q, out);
         }
     }
 #endif
     for (; i < n; i++)
-        tonemap_pixel(s, in + 3 * i, out + 3 * i, 0);
+        if (tonemap_pixel_q(s, in + 3 * i, out + 3 * i, &q, (uint32_t)i) && q.n == 4)
+            queue_to_row(s, &q, out);
+    if (q.n)
+        queue_to_row(s, &q, out);
 }
 
 void gm_tonemap_row_scalar(const gm_tonemap_state *s, const float *in, float *out, size_t n)
 {
+    gamut_queue q = {0};
     for (size_t i = 0; i < n; i++)
-        tonemap_pixel(s, in + 3 * i, out + 3 * i, 0);
+        if (tonemap_pixel_q(s, in + 3 * i, out + 3 * i, &q, (uint32_t)i) && q.n == 4)
+            queue_to_row(s, &q, out);
+    if (q.n)
+        queue_to_row(s, &q, out);
 }
 
 void gm_tonemap_row_ref(const gm_tonemap_state *s, const float *in, float *out, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        tonemap_pixel(s, in + 3 * i, out + 3 * i, 1);
+        tonemap_pixel_ref(s, in + 3 * i, out + 3 * i);
 }
 
 /* ------------------------------------------------------------------ */
@@ -875,6 +1129,13 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
         gm_tonemap_free(s);
         return gm_error(ctx, GAINMAP_ERR_STATE, "the Oklab matrix cannot be inverted");
     }
+    for (int i = 0; i < 9; i++) {
+        s->f_base_to_lms[i] = (float)s->base_to_lms[i];
+        s->f_lms_to_base[i] = (float)s->lms_to_base[i];
+        s->f_ok_m2[i] = (float)s->ok_m2[i];
+    }
+    for (int k = 0; k < 3; k++)
+        s->f_rowsum[k] = (float)(s->lms_to_base[3 * k] + s->lms_to_base[3 * k + 1] + s->lms_to_base[3 * k + 2]);
 
     double peak = opts->peak_nits;
     if (!(peak > 0.0) && hdr->max_cll > 0.0)
@@ -999,6 +1260,17 @@ static inline __m128i enc_index4(__m128 v)
  * tm_simd4 straight to table indices, with no float row in between.
  * Pixels tm_simd4 leaves, and the last width % 4, go through
  * tonemap_pixel: the bytes are those of the row-by-row path. */
+/* Run the queue of an 8-bit row: pixel pos at o + 3 pos. */
+static void queue_to_codes(const gm_tonemap_state *s, gamut_queue *q, const float *enc, const float dr[8], uint8_t *o)
+{
+    float r[4][3];
+    gamut_lanes(s, q, r);
+    for (int i = 0; i < q->n; i++)
+        for (int c = 0; c < 3; c++)
+            o[3 * (size_t)q->pos[i] + (size_t)c] = enc_code(enc, enc_index(r[i][c]), dr[q->pos[i] & 7]);
+    q->n = 0;
+}
+
 static void tm_row_fused(const tm_job *j, uint32_t y, const tm_simd *k, const float dr[8])
 {
     const gm_tonemap_state *s = j->s;
@@ -1008,6 +1280,7 @@ static void tm_row_fused(const tm_job *j, uint32_t y, const tm_simd *k, const fl
     bool u16 = j->hdr->type == GAINMAP_PIXEL_U16;
     uint8_t *o = (uint8_t *)j->sdr->data + (size_t)y * j->sdr->stride;
     uint32_t w = j->hdr->width, x = 0;
+    gamut_queue q = {0};
     for (; x + 4 <= w; x += 4) {
         size_t p = 3 * (size_t)x;
         __m128 r, g, b;
@@ -1025,22 +1298,33 @@ static void tm_row_fused(const tm_job *j, uint32_t y, const tm_simd *k, const fl
         _mm_storeu_si128((__m128i *)(void *)ix, enc_index4(r));
         _mm_storeu_si128((__m128i *)(void *)(ix + 4), enc_index4(g));
         _mm_storeu_si128((__m128i *)(void *)(ix + 8), enc_index4(b));
-        if (ok != 15)
-            for (int i = 0; i < 4; i++) {
-                if (ok >> i & 1)
-                    continue;
-                float in[3], out[3];
-                for (int c = 0; c < 3; c++)
-                    in[c] = t[u16 ? s16[p + 3 * (size_t)i + (size_t)c] : src[p + 3 * (size_t)i + (size_t)c]];
-                tonemap_pixel_fast(s, in, out);
-                for (int c = 0; c < 3; c++)
-                    ix[4 * c + i] = enc_index(out[c]);
-            }
+        if (ok != 15)   /* placeholders (the lanes may hold anything, even NaN) */
+            for (int i = 0; i < 4; i++)
+                if (!(ok >> i & 1))
+                    ix[i] = ix[4 + i] = ix[8 + i] = 0;
         for (int i = 0; i < 4; i++) {
             float d = dr[(x + (uint32_t)i) & 7];
             o[p + 3 * (size_t)i] = enc_code(enc, ix[i], d);
             o[p + 3 * (size_t)i + 1] = enc_code(enc, ix[4 + i], d);
             o[p + 3 * (size_t)i + 2] = enc_code(enc, ix[8 + i], d);
+        }
+        if (ok == 15)
+            continue;
+        /* the lanes tm_simd4 left: their codes now, or when the queue runs */
+        for (int i = 0; i < 4; i++) {
+            if (ok >> i & 1)
+                continue;
+            float in[3], out[3];
+            size_t pi = p + 3 * (size_t)i;
+            for (int c = 0; c < 3; c++)
+                in[c] = t[u16 ? s16[pi + (size_t)c] : src[pi + (size_t)c]];
+            if (tonemap_pixel_fast(s, in, out, &q, x + (uint32_t)i)) {
+                if (q.n == 4)
+                    queue_to_codes(s, &q, enc, dr, o);
+                continue;
+            }
+            for (int c = 0; c < 3; c++)
+                o[pi + (size_t)c] = enc_code(enc, enc_index(out[c]), dr[(x + (uint32_t)i) & 7]);
         }
     }
     for (; x < w; x++) {
@@ -1048,10 +1332,16 @@ static void tm_row_fused(const tm_job *j, uint32_t y, const tm_simd *k, const fl
         float in[3], out[3];
         for (int c = 0; c < 3; c++)
             in[c] = t[u16 ? s16[p + (size_t)c] : src[p + (size_t)c]];
-        tonemap_pixel_fast(s, in, out);
+        if (tonemap_pixel_fast(s, in, out, &q, x)) {
+            if (q.n == 4)
+                queue_to_codes(s, &q, enc, dr, o);
+            continue;
+        }
         for (int c = 0; c < 3; c++)
             o[p + (size_t)c] = enc_code(enc, enc_index(out[c]), dr[x & 7]);
     }
+    if (q.n)
+        queue_to_codes(s, &q, enc, dr, o);
 }
 #endif
 

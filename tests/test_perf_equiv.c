@@ -562,6 +562,69 @@ static void test_gamut_boundary_exact(void)
     gainmap_image_free(&img);
 }
 
+/* The four-lane float mapper (gamut_lanes, what gm_tonemap_row and the
+ * encoder use) against the double-precision one run to convergence
+ * (gm_tonemap_row_ref), on colours that need it: from the same gamut
+ * (bright colours past 1: the boundary) and from a wider one (the soft
+ * knee).  The clip curve leaves luminance below SDR white untouched, so the
+ * two rows differ only by the mapper.  And a pixel maps to the same bits
+ * alone as in a batch of four (no lane depends on another). */
+static void gamut_lanes_vs_exact(gainmap_primaries src, gainmap_primaries base)
+{
+    const uint32_t n = 3001;   /* not a multiple of 4: a partial batch at the end */
+    gainmap_image img;
+    random_master(&img, 8, 8, src);
+    gainmap_tonemap_options o;
+    gainmap_tonemap_options_init(&o);
+    o.method = GAINMAP_TONEMAP_CLIP;
+    o.peak_nits = 1000.0;
+    o.base_primaries = base;
+    gm_tonemap_state *s = NULL;
+    CHECK_INT(gm_tonemap_setup(NULL, &img, &o, &s), GAINMAP_OK);
+    double w[3];
+    CHECK_INT(gainmap_luma_weights(src, w), 0);
+    float *in = malloc((size_t)n * 3 * sizeof *in), *a = malloc((size_t)n * 3 * sizeof *a),
+          *b = malloc((size_t)n * 3 * sizeof *b);
+    for (uint32_t i = 0; i < n; i++) {
+        /* saturated: one channel up to 3, the others up to 0.5; luminance < 0.95 */
+        double v[3];
+        do {
+            for (int c = 0; c < 3; c++)
+                v[c] = (double)(rnd() % 10000) / 10000.0 * (c == (int)(i % 3) ? 3.0 : 0.5);
+        } while (!(w[0] * v[0] + w[1] * v[1] + w[2] * v[2] < 0.95));
+        for (int c = 0; c < 3; c++)
+            in[3 * i + c] = (float)v[c];
+    }
+    gm_tonemap_row(s, in, a, n);
+    gm_tonemap_row_ref(s, in, b, n);
+    double maxd = 0.0;
+    long moved = 0, alone_differs = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        float one[3];
+        gm_tonemap_row_scalar(s, in + 3 * i, one, 1);
+        alone_differs += memcmp(one, a + 3 * i, sizeof one) != 0;
+        bool mv = false;
+        for (int c = 0; c < 3; c++) {
+            maxd = fmax(maxd, fabs((double)a[3 * i + c] - (double)b[3 * i + c]));
+            mv |= fabs((double)b[3 * i + c] - GM_CLAMP((double)in[3 * i + c], 0.0, 1.0)) > 1e-3;
+        }
+        moved += mv;
+    }
+    CHECK_MSG(moved > (long)n / 2, "only %ld of %u colours were gamut mapped", moved, n);
+    CHECK_MSG(maxd < 5e-6, "float mapper %.3g from the exact one", maxd);   /* measured < 3e-6 */
+    CHECK_MSG(alone_differs == 0, "%ld pixels map differently alone", alone_differs);
+    free(in);
+    free(a);
+    free(b);
+    gm_tonemap_free(s);
+    gainmap_image_free(&img);
+}
+
+static void test_gamut_lanes_same_gamut(void) { gamut_lanes_vs_exact(GAINMAP_PRIMARIES_P3, GAINMAP_PRIMARIES_P3); }
+static void test_gamut_lanes_narrower(void) { gamut_lanes_vs_exact(GAINMAP_PRIMARIES_BT709, GAINMAP_PRIMARIES_P3); }
+static void test_gamut_lanes_soft_2020(void) { gamut_lanes_vs_exact(GAINMAP_PRIMARIES_BT2020, GAINMAP_PRIMARIES_P3); }
+static void test_gamut_lanes_soft_p3(void) { gamut_lanes_vs_exact(GAINMAP_PRIMARIES_P3, GAINMAP_PRIMARIES_BT709); }
+
 /* The percentile peak (bins from the double's bits, no log2 per sample)
  * equals the 99.9th percentile computed here with log2. */
 static void test_percentile_peak(void)
@@ -1003,6 +1066,10 @@ int main(void)
     RUN_TEST(test_tonemap_bt2020);
     RUN_TEST(test_tonemap_bt2446a);
     RUN_TEST(test_gamut_boundary_exact);
+    RUN_TEST(test_gamut_lanes_same_gamut);
+    RUN_TEST(test_gamut_lanes_narrower);
+    RUN_TEST(test_gamut_lanes_soft_2020);
+    RUN_TEST(test_gamut_lanes_soft_p3);
     RUN_TEST(test_percentile_peak);
     RUN_TEST(test_apply_full_map3);
     RUN_TEST(test_apply_full_map1);

@@ -790,15 +790,24 @@ static inline void load_soa(const float *p, __m128 *r, __m128 *g, __m128 *b)
     *b = _mm_shuffle_ps(t3, t4, _MM_SHUFFLE(2, 0, 2, 0));
 }
 
-static inline void store_aos(float *p, __m128 r, __m128 g, __m128 b)
+static inline void soa_to_aos(__m128 r, __m128 g, __m128 b, __m128 a[3])
 {
     __m128 lo = _mm_unpacklo_ps(r, g), hi = _mm_unpackhi_ps(r, g);   /* r0 g0 r1 g1 | r2 g2 r3 g3 */
     __m128 t = _mm_shuffle_ps(b, r, _MM_SHUFFLE(0, 1, 0, 0));         /* b0 . r1 . */
-    _mm_storeu_ps(p, _mm_shuffle_ps(lo, t, _MM_SHUFFLE(2, 0, 1, 0)));  /* r0 g0 b0 r1 */
+    a[0] = _mm_shuffle_ps(lo, t, _MM_SHUFFLE(2, 0, 1, 0));            /* r0 g0 b0 r1 */
     __m128 t1 = _mm_shuffle_ps(lo, b, _MM_SHUFFLE(0, 1, 0, 3));       /* g1 . b1 . */
-    _mm_storeu_ps(p + 4, _mm_shuffle_ps(t1, hi, _MM_SHUFFLE(1, 0, 2, 0)));   /* g1 b1 r2 g2 */
-    __m128 t2 = _mm_shuffle_ps(b, hi, _MM_SHUFFLE(3, 2, 3, 2));      /* b2 b3 r3 g3 */
-    _mm_storeu_ps(p + 8, _mm_shuffle_ps(t2, t2, _MM_SHUFFLE(1, 3, 2, 0)));   /* b2 r3 g3 b3 */
+    a[1] = _mm_shuffle_ps(t1, hi, _MM_SHUFFLE(1, 0, 2, 0));           /* g1 b1 r2 g2 */
+    __m128 t2 = _mm_shuffle_ps(b, hi, _MM_SHUFFLE(3, 2, 3, 2));       /* b2 b3 r3 g3 */
+    a[2] = _mm_shuffle_ps(t2, t2, _MM_SHUFFLE(1, 3, 2, 0));           /* b2 r3 g3 b3 */
+}
+
+static inline void store_aos(float *p, __m128 r, __m128 g, __m128 b)
+{
+    __m128 a[3];
+    soa_to_aos(r, g, b, a);
+    _mm_storeu_ps(p, a[0]);
+    _mm_storeu_ps(p + 4, a[1]);
+    _mm_storeu_ps(p + 8, a[2]);
 }
 #endif
 
@@ -1281,6 +1290,16 @@ static void tm_row_fused(const tm_job *j, uint32_t y, const tm_simd *k, const fl
     uint8_t *o = (uint8_t *)j->sdr->data + (size_t)y * j->sdr->stride;
     uint32_t w = j->hdr->width, x = 0;
     gamut_queue q = {0};
+    /* the thresholds of pixels x..x+3 in the row's sample order, for x % 8
+     * = 0 and 4 */
+    __m128 dq[2][3];
+    for (int h = 0; h < 2; h++)
+        for (int v = 0; v < 3; v++) {
+            float t4[4];
+            for (int e = 0; e < 4; e++)
+                t4[e] = dr[4 * h + (4 * v + e) / 3];
+            dq[h][v] = _mm_loadu_ps(t4);
+        }
     for (; x + 4 <= w; x += 4) {
         size_t p = 3 * (size_t)x;
         __m128 r, g, b;
@@ -1294,20 +1313,28 @@ static void tm_row_fused(const tm_job *j, uint32_t y, const tm_simd *k, const fl
             b = _mm_setr_ps(t[src[p + 2]], t[src[p + 5]], t[src[p + 8]], t[src[p + 11]]);
         }
         int ok = tm_simd4(s, k, &r, &g, &b);
-        uint32_t ix[12];   /* R of the four pixels, then G, then B */
-        _mm_storeu_si128((__m128i *)(void *)ix, enc_index4(r));
-        _mm_storeu_si128((__m128i *)(void *)(ix + 4), enc_index4(g));
-        _mm_storeu_si128((__m128i *)(void *)(ix + 8), enc_index4(b));
+        /* table indices in the row's order r0 g0 b0 r1 | g1 b1 r2 g2 | b2 r3 g3 b3 */
+        __m128 a[3];
+        soa_to_aos(r, g, b, a);
+        uint32_t ix[12];
+        for (int v = 0; v < 3; v++)
+            _mm_storeu_si128((__m128i *)(void *)(ix + 4 * v), enc_index4(a[v]));
         if (ok != 15)   /* placeholders (the lanes may hold anything, even NaN) */
             for (int i = 0; i < 4; i++)
                 if (!(ok >> i & 1))
-                    ix[i] = ix[4 + i] = ix[8 + i] = 0;
-        for (int i = 0; i < 4; i++) {
-            float d = dr[(x + (uint32_t)i) & 7];
-            o[p + 3 * (size_t)i] = enc_code(enc, ix[i], d);
-            o[p + 3 * (size_t)i + 1] = enc_code(enc, ix[4 + i], d);
-            o[p + 3 * (size_t)i + 2] = enc_code(enc, ix[8 + i], d);
+                    ix[3 * i] = ix[3 * i + 1] = ix[3 * i + 2] = 0;
+        /* enc_code on 12 samples: the table value plus the pixel's
+         * threshold, truncated (values in [0, 256): the packs keep them) */
+        const __m128 *dv = dq[x >> 2 & 1];
+        __m128i cv[3];
+        for (int v = 0; v < 3; v++) {
+            const uint32_t *iv = ix + 4 * v;
+            cv[v] = _mm_cvttps_epi32(_mm_add_ps(_mm_setr_ps(enc[iv[0]], enc[iv[1]], enc[iv[2]], enc[iv[3]]), dv[v]));
         }
+        __m128i bytes = _mm_packus_epi16(_mm_packs_epi32(cv[0], cv[1]), _mm_packs_epi32(cv[2], cv[2]));
+        _mm_storel_epi64((__m128i *)(void *)(o + p), bytes);
+        uint32_t last = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(bytes, 8));
+        memcpy(o + p + 8, &last, 4);
         if (ok == 15)
             continue;
         /* the lanes tm_simd4 left: their codes now, or when the queue runs */

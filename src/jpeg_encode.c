@@ -287,12 +287,14 @@ static uint32_t sample_stride(uint32_t height)
     return GM_MAX(bands / HUFF_MIN_BANDS, 1u);
 }
 
-static boolean discard_empty(j_compress_ptr cinfo)
+/* The sample's destination.  With optimize_coding libjpeg writes nothing
+ * but SOI until the statistics pass is over and the optimal tables are in
+ * cinfo; the first time its small buffer fills, the output pass has begun
+ * and only costs time: leave it (the 2 of huff_from_sample's setjmp). */
+static boolean tables_ready(j_compress_ptr cinfo)
 {
-    enc_dest *d = (enc_dest *)cinfo->dest;
-    d->pub.next_output_byte = d->buf;
-    d->pub.free_in_buffer = d->cap;
-    return TRUE;
+    encode_state *s = (encode_state *)(void *)cinfo;   /* cinfo is its first member */
+    longjmp(s->err.jump, 2);
 }
 
 static void state_free(encode_state *s)
@@ -308,21 +310,27 @@ static gainmap_status huff_from_sample(gainmap_ctx *ctx, const gainmap_image *im
     memset(out, 0, sizeof *out);
     encode_state *s = calloc(1, sizeof *s);
     if (s) {
-        s->dest.cap = 16384;
+        s->dest.cap = 256;   /* below the headers of the output pass */
         s->dest.buf = malloc(s->dest.cap);
     }
     if (!s || !s->dest.buf) {
         free(s);
         return gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory encoding a JPEG");
     }
-    if (setjmp(s->err.jump)) {
+    switch (setjmp(s->err.jump)) {
+    case 0:
+        break;
+    case 2:
+        goto tables;   /* the output pass began: the tables are final */
+    default: {
         gainmap_status st =
             gm_error(ctx, GAINMAP_ERR_CODEC, "JPEG encoding failed (Huffman statistics): %s", s->err.message);
         state_free(s);
         return st;
     }
+    }
     start_state(s, img, quality, subsampling, coding);
-    s->dest.pub.empty_output_buffer = discard_empty;
+    s->dest.pub.empty_output_buffer = tables_ready;
     const uint32_t step = HUFF_BAND * sample_stride(img->height);   /* set after setjmp: not clobbered */
     s->cinfo.image_height = 0;
     for (uint32_t y = 0; y < img->height; y += step)
@@ -338,7 +346,8 @@ static gainmap_status huff_from_sample(gainmap_ctx *ctx, const gainmap_image *im
         for (uint32_t i = 0; i < n;)
             i += jpeg_write_scanlines(&s->cinfo, band + i, n - i);
     }
-    jpeg_finish_compress(&s->cinfo);
+    jpeg_finish_compress(&s->cinfo);   /* returns only if the whole output fits the buffer */
+tables:
     for (int c = 0; c < s->cinfo.num_components; c++) {
         int d = s->cinfo.comp_info[c].dc_tbl_no, a = s->cinfo.comp_info[c].ac_tbl_no;
         if (!out->dc[d].used && s->cinfo.dc_huff_tbl_ptrs[d])

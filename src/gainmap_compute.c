@@ -18,6 +18,9 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if GM_HAVE_AVX2_TARGET
+#include <immintrin.h>
+#endif
 
 /* Histogram for the robust range: 1/256-stop bins over [-20, +20] stops. */
 #define HIST_LO (-20.0)
@@ -597,6 +600,7 @@ typedef struct cm_job {
     int fbins;
     float fbin0, fscale;
     int plain;   /* gm_compute_plain: no SSE2 kernels, no fine table */
+    int avx2;    /* the AVX2 kernels instead of the SSE2 ones (gm_cpu_avx2) */
     gainmap_image *map;
 } cm_job;
 
@@ -872,6 +876,207 @@ static void acc1_init(const cm_job *j, cm_acc1 *acc)
     }
 }
 
+#if GM_HAVE_AVX2_TARGET
+/* AVX2 kernels: pass1_sse2 and pass2_sse2 on 8 gains a vector, 3 vectors a
+ * step.  Every gain goes through the same operations as there (the float
+ * subtraction th[h] - ts[s], the histogram bin of hist_bins4, the fine bin,
+ * its clamp and code), so the histogram, the extremes, the zero flags and
+ * the codes are the SSE2 kernels' (no FMA: target "avx2" does not enable
+ * it).  Lane i of vector k of a step is sample 8k + i: channel (8k + i) % 3
+ * of pixel (8k + i) / 3, the layout of the SSE2 kernels' 8-lane vectors.
+ * The table loads stay scalar: AVX2 gathers (vgatherdps) took 2.5 times as
+ * long as 8 scalar loads on the AMD Zen 5 measured, and are slowed as much
+ * by the Gather Data Sampling fix on Intel's Skylake to Tiger Lake.  The
+ * accumulators stay in plain arrays between rows, so only these functions
+ * hold AVX2 types. */
+typedef struct cm_acc8 {
+    float mn[3][8], mx[3][8];   /* extremes of vector k's lanes */
+    float lo[3][8], hi[3][8];   /* tail filter (see tail_filter), lanes as mn */
+    uint16_t hmin[24];          /* smallest HDR code of sample i of the steps */
+} cm_acc8;
+
+static void acc8_init(const cm_job *j, cm_acc8 *acc)
+{
+    for (int k = 0; k < 3; k++)
+        for (int i = 0; i < 8; i++) {
+            acc->mn[k][i] = INFINITY;
+            acc->mx[k][i] = -INFINITY;
+            acc->lo[k][i] = j->tlo[(8 * k + i) % 3];
+            acc->hi[k][i] = j->thi[(8 * k + i) % 3];
+        }
+    for (int i = 0; i < 24; i++)
+        acc->hmin[i] = UINT16_MAX;
+}
+
+/* t[i[0..3]]: one load and three inserts from memory (_mm_setr_ps or
+ * _mm_insert_ps take 1 to 3 instructions more); the bits as they are */
+GM_TARGET_AVX2 static inline int32_t cm_bits(const float *t, size_t i)
+{
+    int32_t b;
+    memcpy(&b, t + i, sizeof b);
+    return b;
+}
+
+#define CM_LOAD4(t, i)                                                                                 \
+    _mm_castsi128_ps(_mm_insert_epi32(                                                                 \
+        _mm_insert_epi32(_mm_insert_epi32(_mm_cvtsi32_si128(cm_bits(t, (i)[0])), cm_bits(t, (i)[1]), 1), \
+                         cm_bits(t, (i)[2]), 2),                                                       \
+        cm_bits(t, (i)[3]), 3))
+
+/* 8 gains th[h[i]] - ts[s[i]] */
+GM_TARGET_AVX2 static inline __m256 gains8(const float *th, const float *ts, const uint16_t *h, const uint8_t *s)
+{
+    __m256 a = _mm256_set_m128(CM_LOAD4(th, h + 4), CM_LOAD4(th, h));
+    __m256 b = _mm256_set_m128(CM_LOAD4(ts, s + 4), CM_LOAD4(ts, s));
+    return _mm256_sub_ps(a, b);
+}
+
+/* hist_bins4 on 8 gains. */
+GM_TARGET_AVX2 static inline __m256i hist_bins8(__m256 g)
+{
+    __m256 f = _mm256_mul_ps(g, _mm256_set1_ps(256.0f));
+    __m256i t = _mm256_cvttps_epi32(f);
+    __m256 below = _mm256_cmp_ps(f, _mm256_min_ps(_mm256_cvtepi32_ps(t), _mm256_set1_ps(-0x1p-41f)), _CMP_LT_OS);
+    return _mm256_add_epi32(t, _mm256_castps_si256(below));
+}
+
+/* HIST_ZERO + the histogram of lane i of vector k */
+#define CM_HOFF(k, i) (HIST_ZERO + ((8 * (k) + (i)) % 3) * HIST_BINS)
+#define CM_HOFF8(k)                                                                                                  \
+    _mm256_setr_epi32(CM_HOFF(k, 0), CM_HOFF(k, 1), CM_HOFF(k, 2), CM_HOFF(k, 3), CM_HOFF(k, 4), CM_HOFF(k, 5), \
+                      CM_HOFF(k, 6), CM_HOFF(k, 7))
+
+/* count_step on the step's gains g[0..2] (the bins lie in [-HIST_ZERO,
+ * HIST_ZERO], so the SSE2 kernel's 16-bit packing changes none). */
+GM_TARGET_AVX2 static void count_step8(const __m256 *g, uint32_t *hist)
+{
+    const __m256i top = _mm256_set1_epi32(HIST_BINS - 1 - HIST_ZERO);
+    _Alignas(32) uint32_t idx[24];
+    _mm256_store_si256((__m256i *)(void *)idx, _mm256_add_epi32(_mm256_min_epi32(hist_bins8(g[0]), top), CM_HOFF8(0)));
+    _mm256_store_si256((__m256i *)(void *)(idx + 8),
+                       _mm256_add_epi32(_mm256_min_epi32(hist_bins8(g[1]), top), CM_HOFF8(1)));
+    _mm256_store_si256((__m256i *)(void *)(idx + 16),
+                       _mm256_add_epi32(_mm256_min_epi32(hist_bins8(g[2]), top), CM_HOFF8(2)));
+    for (int i = 0; i < 24; i++)
+        hist[idx[i]]++;
+}
+
+/* Vector k of a step: its gains into *g and the extremes; lanes with a gain
+ * below lo or at/above hi are set in the result. */
+GM_TARGET_AVX2 static inline __m256 extremes8x(const float *th, const float *ts, const uint16_t *h, const uint8_t *s,
+                                               __m256 *g, __m256 *mn, __m256 *mx, __m256 lo, __m256 hi)
+{
+    __m256 v = gains8(th, ts, h, s);
+    *g = v;
+    *mn = _mm256_min_ps(*mn, v);
+    *mx = _mm256_max_ps(*mx, v);
+    return _mm256_or_ps(_mm256_cmp_ps(v, lo, _CMP_LT_OS), _mm256_cmp_ps(v, hi, _CMP_NLT_US));
+}
+
+/* pass1_sse2 with AVX2: the same steps counted (a step holds a gain in a
+ * tail here exactly when it does there), so the same histogram. */
+GM_TARGET_AVX2 static void pass1_avx2(const cm_job *j, const uint16_t *hr, const uint8_t *sr, size_t n,
+                                      uint32_t *hist, cm_acc8 *acc)
+{
+    const float *th = j->thdr, *ts = j->tsdr;
+    __m256 mn0 = _mm256_loadu_ps(acc->mn[0]), mn1 = _mm256_loadu_ps(acc->mn[1]), mn2 = _mm256_loadu_ps(acc->mn[2]);
+    __m256 mx0 = _mm256_loadu_ps(acc->mx[0]), mx1 = _mm256_loadu_ps(acc->mx[1]), mx2 = _mm256_loadu_ps(acc->mx[2]);
+    const __m256 lo0 = _mm256_loadu_ps(acc->lo[0]), lo1 = _mm256_loadu_ps(acc->lo[1]),
+                 lo2 = _mm256_loadu_ps(acc->lo[2]);
+    const __m256 hi0 = _mm256_loadu_ps(acc->hi[0]), hi1 = _mm256_loadu_ps(acc->hi[1]),
+                 hi2 = _mm256_loadu_ps(acc->hi[2]);
+    __m256i hm01 = _mm256_loadu_si256((const __m256i *)(const void *)acc->hmin);
+    __m128i hm2 = _mm_loadu_si128((const __m128i *)(const void *)(acc->hmin + 16));
+    for (size_t i = 0; i < n; i += 24) {
+        const uint16_t *h = hr + i;
+        const uint8_t *s = sr + i;
+        __m256 g[3];
+        __m256 tail = extremes8x(th, ts, h, s, &g[0], &mn0, &mx0, lo0, hi0);
+        tail = _mm256_or_ps(tail, extremes8x(th, ts, h + 8, s + 8, &g[1], &mn1, &mx1, lo1, hi1));
+        tail = _mm256_or_ps(tail, extremes8x(th, ts, h + 16, s + 16, &g[2], &mn2, &mx2, lo2, hi2));
+        hm01 = _mm256_min_epu16(hm01, _mm256_loadu_si256((const __m256i *)(const void *)h));
+        hm2 = _mm_min_epu16(hm2, _mm_loadu_si128((const __m128i *)(const void *)(h + 16)));
+        if (_mm256_movemask_ps(tail))
+            count_step8(g, hist);
+    }
+    _mm256_storeu_ps(acc->mn[0], mn0);
+    _mm256_storeu_ps(acc->mn[1], mn1);
+    _mm256_storeu_ps(acc->mn[2], mn2);
+    _mm256_storeu_ps(acc->mx[0], mx0);
+    _mm256_storeu_ps(acc->mx[1], mx1);
+    _mm256_storeu_ps(acc->mx[2], mx2);
+    _mm256_storeu_si256((__m256i *)(void *)acc->hmin, hm01);
+    _mm_storeu_si128((__m128i *)(void *)(acc->hmin + 16), hm2);
+}
+#endif
+
+/* Pass 1's kernel state: the SSE2 or the AVX2 accumulators (j->avx2). */
+typedef struct cm_p1 {
+    cm_acc1 v4;
+#if GM_HAVE_AVX2_TARGET
+    cm_acc8 v8;
+#endif
+    bool ran;   /* the lanes hold samples */
+} cm_p1;
+
+static void p1_init(const cm_job *j, cm_p1 *p)
+{
+    acc1_init(j, &p->v4);
+#if GM_HAVE_AVX2_TARGET
+    if (j->avx2)
+        acc8_init(j, &p->v8);
+#endif
+    p->ran = false;
+}
+
+/* pass1_sse2 or pass1_avx2 over the first n samples (a multiple of 24). */
+static void p1_run(const cm_job *j, const uint16_t *hr, const uint8_t *sr, size_t n, uint32_t *hist, cm_p1 *p)
+{
+    if (n == 0)
+        return;
+    p->ran = true;
+#if GM_HAVE_AVX2_TARGET
+    if (j->avx2) {
+        pass1_avx2(j, hr, sr, n, hist, &p->v8);
+        return;
+    }
+#endif
+    pass1_sse2(j, hr, sr, n, hist, &p->v4);
+}
+
+/* The kernel's lanes back to channels (the order of min/max does not
+ * matter: only the sign of a zero could differ, and -0 and +0 give the
+ * same metadata). */
+static void p1_fold(const cm_job *j, const cm_p1 *p, float *vmin, float *vmax, uint32_t *zero)
+{
+    if (!p->ran)
+        return;
+#if GM_HAVE_AVX2_TARGET
+    if (j->avx2) {
+        for (int i = 0; i < 24; i++) {
+            int c = i % 3;
+            vmin[c] = GM_MIN(vmin[c], p->v8.mn[i / 8][i % 8]);
+            vmax[c] = GM_MAX(vmax[c], p->v8.mx[i / 8][i % 8]);
+            zero[c] |= p->v8.hmin[i] < j->hpos;
+        }
+        return;
+    }
+#endif
+    for (int m = 0; m < 3; m++) {
+        float mn[4], mx[4];
+        uint16_t hm[8];
+        _mm_storeu_ps(mn, p->v4.mn[m]);
+        _mm_storeu_ps(mx, p->v4.mx[m]);
+        _mm_storeu_si128((__m128i *)(void *)hm, _mm_xor_si128(p->v4.hmin[m], _mm_set1_epi16(INT16_MIN)));
+        for (int i = 0; i < 4; i++) {
+            vmin[(4 * m + i) % 3] = GM_MIN(vmin[(4 * m + i) % 3], mn[i]);
+            vmax[(4 * m + i) % 3] = GM_MAX(vmax[(4 * m + i) % 3], mx[i]);
+        }
+        for (int i = 0; i < 8; i++)
+            zero[(8 * m + i) % 3] |= hm[i] < j->hpos;
+    }
+}
+
 /* Rows of the tail filter's pre-pass: every TAIL_ROWS-th. */
 #define TAIL_ROWS 64
 
@@ -897,12 +1102,12 @@ static gainmap_status tail_filter(gainmap_ctx *ctx, cm_job *j)
     uint32_t *hist = gm_calloc(ctx, (size_t)3 * HIST_BINS, sizeof *hist);
     if (!hist)
         return GAINMAP_ERR_NOMEM;
-    cm_acc1 acc;
-    acc1_init(j, &acc);   /* no filter yet: every step counted */
+    cm_p1 acc;
+    p1_init(j, &acc);   /* no filter yet: every step counted */
     for (uint32_t y = 0; y < j->a.h; y += TAIL_ROWS) {
         const uint8_t *srow = (const uint8_t *)s->data + (size_t)y * s->stride;
         const uint16_t *hrow = (const uint16_t *)(const void *)((const uint8_t *)h->data + (size_t)y * h->stride);
-        pass1_sse2(j, hrow, srow, (size_t)(j->a.w & ~7u) * 3, hist, &acc);
+        p1_run(j, hrow, srow, (size_t)(j->a.w & ~7u) * 3, hist, &acc);
     }
     uint64_t need = tail_count((uint64_t)j->a.mw * j->a.mh) + 1;
     for (int c = 0; c < 3; c++) {
@@ -977,6 +1182,64 @@ static void pass2_sse2(const cm_job *j, const uint16_t *hr, const uint8_t *sr, s
         _mm_storel_epi64((__m128i *)(void *)(out + i + 16), _mm_packus_epi16(hi, hi));
     }
 }
+
+#if GM_HAVE_AVX2_TARGET
+/* entries i0 and i1 of tab: thr0, code0, thr1, code1 */
+#define CM_ENT2(tab, i0, i1)                                                                             \
+    _mm_castpd_ps(_mm_loadh_pd(_mm_castsi128_pd(_mm_loadl_epi64((const __m128i *)(const void *)((tab) + (i0)))), \
+                               (const double *)(const void *)((tab) + (i1))))
+
+/* fine_codes4 on 8 gains. */
+GM_TARGET_AVX2 static inline __m256i fine_codes8(const cm_qent *tab, const uint32_t *idx, __m256 v)
+{
+    __m256 a = _mm256_set_m128(CM_ENT2(tab, idx[4], idx[5]), CM_ENT2(tab, idx[0], idx[1]));
+    __m256 b = _mm256_set_m128(CM_ENT2(tab, idx[6], idx[7]), CM_ENT2(tab, idx[2], idx[3]));
+    __m256 thr = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    __m256i code = _mm256_castps_si256(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    return _mm256_add_epi32(code, _mm256_castps_si256(_mm256_cmp_ps(v, thr, _CMP_LT_OS)));
+}
+
+/* The fine bins of 8 gains plus the lanes' table offsets.  Clamping the
+ * 32-bit bin to [0, top] gives what the SSE2 kernel's saturating pack to
+ * 16 bits and clamp give. */
+GM_TARGET_AVX2 static inline __m256i fine_bins8(__m256 g, __m256 bin0, __m256 scale, __m256i top, __m256i off)
+{
+    __m256i bin = _mm256_cvttps_epi32(_mm256_mul_ps(_mm256_sub_ps(g, bin0), scale));
+    return _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(bin, _mm256_setzero_si256()), top), off);
+}
+
+/* pass2_sse2 with AVX2 (same arguments). */
+GM_TARGET_AVX2 static void pass2_avx2(const cm_job *j, const uint16_t *hr, const uint8_t *sr, size_t n,
+                                      const cm_qent *tab, int dither, uint8_t *out)
+{
+    const float *th = j->thdr, *ts = j->tsdr;
+    const __m256 bin0 = _mm256_set1_ps(j->fbin0), scale = _mm256_set1_ps(j->fscale);
+    const __m256i top = _mm256_set1_epi32(j->fbins - 1);
+    /* packs/packus leave the bytes of vector k in dwords k and k + 4 */
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    __m256i off[3];   /* the lane's bias table: pixel (8k + i) / 3 of the step */
+    for (int k = 0; k < 3; k++) {
+        int32_t o[8];
+        for (int i = 0; i < 8; i++)
+            o[i] = dither ? (8 * k + i) / 3 * j->fbins : 0;
+        off[k] = _mm256_loadu_si256((const __m256i *)(const void *)o);
+    }
+    _Alignas(32) uint32_t idx[24];
+    for (size_t i = 0; i < n; i += 24) {
+        const uint16_t *h = hr + i;
+        const uint8_t *s = sr + i;
+        __m256 g0 = gains8(th, ts, h, s), g1 = gains8(th, ts, h + 8, s + 8), g2 = gains8(th, ts, h + 16, s + 16);
+        _mm256_store_si256((__m256i *)(void *)idx, fine_bins8(g0, bin0, scale, top, off[0]));
+        _mm256_store_si256((__m256i *)(void *)(idx + 8), fine_bins8(g1, bin0, scale, top, off[1]));
+        _mm256_store_si256((__m256i *)(void *)(idx + 16), fine_bins8(g2, bin0, scale, top, off[2]));
+        __m256i c0 = fine_codes8(tab, idx, g0), c1 = fine_codes8(tab, idx + 8, g1), c2 = fine_codes8(tab, idx + 16, g2);
+        __m256i b = _mm256_packus_epi16(_mm256_packs_epi32(c0, c1), _mm256_packs_epi32(c2, c2));
+        b = _mm256_permutevar8x32_epi32(b, order);
+        _mm_storeu_si128((__m128i *)(void *)(out + i), _mm256_castsi256_si128(b));
+        _mm_storel_epi64((__m128i *)(void *)(out + i + 16), _mm256_extracti128_si256(b, 1));
+    }
+}
+#endif   /* GM_HAVE_AVX2_TARGET */
 #endif
 
 /* Direct tables at full map size: gains straight from the samples, with
@@ -993,9 +1256,8 @@ static void direct_pass1(cm_job *j, int wk, uint32_t y0, uint32_t y1)
     uint32_t zero[3] = {0, 0, 0};
 #ifdef __SSE2__
     const size_t nfast = j->plain ? 0 : (size_t)(w & ~7u) * 3;
-    bool ran = false;   /* the kernel's lanes hold samples */
-    cm_acc1 acc;
-    acc1_init(j, &acc);
+    cm_p1 acc;
+    p1_init(j, &acc);
 #endif
     for (uint32_t y = y0; y < y1; y++) {
         const uint8_t *srow = (const uint8_t *)s->data + (size_t)y * s->stride;
@@ -1005,9 +1267,8 @@ static void direct_pass1(cm_job *j, int wk, uint32_t y0, uint32_t y1)
             /* the usual layout, channels unrolled */
             size_t i = 0;
 #ifdef __SSE2__
-            pass1_sse2(j, h16row, srow, nfast, hist, &acc);
+            p1_run(j, h16row, srow, nfast, hist, &acc);
             i = nfast;
-            ran = nfast > 0;
 #endif
             for (; i < (size_t)w * 3; i += 3) {
                 uint32_t h0 = h16row[i], h1 = h16row[i + 1], h2 = h16row[i + 2];
@@ -1044,22 +1305,7 @@ static void direct_pass1(cm_job *j, int wk, uint32_t y0, uint32_t y1)
             }
     }
 #ifdef __SSE2__
-    /* the kernel's lanes back to channels (the order of min/max does not
-     * matter: only the sign of a zero could differ, and -0 and +0 give the
-     * same metadata) */
-    for (int m = 0; m < 3 && ran; m++) {
-        float mn[4], mx[4];
-        uint16_t hm[8];
-        _mm_storeu_ps(mn, acc.mn[m]);
-        _mm_storeu_ps(mx, acc.mx[m]);
-        _mm_storeu_si128((__m128i *)(void *)hm, _mm_xor_si128(acc.hmin[m], _mm_set1_epi16(INT16_MIN)));
-        for (int i = 0; i < 4; i++) {
-            vmin[(4 * m + i) % 3] = GM_MIN(vmin[(4 * m + i) % 3], mn[i]);
-            vmax[(4 * m + i) % 3] = GM_MAX(vmax[(4 * m + i) % 3], mx[i]);
-        }
-        for (int i = 0; i < 8; i++)
-            zero[(8 * m + i) % 3] |= hm[i] < hp0;
-    }
+    p1_fold(j, &acc, vmin, vmax, zero);
 #endif
     for (int c = 0; c < 3; c++) {
         j->vmin[wk][c] = GM_MIN(j->vmin[wk][c], (double)vmin[c]);
@@ -1087,7 +1333,13 @@ static void direct_pass2(cm_job *j, uint32_t y0, uint32_t y1)
 #ifdef __SSE2__
             if (j->fine) {
                 i = (size_t)(w & ~7u) * 3;
-                pass2_sse2(j, h16row, srow, i, j->fine + brow * (size_t)j->fbins, dither, out);
+                const cm_qent *tab = j->fine + brow * (size_t)j->fbins;
+#if GM_HAVE_AVX2_TARGET
+                if (j->avx2)
+                    pass2_avx2(j, h16row, srow, i, tab, dither, out);
+                else
+#endif
+                    pass2_sse2(j, h16row, srow, i, tab, dither, out);
             }
 #endif
             for (; i < (size_t)w * 3; i += 3) {
@@ -1374,7 +1626,7 @@ static gainmap_status direct_tables(gainmap_ctx *ctx, cm_job *j)
  * at a time (gm_compute_plain, for the tests). */
 static gainmap_status compute(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
                               const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta, int plain,
-                              gainmap_image *give)
+                              gainmap_image *give, gm_compute_stats *stats)
 {
     gainmap_encode_options defaults;
     if (!opts) {
@@ -1390,6 +1642,7 @@ static gainmap_status compute(gainmap_ctx *ctx, const gainmap_image *sdr, const 
     j.sdr = sdr;
     j.hdr = hdr;
     j.plain = plain;
+    j.avx2 = !plain && gm_cpu_avx2();
     j.koff = (float)j.a.k;
     uint32_t mh = j.a.mh;
     size_t nc = (size_t)j.a.nc, n = (size_t)j.a.mw * nc, w = j.a.w;
@@ -1461,6 +1714,15 @@ static gainmap_status compute(gainmap_ctx *ctx, const gainmap_image *sdr, const 
             j.anyzero[0][c] |= j.anyzero[i][c];
         }
     }
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        for (size_t c = 0; c < nc; c++) {
+            memcpy(stats->hist[c], j.hist[0] + c * HIST_BINS, HIST_BINS * sizeof(uint32_t));
+            stats->vmin[c] = j.vmin[0][c];
+            stats->vmax[c] = j.vmax[0][c];
+            stats->anyzero[c] = j.anyzero[0][c];
+        }
+    }
     cm_quant q;
     build_meta(opts, (int)nc, j.hist[0], (uint64_t)j.a.mw * mh, j.vmin[0], j.vmax[0], j.anyzero[0], meta, &q);
 
@@ -1521,13 +1783,13 @@ done:
 gainmap_status gainmap_compute(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
                                const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta)
 {
-    return compute(ctx, sdr, hdr, opts, map, meta, 0, NULL);
+    return compute(ctx, sdr, hdr, opts, map, meta, 0, NULL, NULL);
 }
 
 gainmap_status gm_compute_over_base(gainmap_ctx *ctx, gainmap_image *sdr, const gainmap_image *hdr,
                                     const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta)
 {
-    gainmap_status st = compute(ctx, sdr, hdr, opts, map, meta, 0, sdr);
+    gainmap_status st = compute(ctx, sdr, hdr, opts, map, meta, 0, sdr, NULL);
     free(sdr->data);
     sdr->data = NULL;
     return st;
@@ -1549,5 +1811,13 @@ int gm_compute_hist_bin(float v)
 gainmap_status gm_compute_plain(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
                                 const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta)
 {
-    return compute(ctx, sdr, hdr, opts, map, meta, 1, NULL);
+    return compute(ctx, sdr, hdr, opts, map, meta, 1, NULL, NULL);
+}
+
+gainmap_status gm_compute_with_stats(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
+                                     const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta,
+                                     gm_compute_stats *stats)
+{
+    _Static_assert(sizeof stats->hist[0] == HIST_BINS * sizeof(uint32_t), "histogram size");
+    return compute(ctx, sdr, hdr, opts, map, meta, 0, NULL, stats);
 }

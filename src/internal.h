@@ -259,6 +259,18 @@ gainmap_status gm_compute_over_base(gainmap_ctx *ctx, gainmap_image *sdr, const 
                                     const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta);
 int gm_compute_hist_bin(float v);   /* pass 1's histogram bin of gain v in [-20, 20] */
 float gm_fast_log2f(float x);
+/* gainmap_compute with pass 1's totals (tests: the SSE2 and AVX2 kernels
+ * must agree on them): per map channel the histogram of 1/256-stop bins
+ * over [-20, 20] as counted (the fast path counts only the steps its tail
+ * filter needs), the extremes and whether any HDR sample is <= 0. */
+typedef struct gm_compute_stats {
+    uint32_t hist[3][40 * 256];
+    double vmin[3], vmax[3];
+    int anyzero[3];
+} gm_compute_stats;
+gainmap_status gm_compute_with_stats(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
+                                     const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta,
+                                     gm_compute_stats *stats);
 /* encode.c: the whole encoder with per-stage timings (seconds) for bench/. */
 typedef struct gm_encode_stats {
     double tonemap, gainmap, jpeg, assemble;

@@ -1722,6 +1722,7 @@ static gainmap_status compute(gainmap_ctx *ctx, const gainmap_image *sdr, const 
             stats->vmax[c] = j.vmax[0][c];
             stats->anyzero[c] = j.anyzero[0][c];
         }
+        stats->avx2 = j.avx2;
     }
     cm_quant q;
     build_meta(opts, (int)nc, j.hist[0], (uint64_t)j.a.mw * mh, j.vmin[0], j.vmax[0], j.anyzero[0], meta, &q);

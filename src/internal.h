@@ -267,6 +267,7 @@ typedef struct gm_compute_stats {
     uint32_t hist[3][40 * 256];
     double vmin[3], vmax[3];
     int anyzero[3];
+    int avx2;   /* the job chose the AVX2 kernels */
 } gm_compute_stats;
 gainmap_status gm_compute_with_stats(gainmap_ctx *ctx, const gainmap_image *sdr, const gainmap_image *hdr,
                                      const gainmap_encode_options *opts, gainmap_image *map, gainmap_metadata *meta,

@@ -97,6 +97,7 @@ static void one(const char *what, uint32_t w, uint32_t h, int kind, int zeros, i
         gm_cpu_avx2_disable(v == 0);
         CHECK(gm_cpu_avx2() == (v == 1));
         CHECK_INT(gm_compute_with_stats(NULL, &sdr, &hdr, &o, &r[v].map, &r[v].meta, &r[v].st), GAINMAP_OK);
+        CHECK_INT(r[v].st.avx2, v);   /* the job took the kernels asked for */
     }
     gm_cpu_avx2_disable(false);
     CHECK_MSG(memcmp(&r[0].meta, &r[1].meta, sizeof r[0].meta) == 0,

@@ -15,6 +15,9 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#if GM_HAVE_AVX2_TARGET
+#include <immintrin.h>
+#endif
 
 #define CURVE_N 4096         /* curve table entries over log2 luminance */
 #define CURVE_LO (-24.0)     /* log2 of the smallest tabulated luminance */
@@ -1263,12 +1266,6 @@ static inline __m128i enc_index4(__m128 v)
     return _mm_cvttps_epi32(_mm_add_ps(_mm_mul_ps(_mm_sqrt_ps(v), _mm_set1_ps((float)(ENC_N - 1))), _mm_set1_ps(0.5f)));
 }
 
-/* Row y of a 3-channel U8/U16 master through table, tone map and encoding
- * in one pass, four pixels at a time (issue 8): the samples go straight
- * from the input table into R, G and B registers, and the results of
- * tm_simd4 straight to table indices, with no float row in between.
- * Pixels tm_simd4 leaves, and the last width % 4, go through
- * tonemap_pixel: the bytes are those of the row-by-row path. */
 /* Run the queue of an 8-bit row: pixel pos at o + 3 pos. */
 static void queue_to_codes(const gm_tonemap_state *s, gamut_queue *q, const float *enc, const float dr[8], uint8_t *o)
 {
@@ -1280,7 +1277,228 @@ static void queue_to_codes(const gm_tonemap_state *s, gamut_queue *q, const floa
     q->n = 0;
 }
 
-static void tm_row_fused(const tm_job *j, uint32_t y, const tm_simd *k, const float dr[8])
+/* One row of the fused path (below) and where it stands. */
+typedef struct tm_fused_row {
+    const gm_tonemap_state *s;
+    const float *t, *enc, *dr;
+    const uint8_t *src;        /* the row's samples: U8 */
+    const uint16_t *s16;       /* or U16 */
+    bool u16;
+    uint8_t *o;                /* the row's codes */
+    gamut_queue q;
+} tm_fused_row;
+
+/* Pixel x through tonemap_pixel: its codes now, or when the queue runs. */
+static void fused_pixel(tm_fused_row *f, uint32_t x)
+{
+    float in[3], out[3];
+    size_t p = 3 * (size_t)x;
+    for (int c = 0; c < 3; c++)
+        in[c] = f->t[f->u16 ? f->s16[p + (size_t)c] : f->src[p + (size_t)c]];
+    if (tonemap_pixel_fast(f->s, in, out, &f->q, x)) {
+        if (f->q.n == 4)
+            queue_to_codes(f->s, &f->q, f->enc, f->dr, f->o);
+        return;
+    }
+    for (int c = 0; c < 3; c++)
+        f->o[p + (size_t)c] = enc_code(f->enc, enc_index(out[c]), f->dr[x & 7]);
+}
+
+#if GM_HAVE_AVX2_TARGET
+/* tm_simd4 and the code step of tm_row_fused eight pixels at a time with
+ * AVX2 (issue 8): the same float and double operations in the same order
+ * (no FMA), so the bytes are the SSE2 path's on every machine.
+ *  - The samples come in with plain loads that stay inside the group's 24
+ *    samples, and byte shuffles split them into R, G and B.  (Gathers at
+ *    odd offsets were slower than the whole SSE2 loop on AMD Zen 5.)
+ *  - The input table, the ratio pairs (entry, difference: one 64-bit
+ *    element each) and the encoding table are gathered, eight lanes at a
+ *    time.
+ *  - The lanes stay in pixel order (R, G and B in separate registers), so
+ *    pixel x + i (x % 8 = 0) adds threshold dr[i] to each channel; the
+ *    codes are packed to R G B 0 per pixel, then to 24 bytes.
+ *  - The ok mask is tm_simd4's, tested in another order: the table range
+ *    in float first (it keeps the ratio gathers inside the table; lanes
+ *    outside it read entry 0), the luminance in double, then the cube.
+ *    Lanes outside it get placeholder codes (index 0) and then go through
+ *    fused_pixel, in x order, after their group's codes are stored.
+ *  - A row goes in chunks of up to 8 groups, in three passes (samples to
+ *    linear, linear to table indices, indices to codes): each group is a
+ *    chain of three dependent table lookups, and a pass over several
+ *    groups keeps the lookups of several of them in flight (issued one
+ *    group after the other, the loop was no faster than SSE2's).
+ * Returns where the row's rest starts (a multiple of 8). */
+GM_TARGET_AVX2 static inline __m256 avx2_join_mask(__m256d lo, __m256d hi)
+{
+    /* {lo0 lo1 hi0 hi1 | lo2 lo3 hi2 hi3} as 64-bit pairs, then in order */
+    __m256 t = _mm256_shuffle_ps(_mm256_castpd_ps(lo), _mm256_castpd_ps(hi), _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(t), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+GM_TARGET_AVX2 static inline __m256d avx2_lo_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+GM_TARGET_AVX2 static inline __m256d avx2_hi_pd(__m256 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+
+/* tm_simd's double constants */
+typedef struct avx2_lum_k {
+    __m256d w[3], ylo, P, y2lo, y2hi;
+} avx2_lum_k;
+
+GM_TARGET_AVX2 static inline __m256d avx2_lum(const avx2_lum_k *k, __m256d r, __m256d g, __m256d b)
+{
+    __m256d rg = _mm256_add_pd(_mm256_mul_pd(k->w[0], r), _mm256_mul_pd(k->w[1], g));
+    return _mm256_add_pd(rg, _mm256_mul_pd(k->w[2], b));
+}
+
+/* ylo < y < P and y2lo < y2 < y2hi */
+GM_TARGET_AVX2 static inline __m256d avx2_lum_ok(const avx2_lum_k *k, __m256d y, __m256d y2)
+{
+    __m256d a = _mm256_and_pd(_mm256_cmp_pd(y, k->ylo, _CMP_GT_OQ), _mm256_cmp_pd(y, k->P, _CMP_LT_OQ));
+    __m256d b = _mm256_and_pd(_mm256_cmp_pd(y2, k->y2lo, _CMP_GT_OQ), _mm256_cmp_pd(y2, k->y2hi, _CMP_LT_OQ));
+    return _mm256_and_pd(a, b);
+}
+
+/* the rt pairs (entry, difference) of the four indices in the low half */
+GM_TARGET_AVX2 static inline __m256 avx2_pairs(const float *rt, __m256i idx)
+{
+    return _mm256_castpd_ps(_mm256_i32gather_pd((const double *)(const void *)rt, _mm256_castsi256_si128(idx), 8));
+}
+
+/* enc_index in eight lanes */
+GM_TARGET_AVX2 static inline __m256i avx2_enc_index(__m256 v)
+{
+    return _mm256_cvttps_epi32(
+        _mm256_add_ps(_mm256_mul_ps(_mm256_sqrt_ps(v), _mm256_set1_ps((float)(ENC_N - 1))), _mm256_set1_ps(0.5f)));
+}
+
+GM_TARGET_AVX2 static uint32_t tm_row_avx2(tm_fused_row *f, uint32_t w)
+{
+    const gm_tonemap_state *s = f->s;
+    const float *t = f->t, *enc = f->enc;
+    const avx2_lum_k lk = {{_mm256_set1_pd(s->w_src[0]), _mm256_set1_pd(s->w_src[1]), _mm256_set1_pd(s->w_src[2])},
+                          _mm256_set1_pd(1e-12), _mm256_set1_pd(s->P), _mm256_set1_pd(1e-9 * (1.0 + 1e-12)),
+                          _mm256_set1_pd(1.0 - 1e-12)};
+    const __m256 rt_lo = _mm256_set1_ps(s->rt_lo), rt_top = _mm256_set1_ps(s->rt_top),
+                 fscale = _mm256_set1_ps(1.0f / (float)(1u << RT_SHIFT)), one = _mm256_set1_ps(1.0f),
+                 d8 = _mm256_loadu_ps(f->dr);
+    const __m256i base = _mm256_set1_epi32((int)RT_BASE), fmask = _mm256_set1_epi32((int)((1u << RT_SHIFT) - 1));
+    /* U16: a = samples 0-7 | 12-19 of the group, c = samples 4-11 | 16-23
+     * (pixels 0-3 and 4-7 alike); R = r0 r1 r2 from a | r3 from c,
+     * G = g0 g1 | g2 g3, B = b0 b1 | b2 b3.  S(i): sample i of the half
+     * to a 32-bit lane, -1: none */
+#define S(i) (i) < 0 ? -1 : 2 * (i), (i) < 0 ? -1 : 2 * (i) + 1, -1, -1
+#define W16(a, b, c, d) _mm256_setr_epi8(S(a), S(b), S(c), S(d), S(a), S(b), S(c), S(d))
+    const __m256i w_r[2] = {W16(0, 3, 6, -1), W16(-1, -1, -1, 5)}, w_g[2] = {W16(1, 4, -1, -1), W16(-1, -1, 3, 6)},
+                  w_b[2] = {W16(2, 5, -1, -1), W16(-1, -1, 4, 7)};
+#undef W16
+#undef S
+    /* U8: pixels 0-3 from bytes 0-11 of the low half, 4-7 from bytes 4-15
+     * of the high half (bytes 8-23 of the group) */
+#define W8(a, b)                                                                                                       \
+    _mm256_setr_epi8(a, -1, -1, -1, a + 3, -1, -1, -1, a + 6, -1, -1, -1, a + 9, -1, -1, -1, b, -1, -1, -1, b + 3, -1, \
+                     -1, -1, b + 6, -1, -1, -1, b + 9, -1, -1, -1)
+    const __m256i sh_r = W8(0, 4), sh_g = W8(1, 5), sh_b = W8(2, 6);
+#undef W8
+    /* R G B 0 per pixel -> 12 bytes per half, then 24 in a row */
+    const __m256i pack = _mm256_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1, 0, 1, 2, 4, 5, 6, 8,
+                                          9, 10, 12, 13, 14, -1, -1, -1, -1),
+                  perm = _mm256_setr_epi32(0, 1, 2, 4, 5, 6, 7, 7);
+    enum { CHUNK = 8 };
+    __m256 rgb[CHUNK][3];
+    __m256i ei[CHUNK][3];
+    unsigned okb[CHUNK];
+    uint32_t x = 0;
+    while (x + 8 <= w) {
+        uint32_t n = GM_MIN((w - x) / 8, (uint32_t)CHUNK);
+        for (uint32_t k = 0; k < n; k++) {
+            size_t p = 3 * (size_t)(x + 8 * k);
+            __m256i ir, ig, ib;
+            if (f->u16) {
+                const uint16_t *g16 = f->s16 + p;
+                __m256i a = _mm256_inserti128_si256(
+                    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)g16)),
+                    _mm_loadu_si128((const __m128i *)(const void *)(g16 + 12)), 1);
+                __m256i c = _mm256_inserti128_si256(
+                    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(g16 + 4))),
+                    _mm_loadu_si128((const __m128i *)(const void *)(g16 + 16)), 1);
+                ir = _mm256_or_si256(_mm256_shuffle_epi8(a, w_r[0]), _mm256_shuffle_epi8(c, w_r[1]));
+                ig = _mm256_or_si256(_mm256_shuffle_epi8(a, w_g[0]), _mm256_shuffle_epi8(c, w_g[1]));
+                ib = _mm256_or_si256(_mm256_shuffle_epi8(a, w_b[0]), _mm256_shuffle_epi8(c, w_b[1]));
+            } else {
+                __m256i v = _mm256_inserti128_si256(
+                    _mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(const void *)(f->src + p))),
+                    _mm_loadu_si128((const __m128i *)(const void *)(f->src + p + 8)), 1);
+                ir = _mm256_shuffle_epi8(v, sh_r);
+                ig = _mm256_shuffle_epi8(v, sh_g);
+                ib = _mm256_shuffle_epi8(v, sh_b);
+            }
+            rgb[k][0] = _mm256_i32gather_ps(t, ir, 4);
+            rgb[k][1] = _mm256_i32gather_ps(t, ig, 4);
+            rgb[k][2] = _mm256_i32gather_ps(t, ib, 4);
+        }
+        for (uint32_t k = 0; k < n; k++) {
+            __m256 r = rgb[k][0], g = rgb[k][1], b = rgb[k][2];
+            /* y = w0 r + w1 g + w2 b in double, in that order */
+            __m256d yl = avx2_lum(&lk, avx2_lo_pd(r), avx2_lo_pd(g), avx2_lo_pd(b));
+            __m256d yh = avx2_lum(&lk, avx2_hi_pd(r), avx2_hi_pd(g), avx2_hi_pd(b));
+            __m256 xf = _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(yl)), _mm256_cvtpd_ps(yh), 1);
+            __m256 ok = _mm256_and_ps(_mm256_cmp_ps(xf, rt_lo, _CMP_GT_OQ), _mm256_cmp_ps(xf, rt_top, _CMP_LT_OQ));
+            __m256i u = _mm256_castps_si256(xf);
+            __m256i idx = _mm256_sub_epi32(_mm256_srli_epi32(u, RT_SHIFT), base);
+            idx = _mm256_and_si256(idx, _mm256_castps_si256(ok));
+            __m256 fr = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_and_si256(u, fmask)), fscale);
+            /* the pairs of lanes 0 1 4 5 and 2 3 6 7, one 64-bit element each:
+             * {a0 d0 a1 d1 | a4 d4 a5 d5} and {a2 d2 a3 d3 | a6 d6 a7 d7} */
+            __m256 p0 = avx2_pairs(s->rt, _mm256_permute4x64_epi64(idx, _MM_SHUFFLE(3, 1, 2, 0)));
+            __m256 p1 = avx2_pairs(s->rt, _mm256_permute4x64_epi64(idx, _MM_SHUFFLE(2, 0, 3, 1)));
+            __m256 ratio = _mm256_add_ps(_mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(2, 0, 2, 0)),
+                                         _mm256_mul_ps(fr, _mm256_shuffle_ps(p0, p1, _MM_SHUFFLE(3, 1, 3, 1))));
+            r = _mm256_mul_ps(r, ratio);
+            g = _mm256_mul_ps(g, ratio);
+            b = _mm256_mul_ps(b, ratio);
+            /* y > 1e-12, y < P, and gamut_map's 1e-9 < y2 < 1 with the margin */
+            __m256d okl = avx2_lum_ok(&lk, yl, _mm256_mul_pd(yl, avx2_lo_pd(ratio)));
+            __m256d okh = avx2_lum_ok(&lk, yh, _mm256_mul_pd(yh, avx2_hi_pd(ratio)));
+            ok = _mm256_and_ps(ok, avx2_join_mask(okl, okh));
+            /* inside the cube: the largest <= 1, no sign bit set */
+            ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_max_ps(r, _mm256_max_ps(g, b)), one, _CMP_LE_OQ));
+            __m256i neg = _mm256_srai_epi32(_mm256_castps_si256(_mm256_or_ps(r, _mm256_or_ps(g, b))), 31);
+            __m256i okm = _mm256_andnot_si256(neg, _mm256_castps_si256(ok));
+            /* table indices (enc_index4; the other lanes may hold anything,
+             * even NaN: index 0) */
+            __m256i er = _mm256_and_si256(avx2_enc_index(r), okm);
+            __m256i eg = _mm256_and_si256(avx2_enc_index(g), okm);
+            __m256i eb = _mm256_and_si256(avx2_enc_index(b), okm);
+            ei[k][0] = er;
+            ei[k][1] = eg;
+            ei[k][2] = eb;
+            okb[k] = ~(unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(okm)) & 0xFFu;
+        }
+        for (uint32_t k = 0; k < n; k++) {
+            size_t p = 3 * (size_t)(x + 8 * k);
+            __m256i cr = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_i32gather_ps(enc, ei[k][0], 4), d8));
+            __m256i cg = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_i32gather_ps(enc, ei[k][1], 4), d8));
+            __m256i cb = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_i32gather_ps(enc, ei[k][2], 4), d8));
+            __m256i px = _mm256_or_si256(_mm256_or_si256(cr, _mm256_slli_epi32(cg, 8)), _mm256_slli_epi32(cb, 16));
+            px = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(px, pack), perm);
+            _mm_storeu_si128((__m128i *)(void *)(f->o + p), _mm256_castsi256_si128(px));
+            _mm_storel_epi64((__m128i *)(void *)(f->o + p + 16), _mm256_extracti128_si256(px, 1));
+            for (unsigned rest = okb[k]; rest; rest &= rest - 1)
+                fused_pixel(f, x + 8 * k + (uint32_t)__builtin_ctz(rest));
+        }
+        x += 8 * n;
+    }
+    return x;
+}
+#endif
+
+/* Row y of a 3-channel U8/U16 master through table, tone map and encoding
+ * in one pass, four pixels at a time (issue 8; eight with AVX2, see
+ * tm_row_avx2): the samples go straight from the input table into R, G and
+ * B registers, and the results of tm_simd4 straight to table indices, with
+ * no float row in between.  Pixels tm_simd4 leaves, and the last width % 4,
+ * go through tonemap_pixel (fused_pixel), in x order: the bytes are those
+ * of the row-by-row path. */
+static void tm_row_fused(const tm_job *j, uint32_t y, const tm_simd *k, const float dr[8], bool avx2)
 {
     const gm_tonemap_state *s = j->s;
     const float *t = s->in_table, *enc = j->enc;
@@ -1289,7 +1507,13 @@ static void tm_row_fused(const tm_job *j, uint32_t y, const tm_simd *k, const fl
     bool u16 = j->hdr->type == GAINMAP_PIXEL_U16;
     uint8_t *o = (uint8_t *)j->sdr->data + (size_t)y * j->sdr->stride;
     uint32_t w = j->hdr->width, x = 0;
-    gamut_queue q = {0};
+    tm_fused_row f = {s, t, enc, dr, src, s16, u16, o, {0}};
+#if GM_HAVE_AVX2_TARGET
+    if (avx2)
+        x = tm_row_avx2(&f, w);
+#else
+    (void)avx2;
+#endif
     /* the thresholds of pixels x..x+3 in the row's sample order, for x % 8
      * = 0 and 4 */
     __m128 dq[2][3];
@@ -1335,40 +1559,15 @@ static void tm_row_fused(const tm_job *j, uint32_t y, const tm_simd *k, const fl
         _mm_storel_epi64((__m128i *)(void *)(o + p), bytes);
         uint32_t last = (uint32_t)_mm_cvtsi128_si32(_mm_srli_si128(bytes, 8));
         memcpy(o + p + 8, &last, 4);
-        if (ok == 15)
-            continue;
-        /* the lanes tm_simd4 left: their codes now, or when the queue runs */
-        for (int i = 0; i < 4; i++) {
-            if (ok >> i & 1)
-                continue;
-            float in[3], out[3];
-            size_t pi = p + 3 * (size_t)i;
-            for (int c = 0; c < 3; c++)
-                in[c] = t[u16 ? s16[pi + (size_t)c] : src[pi + (size_t)c]];
-            if (tonemap_pixel_fast(s, in, out, &q, x + (uint32_t)i)) {
-                if (q.n == 4)
-                    queue_to_codes(s, &q, enc, dr, o);
-                continue;
-            }
-            for (int c = 0; c < 3; c++)
-                o[pi + (size_t)c] = enc_code(enc, enc_index(out[c]), dr[(x + (uint32_t)i) & 7]);
-        }
+        /* the lanes tm_simd4 left */
+        for (int i = 0; ok != 15 && i < 4; i++)
+            if (!(ok >> i & 1))
+                fused_pixel(&f, x + (uint32_t)i);
     }
-    for (; x < w; x++) {
-        size_t p = 3 * (size_t)x;
-        float in[3], out[3];
-        for (int c = 0; c < 3; c++)
-            in[c] = t[u16 ? s16[p + (size_t)c] : src[p + (size_t)c]];
-        if (tonemap_pixel_fast(s, in, out, &q, x)) {
-            if (q.n == 4)
-                queue_to_codes(s, &q, enc, dr, o);
-            continue;
-        }
-        for (int c = 0; c < 3; c++)
-            o[p + (size_t)c] = enc_code(enc, enc_index(out[c]), dr[x & 7]);
-    }
-    if (q.n)
-        queue_to_codes(s, &q, enc, dr, o);
+    for (; x < w; x++)
+        fused_pixel(&f, x);
+    if (f.q.n)
+        queue_to_codes(s, &f.q, enc, dr, o);
 }
 #endif
 
@@ -1382,8 +1581,11 @@ static void tm_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
     /* the fused path: gm_tonemap_decode_row's table case, tm_simd4's case */
     bool fused = s->simd && j->hdr->channels == 3 && s->src_tf != GAINMAP_TRANSFER_HLG && s->in_table;
     tm_simd k;
-    if (fused)
+    bool avx2 = false;   /* decided once per strip */
+    if (fused) {
         tm_simd_init(s, &k);
+        avx2 = gm_cpu_avx2();
+    }
 #endif
     for (uint32_t y = y0; y < y1; y++) {
         float dr[8];
@@ -1391,7 +1593,7 @@ static void tm_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
             dr[i] = j->dither ? (BAYER8[y & 7][i] + 0.5f) / 64.0f : 0.5f;
 #ifdef __SSE2__
         if (fused) {
-            tm_row_fused(j, y, &k, dr);
+            tm_row_fused(j, y, &k, dr, avx2);
             continue;
         }
 #endif

@@ -1150,6 +1150,10 @@ void gm_tonemap_row_scalar(const gm_tonemap_state *s, const float *in, float *ou
 double gm_tonemap_peak_nits(const gm_tonemap_state *s);
 gainmap_primaries gm_tonemap_source_primaries(const gm_tonemap_state *s);
 double gm_tonemap_curve(const gm_tonemap_state *s, double x);
+/* gainmap_tonemap, also counting in *rows_avx2 (when not NULL) the rows its
+ * AVX2 kernel made (tests: the dispatch took the kernel asked for). */
+gainmap_status gm_tonemap_image(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_tonemap_options *opts,
+                                gainmap_image *sdr, uint32_t *rows_avx2);
 
 /* ---- preview (issue 7): preview.c, font5x7.c ---- */
 /* 5x7 glyph of ASCII 32..126: 7 rows top to bottom, bit 4 = left column;

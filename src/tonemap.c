@@ -1248,6 +1248,7 @@ typedef struct tm_job {
     const float *enc;          /* sqrt(linear) index -> 255 * encoded value */
     int dither;
     float **rows;              /* one scratch row per worker */
+    uint32_t rows_avx2;        /* rows made by tm_row_avx2 (atomic) */
 } tm_job;
 
 /* The 8-bit code of one sample from its table index (see tm_strip).  enc
@@ -1585,6 +1586,8 @@ static void tm_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
     if (fused) {
         tm_simd_init(s, &k);
         avx2 = gm_cpu_avx2();
+        if (avx2)
+            __atomic_fetch_add(&j->rows_avx2, y1 - y0, __ATOMIC_RELAXED);
     }
 #endif
     for (uint32_t y = y0; y < y1; y++) {
@@ -1622,6 +1625,14 @@ static void tm_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
 gainmap_status gainmap_tonemap(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_tonemap_options *opts,
                                gainmap_image *sdr)
 {
+    return gm_tonemap_image(ctx, hdr, opts, sdr, NULL);
+}
+
+gainmap_status gm_tonemap_image(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_tonemap_options *opts,
+                                gainmap_image *sdr, uint32_t *rows_avx2)
+{
+    if (rows_avx2)
+        *rows_avx2 = 0;
     if (!sdr)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gainmap_tonemap needs an output image");
     memset(sdr, 0, sizeof *sdr);
@@ -1653,7 +1664,7 @@ gainmap_status gainmap_tonemap(gainmap_ctx *ctx, const gainmap_image *hdr, const
         double q = (double)i / (ENC_N - 1);
         enc[i] = (float)(255.0 * GM_CLAMP(gainmap_from_linear(btf, q * q), 0.0, 1.0));
     }
-    job = (tm_job){s, hdr, sdr, enc, opts->dither != 0, NULL};
+    job = (tm_job){s, hdr, sdr, enc, opts->dither != 0, NULL, 0};
     if (!(job.rows = gm_calloc(ctx, (size_t)nthreads, sizeof *job.rows))) {
         st = GAINMAP_ERR_NOMEM;
         goto done;
@@ -1664,6 +1675,8 @@ gainmap_status gainmap_tonemap(gainmap_ctx *ctx, const gainmap_image *hdr, const
             goto done;
         }
     gm_parallel_strips(nthreads, hdr->height, STRIP, tm_strip, &job);
+    if (rows_avx2)
+        *rows_avx2 = __atomic_load_n(&job.rows_avx2, __ATOMIC_RELAXED);
 
     sdr->transfer = btf;
     sdr->primaries = s->base;

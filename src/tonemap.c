@@ -50,6 +50,7 @@ struct gm_tonemap_state {
     float *rt;
     float rt_lo, rt_top;      /* rt covers [rt_lo, rt_top) */
     int simd;                 /* the SIMD path applies (see tm_simd4) */
+    bool avx2;                /* gm_cpu_avx2() at setup */
     gainmap_primaries src, base;
     gainmap_transfer src_tf;
     double w_src[3];          /* luminance weights of the source primaries */
@@ -474,7 +475,7 @@ static inline v4f vcbrt(v4f x)
  * stops where the channel is within 4e-6 of the bound (the cubic's float
  * rounding is ~1e-6 there; 4e-6 is 1/80 of an 8-bit code at black, where
  * codes are densest) or its bracket is below 2e-6. */
-static v4f vcubic_root(const v4f p[4], v4f bound, v4f lo, v4f up, v4i active)
+static inline __attribute__((always_inline)) v4f vcubic_root(const v4f p[4], v4f bound, v4f lo, v4f up, v4i active)
 {
     const v4f half = vsplat(0.5f), tol = vsplat(2e-6f), gtol = vsplat(5e-7f);
     v4f glo = vcubic(p, lo) - bound, gup = vcubic(p, up) - bound;
@@ -500,7 +501,7 @@ static v4f vcubic_root(const v4f p[4], v4f bound, v4f lo, v4f up, v4i active)
 
 /* ray_boundary in four lanes: the largest m in [0, hi] up to which all
  * three channels stay in [0, 1]. */
-static v4f vray_boundary(const v4f p[3][4], v4f hi, v4i live)
+static inline __attribute__((always_inline)) v4f vray_boundary(const v4f p[3][4], v4f hi, v4i live)
 {
     const v4f zero = vsplat(0.0f), one = vsplat(1.0f);
     for (int k = 0; k < 3; k++) {
@@ -560,7 +561,8 @@ typedef struct gamut_queue {
 
 /* Map the queued pixels: out[i] is pixel i's final value, clamped to
  * [0, 1] as tonemap_pixel stores it. */
-static void gamut_lanes(const gm_tonemap_state *s, const gamut_queue *q, float out[4][3])
+static inline __attribute__((always_inline)) void gamut_lanes_body(const gm_tonemap_state *s, const gamut_queue *q,
+                                                                   float out[4][3])
 {
     v4f rgb[3] = {q->f[0], q->f[1], q->f[2]};
     for (int i = q->n; i < 4; i++)   /* idle lanes: a copy of lane 0 */
@@ -612,6 +614,31 @@ static void gamut_lanes(const gm_tonemap_state *s, const gamut_queue *q, float o
     for (int i = 0; i < q->n; i++)
         for (int c = 0; c < 3; c++)
             out[i][c] = res[c][i];
+}
+
+/* The body compiled twice: for any SSE2 machine, and with AVX2's encodings
+ * (three-operand forms, fewer copies; no FMA, so the same bits). */
+static void gamut_lanes_base(const gm_tonemap_state *s, const gamut_queue *q, float out[4][3])
+{
+    gamut_lanes_body(s, q, out);
+}
+
+#if GM_HAVE_AVX2_TARGET
+GM_TARGET_AVX2 static void gamut_lanes_avx2(const gm_tonemap_state *s, const gamut_queue *q, float out[4][3])
+{
+    gamut_lanes_body(s, q, out);
+}
+#endif
+
+static void gamut_lanes(const gm_tonemap_state *s, const gamut_queue *q, float out[4][3])
+{
+#if GM_HAVE_AVX2_TARGET
+    if (s->avx2) {
+        gamut_lanes_avx2(s, q, out);
+        return;
+    }
+#endif
+    gamut_lanes_base(s, q, out);
 }
 
 /* Everything before the gamut mapper's own work: v is the pixel in the
@@ -1178,6 +1205,7 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
     for (size_t i = 0; i + 1 < nrt; i++)
         s->rt[2 * i + 1] = s->rt[2 * i + 2] - s->rt[2 * i];
     s->rt[2 * (nrt - 1) + 1] = 0.0f;
+    s->avx2 = gm_cpu_avx2();
     s->simd = s->same_primaries && !s->soft && !s->lut && s->method != GAINMAP_TONEMAP_CLIP && s->to_white == 1.0;
     s->rt_lo = (float)ldexp(1.0, (int)CURVE_LO);
     s->rt_top = (float)ldexp(1.0, octaves + (int)CURVE_LO);

@@ -597,6 +597,18 @@ static void gamut_lanes_vs_exact(gainmap_primaries src, gainmap_primaries base)
     }
     gm_tonemap_row(s, in, a, n);
     gm_tonemap_row_ref(s, in, b, n);
+    /* the mapper compiled for AVX2 (when the CPU has it) and for SSE2 only:
+     * the same bits */
+    float *a2 = malloc((size_t)n * 3 * sizeof *a2);
+    gm_tonemap_state *s2 = NULL;
+    gm_cpu_avx2_disable(true);
+    CHECK_INT(gm_tonemap_setup(NULL, &img, &o, &s2), GAINMAP_OK);
+    gm_cpu_avx2_disable(false);
+    gm_tonemap_row(s2, in, a2, n);
+    CHECK_MSG(memcmp(a, a2, (size_t)n * 3 * sizeof *a) == 0, "the %s mapper differs from the SSE2 one",
+              gm_cpu_avx2() ? "AVX2" : "(no AVX2 here) default");
+    free(a2);
+    gm_tonemap_free(s2);
     double maxd = 0.0;
     long moved = 0, alone_differs = 0;
     for (uint32_t i = 0; i < n; i++) {

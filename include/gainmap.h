@@ -42,6 +42,10 @@ extern "C" {
 /* Runtime version: (major << 16) | (minor << 8) | patch. */
 GAINMAP_API unsigned gainmap_version(void);
 GAINMAP_API const char *gainmap_version_string(void);
+/* The pixel kernels this process runs: "avx2" (x86-64 CPUs with AVX2),
+ * "sse2" (other x86-64 CPUs, or GAINMAP_NO_AVX2=1 in the environment) or
+ * "portable".  Every choice gives the same output bytes. */
+GAINMAP_API const char *gainmap_cpu_kernels(void);
 
 /* ------------------------------------------------------------------ */
 /* Status, context, options                                            */

@@ -145,7 +145,7 @@ int main(int argc, char **argv)
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "-V")) {
-            printf("gainmap %s\n", gainmap_version_string());
+            printf("gainmap %s (%s kernels)\n", gainmap_version_string(), gainmap_cpu_kernels());
             return EXIT_OK;
         } else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             print_overview(stdout);
@@ -177,7 +177,7 @@ int main(int argc, char **argv)
         return cli_print_help(c, stdout);
     }
     if (!strcmp(name, "version")) {
-        printf("gainmap %s\n", gainmap_version_string());
+        printf("gainmap %s (%s kernels)\n", gainmap_version_string(), gainmap_cpu_kernels());
         return EXIT_OK;
     }
     const cli_command *c = cli_find_command(name);

@@ -8,13 +8,10 @@
  * made: the test says so and only checks that the switch reports no AVX2. */
 #include "check.h"
 #include "internal.h"
+#include "support/testutil.h"
 
 static uint32_t rng = 8086;
-static uint32_t rnd(void)
-{
-    rng = rng * 1664525u + 1013904223u;
-    return rng >> 8;
-}
+static uint32_t rnd(void) { return tu_lcg(&rng); }
 
 enum { NOISE, WIDE, HIDDEN };
 
@@ -23,12 +20,18 @@ enum { NOISE, WIDE, HIDDEN };
  * at both ends of the histogram); HIDDEN: the noise with a few pixels at
  * -6 and +6 stops in rows 37 and 50 (mod 64), which the tail filter's
  * pre-pass (every 64th row) never sees. */
-static double gain_at(int kind, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
+typedef struct gain_kind {
+    int kind;
+    uint32_t w, h;
+} gain_kind;
+
+static double gain_at(void *user, uint32_t x, uint32_t y)
 {
+    const gain_kind *k = user;
     double noise = (double)(rnd() & 255) / 1024.0;
-    if (kind == WIDE)
-        return -9.0 + 14.5 * ((double)x / (double)w * 0.7 + (double)y / (double)h * 0.3) + noise;
-    if (kind == HIDDEN && (y % 64 == 37 || y % 64 == 50) && x % 7 == 3)
+    if (k->kind == WIDE)
+        return -9.0 + 14.5 * ((double)x / (double)k->w * 0.7 + (double)y / (double)k->h * 0.3) + noise;
+    if (k->kind == HIDDEN && (y % 64 == 37 || y % 64 == 50) && x % 7 == 3)
         return y % 64 == 37 ? -6.0 : 6.0;
     return -1.0 + 5.0 * (double)((x * 7 + y * 3) % 97) / 96.0 + noise;
 }
@@ -37,27 +40,8 @@ static double gain_at(int kind, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
  * layout); zeros: some HDR samples 0 (a saturated primary). */
 static void make_pair(gainmap_image *sdr, gainmap_image *hdr, uint32_t w, uint32_t h, int kind, int zeros)
 {
-    CHECK_INT(gainmap_image_alloc(NULL, sdr, w, h, 3, GAINMAP_PIXEL_U8), GAINMAP_OK);
-    CHECK_INT(gainmap_image_alloc(NULL, hdr, w, h, 3, GAINMAP_PIXEL_U16), GAINMAP_OK);
-    sdr->transfer = GAINMAP_TRANSFER_SRGB;
-    sdr->primaries = GAINMAP_PRIMARIES_P3;
-    hdr->transfer = GAINMAP_TRANSFER_PQ;
-    hdr->primaries = GAINMAP_PRIMARIES_P3;
-    for (uint32_t y = 0; y < h; y++) {
-        uint8_t *s = (uint8_t *)sdr->data + (size_t)y * sdr->stride;
-        uint16_t *d = (uint16_t *)(void *)((uint8_t *)hdr->data + (size_t)y * hdr->stride);
-        for (uint32_t x = 0; x < w; x++) {
-            double g = gain_at(kind, x, y, w, h);
-            for (int c = 0; c < 3; c++) {
-                uint8_t sv = (uint8_t)(kind == WIDE ? rnd() % 256 : 16 + rnd() % 200);
-                s[3 * x + c] = sv;
-                double lin = gainmap_srgb_to_linear(sv / 255.0) * exp2(g);
-                if (zeros && rnd() % 64 == 0)
-                    lin = 0.0;
-                d[3 * x + c] = (uint16_t)floor(gainmap_pq_inverse_eotf(GM_MIN(lin * 203.0, 1e4)) * 65535.0 + 0.5);
-            }
-        }
-    }
+    gain_kind k = {kind, w, h};
+    CHECK_INT(tu_gain_pair(sdr, hdr, w, h, 0, gain_at, &k, &rng, kind == WIDE, zeros ? 64 : 0), 0);
 }
 
 /* Map rows that differ between a and b (same size asserted). */

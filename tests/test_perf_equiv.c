@@ -286,11 +286,7 @@ static void test_compute_general(void)
  * counted, the quantiser's bin search): the very same metadata and bytes.
  * Own generator, so the other tests' rnd() sequence does not move. */
 static uint32_t cm_rng = 4242;
-static uint32_t cm_rnd(void)
-{
-    cm_rng = cm_rng * 1664525u + 1013904223u;
-    return cm_rng >> 8;
-}
+static uint32_t cm_rnd(void) { return tu_lcg(&cm_rng); }
 
 enum { CM_NOISE, CM_RAMP, CM_HIDDEN };
 
@@ -300,46 +296,33 @@ enum { CM_NOISE, CM_RAMP, CM_HIDDEN };
  * stops, all in rows 37 and 50 (mod 64), which the tail filter's pre-pass
  * (every 64th row from 0) never sees (and no HDR zeros, whose gains near
  * -10 stops would be the low tail). */
-static double cm_gain(int kind, uint32_t x, uint32_t y, uint32_t w, uint32_t h)
+typedef struct cm_kind {
+    int kind;
+    uint32_t w, h;
+} cm_kind;
+
+static double cm_gain(void *user, uint32_t x, uint32_t y)
 {
+    const cm_kind *k = user;
+    uint32_t w = k->w, h = k->h;
     double noise = (double)(cm_rnd() & 255) / 1024.0;
-    if (kind == CM_RAMP)
+    if (k->kind == CM_RAMP)
         return 4.0 - 6.0 * (double)y / (double)h + noise;
-    if (kind == CM_HIDDEN && y % 64 == 37 && x % (w / 10) == 3 && y < 200)
+    if (k->kind == CM_HIDDEN && y % 64 == 37 && x % (w / 10) == 3 && y < 200)
         return -6.0;
-    if (kind == CM_HIDDEN && y % 64 == 50 && x % (w / 10) == 5 && y < 200)
+    if (k->kind == CM_HIDDEN && y % 64 == 50 && x % (w / 10) == 5 && y < 200)
         return 6.0;
     return -1.0 + 5.0 * (double)((x * 7 + y * 3) % 97) / 96.0 + noise;
 }
 
+/* HDR zeros (a saturated primary: code 0, gains near -10 stops) except in
+ * CM_HIDDEN, whose tails are the hidden pixels */
 static void cm_pair(gainmap_image *sdr, gainmap_image *hdr, uint32_t w, uint32_t h, gainmap_pixel_type type, int kind)
 {
-    CHECK_INT(gainmap_image_alloc(NULL, sdr, w, h, 3, GAINMAP_PIXEL_U8), GAINMAP_OK);
-    CHECK_INT(gainmap_image_alloc(NULL, hdr, w, h, 3, type), GAINMAP_OK);
-    sdr->transfer = GAINMAP_TRANSFER_SRGB;
-    sdr->primaries = GAINMAP_PRIMARIES_P3;
-    hdr->transfer = type == GAINMAP_PIXEL_F32 ? GAINMAP_TRANSFER_LINEAR : GAINMAP_TRANSFER_PQ;
-    hdr->primaries = GAINMAP_PRIMARIES_P3;
-    for (uint32_t y = 0; y < h; y++) {
-        uint8_t *s = (uint8_t *)sdr->data + (size_t)y * sdr->stride;
-        uint8_t *d = (uint8_t *)hdr->data + (size_t)y * hdr->stride;
-        for (uint32_t x = 0; x < w; x++) {
-            double g = cm_gain(kind, x, y, w, h);
-            for (int c = 0; c < 3; c++) {
-                uint8_t sv = (uint8_t)(16 + cm_rnd() % 200);
-                s[3 * x + c] = sv;
-                double lin = gainmap_srgb_to_linear(sv / 255.0) * exp2(g);
-                if (cm_rnd() % 64 == 0 && kind != CM_HIDDEN)
-                    lin = 0.0;   /* a saturated primary: code 0 (and gains near -10 stops) */
-                size_t i = 3 * (size_t)x + (size_t)c;
-                if (type == GAINMAP_PIXEL_F32)
-                    ((float *)(void *)d)[i] = (float)lin;
-                else
-                    ((uint16_t *)(void *)d)[i] =
-                        (uint16_t)floor(gainmap_pq_inverse_eotf(GM_MIN(lin * 203.0, 1e4)) * 65535.0 + 0.5);
-            }
-        }
-    }
+    cm_kind k = {kind, w, h};
+    CHECK_INT(tu_gain_pair(sdr, hdr, w, h, type == GAINMAP_PIXEL_F32, cm_gain, &k, &cm_rng, 0,
+                           kind == CM_HIDDEN ? 0 : 64),
+              0);
 }
 
 static void plain_equiv(const char *what, gainmap_pixel_type type, int kind, uint32_t w, uint32_t h, int channels,

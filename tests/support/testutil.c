@@ -1,6 +1,10 @@
 /* testutil.c - helpers for the test programs. */
 #include "testutil.h"
 
+#include "gainmap.h"
+
+#include <math.h>
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,4 +133,46 @@ int tu_have(const char *program)
     char cmd[512];
     snprintf(cmd, sizeof cmd, "command -v '%s' >/dev/null 2>&1", program);
     return system(cmd) == 0;
+}
+
+uint32_t tu_lcg(uint32_t *state)
+{
+    *state = *state * 1664525u + 1013904223u;
+    return *state >> 8;
+}
+
+int tu_gain_pair(struct gainmap_image *sdr, struct gainmap_image *hdr, uint32_t w, uint32_t h, int float_hdr,
+                 tu_gain_fn gain, void *user, uint32_t *rng, int full_range, uint32_t zero_every)
+{
+    if (gainmap_image_alloc(NULL, sdr, w, h, 3, GAINMAP_PIXEL_U8) != GAINMAP_OK)
+        return -1;
+    if (gainmap_image_alloc(NULL, hdr, w, h, 3, float_hdr ? GAINMAP_PIXEL_F32 : GAINMAP_PIXEL_U16) != GAINMAP_OK) {
+        gainmap_image_free(sdr);
+        return -1;
+    }
+    sdr->transfer = GAINMAP_TRANSFER_SRGB;
+    sdr->primaries = GAINMAP_PRIMARIES_P3;
+    hdr->transfer = float_hdr ? GAINMAP_TRANSFER_LINEAR : GAINMAP_TRANSFER_PQ;
+    hdr->primaries = GAINMAP_PRIMARIES_P3;
+    for (uint32_t y = 0; y < h; y++) {
+        uint8_t *s = (uint8_t *)sdr->data + (size_t)y * sdr->stride;
+        uint8_t *d = (uint8_t *)hdr->data + (size_t)y * hdr->stride;
+        for (uint32_t x = 0; x < w; x++) {
+            double g = gain(user, x, y);
+            for (int c = 0; c < 3; c++) {
+                uint8_t sv = (uint8_t)(full_range ? tu_lcg(rng) % 256 : 16 + tu_lcg(rng) % 200);
+                s[3 * x + c] = sv;
+                double lin = gainmap_srgb_to_linear(sv / 255.0) * exp2(g);
+                if (zero_every && tu_lcg(rng) % zero_every == 0)
+                    lin = 0.0;
+                size_t i = 3 * (size_t)x + (size_t)c;
+                if (float_hdr)
+                    ((float *)(void *)d)[i] = (float)lin;
+                else
+                    ((uint16_t *)(void *)d)[i] =
+                        (uint16_t)floor(gainmap_pq_inverse_eotf(fmin(lin * 203.0, 1e4)) * 65535.0 + 0.5);
+            }
+        }
+    }
+    return 0;
 }

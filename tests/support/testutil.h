@@ -24,4 +24,18 @@ int tu_exists(const char *path);
 /* Is an external program on PATH? */
 int tu_have(const char *program);
 
+/* The tests' random numbers: a 32-bit LCG on *state, top 24 bits. */
+uint32_t tu_lcg(uint32_t *state);
+
+/* A pair for the gain-map computation: an 8-bit sRGB Display P3 base and
+ * an HDR rendition (16-bit PQ, or linear float when float_hdr) whose
+ * samples are the base's times 2^gain(user, x, y).  Base samples are
+ * 16 + r % 200, or r % 256 with full_range; one HDR sample in zero_every
+ * (0: none) is 0, as in a saturated primary.  r comes from tu_lcg(rng).
+ * Returns 0, or -1 when an image cannot be allocated. */
+typedef double (*tu_gain_fn)(void *user, uint32_t x, uint32_t y);
+struct gainmap_image;
+int tu_gain_pair(struct gainmap_image *sdr, struct gainmap_image *hdr, uint32_t w, uint32_t h, int float_hdr,
+                 tu_gain_fn gain, void *user, uint32_t *rng, int full_range, uint32_t zero_every);
+
 #endif

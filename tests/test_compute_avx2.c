@@ -20,27 +20,22 @@ enum { NOISE, WIDE, HIDDEN };
  * at both ends of the histogram); HIDDEN: the noise with a few pixels at
  * -6 and +6 stops in rows 37 and 50 (mod 64), which the tail filter's
  * pre-pass (every 64th row) never sees. */
-typedef struct gain_kind {
-    int kind;
-    uint32_t w, h;
-} gain_kind;
-
 static double gain_at(void *user, uint32_t x, uint32_t y)
 {
-    const gain_kind *k = user;
-    double noise = (double)(rnd() & 255) / 1024.0;
+    const tu_gain_kind *k = user;
     if (k->kind == WIDE)
-        return -9.0 + 14.5 * ((double)x / (double)k->w * 0.7 + (double)y / (double)k->h * 0.3) + noise;
+        return -9.0 + 14.5 * ((double)x / (double)k->w * 0.7 + (double)y / (double)k->h * 0.3) +
+               (double)(rnd() & 255) / 1024.0;
     if (k->kind == HIDDEN && (y % 64 == 37 || y % 64 == 50) && x % 7 == 3)
         return y % 64 == 37 ? -6.0 : 6.0;
-    return -1.0 + 5.0 * (double)((x * 7 + y * 3) % 97) / 96.0 + noise;
+    return tu_gain_steps(&rng, x, y);
 }
 
 /* An 8-bit sRGB P3 base and a 16-bit PQ P3 rendition (the encoder's
  * layout); zeros: some HDR samples 0 (a saturated primary). */
 static void make_pair(gainmap_image *sdr, gainmap_image *hdr, uint32_t w, uint32_t h, int kind, int zeros)
 {
-    gain_kind k = {kind, w, h};
+    tu_gain_kind k = {kind, w, h};
     CHECK_INT(tu_gain_pair(sdr, hdr, w, h, 0, gain_at, &k, &rng, kind == WIDE, zeros ? 64 : 0), 0);
 }
 

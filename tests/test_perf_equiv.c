@@ -296,30 +296,24 @@ enum { CM_NOISE, CM_RAMP, CM_HIDDEN };
  * stops, all in rows 37 and 50 (mod 64), which the tail filter's pre-pass
  * (every 64th row from 0) never sees (and no HDR zeros, whose gains near
  * -10 stops would be the low tail). */
-typedef struct cm_kind {
-    int kind;
-    uint32_t w, h;
-} cm_kind;
-
 static double cm_gain(void *user, uint32_t x, uint32_t y)
 {
-    const cm_kind *k = user;
+    const tu_gain_kind *k = user;
     uint32_t w = k->w, h = k->h;
-    double noise = (double)(cm_rnd() & 255) / 1024.0;
     if (k->kind == CM_RAMP)
-        return 4.0 - 6.0 * (double)y / (double)h + noise;
+        return 4.0 - 6.0 * (double)y / (double)h + (double)(cm_rnd() & 255) / 1024.0;
     if (k->kind == CM_HIDDEN && y % 64 == 37 && x % (w / 10) == 3 && y < 200)
         return -6.0;
     if (k->kind == CM_HIDDEN && y % 64 == 50 && x % (w / 10) == 5 && y < 200)
         return 6.0;
-    return -1.0 + 5.0 * (double)((x * 7 + y * 3) % 97) / 96.0 + noise;
+    return tu_gain_steps(&cm_rng, x, y);
 }
 
 /* HDR zeros (a saturated primary: code 0, gains near -10 stops) except in
  * CM_HIDDEN, whose tails are the hidden pixels */
 static void cm_pair(gainmap_image *sdr, gainmap_image *hdr, uint32_t w, uint32_t h, gainmap_pixel_type type, int kind)
 {
-    cm_kind k = {kind, w, h};
+    tu_gain_kind k = {kind, w, h};
     CHECK_INT(tu_gain_pair(sdr, hdr, w, h, type == GAINMAP_PIXEL_F32, cm_gain, &k, &cm_rng, 0,
                            kind == CM_HIDDEN ? 0 : 64),
               0);
@@ -490,17 +484,27 @@ static void oklab_to_p3(const double m_inv[9], const double lab[3], double rgb[3
     gm_mat3_apply(m_inv, c, rgb);
 }
 
-static void test_gamut_boundary_exact(void)
+/* A tone mapper whose clip curve leaves luminance below SDR white alone
+ * (so its rows are the gamut mapper's), from src to base primaries; img is
+ * the small master it was set up from. */
+static gm_tonemap_state *clip_mapper(gainmap_image *img, gainmap_primaries src, gainmap_primaries base)
 {
-    const uint32_t n = 4000;
-    gainmap_image img;
-    random_master(&img, 8, 8, GAINMAP_PRIMARIES_P3);
+    random_master(img, 8, 8, src);
     gainmap_tonemap_options o;
     gainmap_tonemap_options_init(&o);
     o.method = GAINMAP_TONEMAP_CLIP;
     o.peak_nits = 1000.0;
+    o.base_primaries = base;
     gm_tonemap_state *s = NULL;
-    CHECK_INT(gm_tonemap_setup(NULL, &img, &o, &s), GAINMAP_OK);
+    CHECK_INT(gm_tonemap_setup(NULL, img, &o, &s), GAINMAP_OK);
+    return s;
+}
+
+static void test_gamut_boundary_exact(void)
+{
+    const uint32_t n = 4000;
+    gainmap_image img;
+    gm_tonemap_state *s = clip_mapper(&img, GAINMAP_PRIMARIES_P3, GAINMAP_PRIMARIES_P3);
     double m[9], minv[9], w[3];
     CHECK_INT(gm_oklab_matrix(GAINMAP_PRIMARIES_P3, m), 0);
     CHECK_INT(gm_mat3_invert(m, minv), 0);
@@ -556,14 +560,7 @@ static void gamut_lanes_vs_exact(gainmap_primaries src, gainmap_primaries base)
 {
     const uint32_t n = 3001;   /* not a multiple of 4: a partial batch at the end */
     gainmap_image img;
-    random_master(&img, 8, 8, src);
-    gainmap_tonemap_options o;
-    gainmap_tonemap_options_init(&o);
-    o.method = GAINMAP_TONEMAP_CLIP;
-    o.peak_nits = 1000.0;
-    o.base_primaries = base;
-    gm_tonemap_state *s = NULL;
-    CHECK_INT(gm_tonemap_setup(NULL, &img, &o, &s), GAINMAP_OK);
+    gm_tonemap_state *s = clip_mapper(&img, src, base);
     double w[3];
     CHECK_INT(gainmap_luma_weights(src, w), 0);
     float *in = malloc((size_t)n * 3 * sizeof *in), *a = malloc((size_t)n * 3 * sizeof *a),
@@ -584,9 +581,11 @@ static void gamut_lanes_vs_exact(gainmap_primaries src, gainmap_primaries base)
      * the same bits */
     float *a2 = malloc((size_t)n * 3 * sizeof *a2);
     gm_tonemap_state *s2 = NULL;
+    gainmap_image img2;
     gm_cpu_avx2_disable(true);
-    CHECK_INT(gm_tonemap_setup(NULL, &img, &o, &s2), GAINMAP_OK);
+    s2 = clip_mapper(&img2, src, base);
     gm_cpu_avx2_disable(false);
+    gainmap_image_free(&img2);
     gm_tonemap_row(s2, in, a2, n);
     CHECK_MSG(memcmp(a, a2, (size_t)n * 3 * sizeof *a) == 0, "the %s mapper differs from the SSE2 one",
               gm_cpu_avx2() ? "AVX2" : "(no AVX2 here) default");

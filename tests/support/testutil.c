@@ -141,6 +141,12 @@ uint32_t tu_lcg(uint32_t *state)
     return *state >> 8;
 }
 
+double tu_gain_steps(uint32_t *rng, uint32_t x, uint32_t y)
+{
+    double noise = (double)(tu_lcg(rng) & 255) / 1024.0;
+    return -1.0 + 5.0 * (double)((x * 7 + y * 3) % 97) / 96.0 + noise;
+}
+
 int tu_gain_pair(struct gainmap_image *sdr, struct gainmap_image *hdr, uint32_t w, uint32_t h, int float_hdr,
                  tu_gain_fn gain, void *user, uint32_t *rng, int full_range, uint32_t zero_every)
 {

@@ -34,6 +34,14 @@ uint32_t tu_lcg(uint32_t *state);
  * (0: none) is 0, as in a saturated primary.  r comes from tu_lcg(rng).
  * Returns 0, or -1 when an image cannot be allocated. */
 typedef double (*tu_gain_fn)(void *user, uint32_t x, uint32_t y);
+/* what tests pass as user: their own kind of gains over a w x h picture */
+typedef struct tu_gain_kind {
+    int kind;
+    uint32_t w, h;
+} tu_gain_kind;
+/* The usual gain of pixel x, y: steps in [-1, 4] stops plus noise below
+ * 1/4 stop drawn from tu_lcg(rng). */
+double tu_gain_steps(uint32_t *rng, uint32_t x, uint32_t y);
 struct gainmap_image;
 int tu_gain_pair(struct gainmap_image *sdr, struct gainmap_image *hdr, uint32_t w, uint32_t h, int float_hdr,
                  tu_gain_fn gain, void *user, uint32_t *rng, int full_range, uint32_t zero_every);

@@ -224,22 +224,34 @@ done:
     return st;
 }
 
+/* The checks gainmap_decode and decode_rows start with: a file with a gain
+ * map (or an HDR HEIF primary); *opts becomes *defaults when NULL. */
+static gainmap_status decode_start(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options **opts,
+                                   gainmap_decode_options *defaults, const gainmap_info **info)
+{
+    *info = gainmap_file_info(f);
+    if (!*info)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "decode: no file");
+    if (!(*info)->has_gainmap && !gm_heif_primary_hdr(f))
+        return gm_error(ctx, GAINMAP_ERR_NO_GAINMAP, "the file has no usable gain map");
+    if (!*opts) {
+        gainmap_decode_options_init(defaults);
+        *opts = defaults;
+    }
+    return GAINMAP_OK;
+}
+
 gainmap_status gainmap_decode(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
                               gainmap_image *out)
 {
     if (!out)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "decode: NULL output image");
     memset(out, 0, sizeof *out);
-    const gainmap_info *info = gainmap_file_info(f);
-    if (!info)
-        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "decode: no file");
-    if (!info->has_gainmap && !gm_heif_primary_hdr(f))
-        return gm_error(ctx, GAINMAP_ERR_NO_GAINMAP, "the file has no usable gain map");
+    const gainmap_info *info;
     gainmap_decode_options defaults;
-    if (!opts) {
-        gainmap_decode_options_init(&defaults);
-        opts = &defaults;
-    }
+    gainmap_status st = decode_start(ctx, f, &opts, &defaults, &info);
+    if (st != GAINMAP_OK)
+        return st;
     if (!info->has_gainmap)
         return decode_plain(ctx, f, opts, out);
     if (info->container == GAINMAP_CONTAINER_HEIF)
@@ -249,7 +261,7 @@ gainmap_status gainmap_decode(gainmap_ctx *ctx, const gainmap_file *f, const gai
 
     const uint8_t *bdata, *mdata;
     size_t bsize, msize;
-    gainmap_status st = gainmap_file_base_stream(f, &bdata, &bsize);
+    st = gainmap_file_base_stream(f, &bdata, &bsize);
     if (st != GAINMAP_OK)
         return gm_error(ctx, st, "the base image stream is missing");
     st = gainmap_file_map_stream(f, &mdata, &msize);
@@ -473,16 +485,11 @@ done:
 static gainmap_status decode_rows(gainmap_ctx *ctx, const gainmap_file *f, const gainmap_decode_options *opts,
                                   const rows_sink *sink)
 {
-    const gainmap_info *info = gainmap_file_info(f);
-    if (!info)
-        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "decode: no file");
-    if (!info->has_gainmap && !gm_heif_primary_hdr(f))
-        return gm_error(ctx, GAINMAP_ERR_NO_GAINMAP, "the file has no usable gain map");
+    const gainmap_info *info;
     gainmap_decode_options defaults;
-    if (!opts) {
-        gainmap_decode_options_init(&defaults);
-        opts = &defaults;
-    }
+    gainmap_status st = decode_start(ctx, f, &opts, &defaults, &info);
+    if (st != GAINMAP_OK)
+        return st;
     int orientation = info->orientation >= 1 && info->orientation <= 8 ? info->orientation : 1;
     if (info->container == GAINMAP_CONTAINER_JPEG && (opts->keep_orientation || orientation == 1))
         return stream_jpeg(ctx, f, opts, sink);

@@ -64,13 +64,7 @@ static void one(const char *what, uint32_t w, uint32_t h, int kind, int zeros, i
 {
     gainmap_image sdr, hdr;
     make_pair(&sdr, &hdr, w, h, kind, zeros);
-    gainmap_encode_options o;
-    gainmap_encode_options_init(&o);
-    o.gainmap_channels = channels;
-    o.gainmap_scale = scale;
-    o.dither = dither;
-    o.gamma = gamma;
-    o.offset = offset;
+    gainmap_encode_options o = tu_map_options(channels, scale, dither, gamma, offset);
     static run r[2];   /* [0] SSE2, [1] AVX2 */
     for (int v = 0; v < 2; v++) {
         gm_cpu_avx2_disable(v == 0);

@@ -210,13 +210,7 @@ static void compute_equiv(const char *what, gainmap_pixel_type type, gainmap_tra
     const uint32_t w = 333, h = 97;
     gainmap_image sdr, hdr, m1, m2;
     compute_pair(&sdr, &hdr, w, h, type, tf, hp);
-    gainmap_encode_options o;
-    gainmap_encode_options_init(&o);
-    o.gainmap_channels = channels;
-    o.gainmap_scale = scale;
-    o.dither = dither;
-    o.gamma = gamma;
-    o.offset = offset;
+    gainmap_encode_options o = tu_map_options(channels, scale, dither, gamma, offset);
     gainmap_metadata a, b;
     CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &m1, &a), GAINMAP_OK);
     CHECK_INT(gm_compute_ref(NULL, &sdr, &hdr, &o, &m2, &b), GAINMAP_OK);
@@ -324,12 +318,7 @@ static void plain_equiv(const char *what, gainmap_pixel_type type, int kind, uin
 {
     gainmap_image sdr, hdr, m1, m2;
     cm_pair(&sdr, &hdr, w, h, type, kind);
-    gainmap_encode_options o;
-    gainmap_encode_options_init(&o);
-    o.gainmap_channels = channels;
-    o.gainmap_scale = scale;
-    o.dither = dither;
-    o.gamma = gamma;
+    gainmap_encode_options o = tu_map_options(channels, scale, dither, gamma, 1.0 / 1024);   /* the default offset */
     gainmap_metadata a, b;
     CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &m1, &a), GAINMAP_OK);
     CHECK_INT(gm_compute_plain(NULL, &sdr, &hdr, &o, &m2, &b), GAINMAP_OK);

@@ -147,6 +147,18 @@ double tu_gain_steps(uint32_t *rng, uint32_t x, uint32_t y)
     return -1.0 + 5.0 * (double)((x * 7 + y * 3) % 97) / 96.0 + noise;
 }
 
+struct gainmap_encode_options tu_map_options(int channels, int scale, int dither, double gamma, double offset)
+{
+    gainmap_encode_options o;
+    gainmap_encode_options_init(&o);
+    o.gainmap_channels = channels;
+    o.gainmap_scale = scale;
+    o.dither = dither;
+    o.gamma = gamma;
+    o.offset = offset;
+    return o;
+}
+
 int tu_gain_pair(struct gainmap_image *sdr, struct gainmap_image *hdr, uint32_t w, uint32_t h, int float_hdr,
                  tu_gain_fn gain, void *user, uint32_t *rng, int full_range, uint32_t zero_every)
 {

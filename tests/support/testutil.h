@@ -43,6 +43,9 @@ typedef struct tu_gain_kind {
  * 1/4 stop drawn from tu_lcg(rng). */
 double tu_gain_steps(uint32_t *rng, uint32_t x, uint32_t y);
 struct gainmap_image;
+/* Encoder options with the gain-map settings the computation tests vary
+ * (the rest as gainmap_encode_options_init leaves them). */
+struct gainmap_encode_options tu_map_options(int channels, int scale, int dither, double gamma, double offset);
 int tu_gain_pair(struct gainmap_image *sdr, struct gainmap_image *hdr, uint32_t w, uint32_t h, int float_hdr,
                  tu_gain_fn gain, void *user, uint32_t *rng, int full_range, uint32_t zero_every);
 

@@ -262,17 +262,10 @@ gainmap_status gm_write_bytes(gainmap_ctx *ctx, const char *path, const uint8_t 
     int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     if (fd < 0)
         return gm_error(ctx, GAINMAP_ERR_IO, "%s: cannot open the output: %s", what, strerror(errno));
-    size_t done = 0;
-    while (done < size) {
-        ssize_t w = write(fd, data + done, size - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : ENOSPC;
-            close(fd);
-            return gm_error(ctx, GAINMAP_ERR_IO, "%s: cannot write the output: %s", what, strerror(e));
-        }
-        done += (size_t)w;
+    int e = gm_write_all(fd, data, size, -1);
+    if (e) {
+        close(fd);
+        return gm_error(ctx, GAINMAP_ERR_IO, "%s: cannot write the output: %s", what, strerror(e));
     }
     if (close(fd) != 0)
         return gm_error(ctx, GAINMAP_ERR_IO, "%s: cannot write the output: %s", what, strerror(errno));

@@ -177,23 +177,32 @@ gainmap_status gainmap_write_file(gainmap_ctx *ctx, const char *path, const uint
         gm_temp_abort(tmp);
         return st;
     }
-    size_t done = 0;
-    while (done < size) {
-        ssize_t w = write(fd, data + done, size - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = w < 0 ? errno : ENOSPC;
-            close(fd);
-            gm_temp_abort(tmp);
-            return gm_error(ctx, GAINMAP_ERR_IO, "cannot write %s: %s", path, strerror(e));
-        }
-        done += (size_t)w;
+    int e = gm_write_all(fd, data, size, -1);
+    if (e) {
+        close(fd);
+        gm_temp_abort(tmp);
+        return gm_error(ctx, GAINMAP_ERR_IO, "cannot write %s: %s", path, strerror(e));
     }
     if (close(fd) != 0) {
-        int e = errno;
+        e = errno;
         gm_temp_abort(tmp);
         return gm_error(ctx, GAINMAP_ERR_IO, "cannot write %s: %s", path, strerror(e));
     }
     return gm_temp_commit(ctx, tmp, path, overwrite);
+}
+
+int gm_write_all(int fd, const void *data, size_t size, int64_t at)
+{
+    const uint8_t *p = data;
+    size_t done = 0;
+    while (done < size) {
+        ssize_t w = at < 0 ? write(fd, p + done, size - done)
+                           : pwrite(fd, p + done, size - done, (off_t)((uint64_t)at + done));
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? errno : ENOSPC;
+        done += (size_t)w;
+    }
+    return 0;
 }

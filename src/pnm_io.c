@@ -185,18 +185,12 @@ static gainmap_status pnm_open(gainmap_ctx *ctx, pnm_out *o, const char *path, c
     return GAINMAP_OK;
 }
 
-static gainmap_status pnm_put(gainmap_ctx *ctx, pnm_out *o, const uint8_t *data, size_t size)
+/* size bytes at offset at (< 0: at the file position) */
+static gainmap_status pnm_put(gainmap_ctx *ctx, pnm_out *o, const uint8_t *data, size_t size, int64_t at)
 {
-    size_t done = 0;
-    while (done < size) {
-        ssize_t w = write(o->fd, data + done, size - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return gm_error(ctx, GAINMAP_ERR_IO, "%s: cannot write the output: %s", o->what,
-                            strerror(w < 0 ? errno : ENOSPC));
-        done += (size_t)w;
-    }
+    int e = gm_write_all(o->fd, data, size, at);
+    if (e)
+        return gm_error(ctx, GAINMAP_ERR_IO, "%s: cannot write the output: %s", o->what, strerror(e));
     return GAINMAP_OK;
 }
 
@@ -234,21 +228,6 @@ static gainmap_status pnm_finish(gainmap_ctx *ctx, void *state)
     free(p->buf);
     free(p);
     return st;
-}
-
-static gainmap_status pnm_pwrite(gainmap_ctx *ctx, pnm_out *o, const uint8_t *data, size_t size, uint64_t at)
-{
-    size_t done = 0;
-    while (done < size) {
-        ssize_t w = pwrite(o->fd, data + done, size - done, (off_t)(at + done));
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return gm_error(ctx, GAINMAP_ERR_IO, "%s: cannot write the output: %s", o->what,
-                            strerror(w < 0 ? errno : ENOSPC));
-        done += (size_t)w;
-    }
-    return GAINMAP_OK;
 }
 
 static gainmap_status pnm_rows(gainmap_ctx *ctx, void *state, const gainmap_image *strip)
@@ -295,9 +274,9 @@ static gainmap_status pnm_rows(gainmap_ctx *ctx, void *state, const gainmap_imag
     }
     gainmap_image_free(&conv);
     if (p->pfm)   /* rows y .. y+n-1 sit at file rows h-y-n .. h-y-1 */
-        st = pnm_pwrite(ctx, &p->o, p->buf, bytes, p->head + (uint64_t)(p->h - p->y - n) * row * 4);
+        st = pnm_put(ctx, &p->o, p->buf, bytes, (int64_t)(p->head + (uint64_t)(p->h - p->y - n) * row * 4));
     else
-        st = pnm_put(ctx, &p->o, p->buf, bytes);
+        st = pnm_put(ctx, &p->o, p->buf, bytes, -1);
     p->y += n;
     return st;
 }
@@ -325,7 +304,7 @@ static gainmap_status pnm_writer_open(gainmap_ctx *ctx, const char *path, const 
     int hn = pfm ? snprintf(head, sizeof head, "%s\n%u %u\n-1.0\n", p->ch == 3 ? "PF" : "Pf", p->w, p->h)
                  : snprintf(head, sizeof head, "%s\n%u %u\n65535\n", p->ch == 3 ? "P6" : "P5", p->w, p->h);
     p->head = (uint64_t)hn;
-    if ((st = pnm_put(ctx, &p->o, (const uint8_t *)head, (size_t)hn)) != GAINMAP_OK) {
+    if ((st = pnm_put(ctx, &p->o, (const uint8_t *)head, (size_t)hn, -1)) != GAINMAP_OK) {
         pnm_abort(p);
         return st;
     }

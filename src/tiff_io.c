@@ -143,21 +143,15 @@ static tmsize_t fd_read(thandle_t h, void *buf, tmsize_t n)
 static tmsize_t fd_write(thandle_t h, void *buf, tmsize_t n)
 {
     tiff_state *s = (tiff_state *)h;
-    size_t done = 0;
-    while (n > 0 && done < (size_t)n) {
-        errno = 0;
-        ssize_t w = write(s->fd, (const uint8_t *)buf + done, (size_t)n - done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            if (w == 0)
-                errno = ENOSPC;
-            fd_failed(s);
-            return -1;
-        }
-        done += (size_t)w;
+    if (n <= 0)
+        return 0;
+    int e = gm_write_all(s->fd, buf, (size_t)n, -1);
+    if (e) {
+        errno = e;
+        fd_failed(s);
+        return -1;
     }
-    return (tmsize_t)done;
+    return n;
 }
 
 static toff_t fd_seek(thandle_t h, toff_t off, int whence)

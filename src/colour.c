@@ -179,14 +179,6 @@ int gainmap_primaries_to_cicp(gainmap_primaries p)
 void gm_mat3_mul(const double a[9], const double b[9], double out[9]) { mul3(a, b, out); }
 int gm_mat3_invert(const double m[9], double out[9]) { return invert3(m, out); }
 
-void gm_mat3_apply(const double m[9], const double in[3], double out[3])
-{
-    double r[3];
-    for (int i = 0; i < 3; i++)
-        r[i] = m[3 * i] * in[0] + m[3 * i + 1] * in[1] + m[3 * i + 2] * in[2];
-    memcpy(out, r, sizeof r);
-}
-
 /* Oklab (B. Ottosson 2020): XYZ (D65, Y = 1 white) -> LMS -> cube root -> Lab. */
 static const double OK_M1[9] = {0.8189330101, 0.3618667424, -0.1288597137, 0.0329845436, 0.9293118715,
                                 0.0361456387, 0.0482003018, 0.2643662691, 0.6338517070};

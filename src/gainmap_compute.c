@@ -158,15 +158,8 @@ void gm_linear_row(const gm_linear *lin, uint32_t y, float *out)
             for (int c = 0; c < 3; c++)
                 v[c] = nits[c] / GM_SDR_WHITE_NITS;
         }
-        if (lin->convert) {
-            const double *m = lin->m;
-            double r = m[0] * v[0] + m[1] * v[1] + m[2] * v[2];
-            double g = m[3] * v[0] + m[4] * v[1] + m[5] * v[2];
-            double b = m[6] * v[0] + m[7] * v[1] + m[8] * v[2];
-            v[0] = r;
-            v[1] = g;
-            v[2] = b;
-        }
+        if (lin->convert)
+            gm_mat3_apply(lin->m, v, v);
         out[3 * x] = (float)v[0];
         out[3 * x + 1] = (float)v[1];
         out[3 * x + 2] = (float)v[2];

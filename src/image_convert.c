@@ -120,15 +120,8 @@ static void recode_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
                 for (int c = 0; c < 3; c++)
                     px[c] = nits[c] / GM_SDR_WHITE_NITS;
             }
-            if (j->gamut) {
-                const double *m = j->m;
-                double r = m[0] * px[0] + m[1] * px[1] + m[2] * px[2];
-                double g = m[3] * px[0] + m[4] * px[1] + m[5] * px[2];
-                double b = m[6] * px[0] + m[7] * px[1] + m[8] * px[2];
-                px[0] = r;
-                px[1] = g;
-                px[2] = b;
-            }
+            if (j->gamut)
+                gm_mat3_apply(j->m, px, px);
             if (j->out_tf == GAINMAP_TRANSFER_HLG) {
                 double nits[3], scene[3];
                 for (int c = 0; c < 3; c++)

@@ -1114,7 +1114,16 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr, const 
 /* colour.c: 3x3 maths (row-major, dst = M * src), Oklab and ICtCp. */
 void gm_mat3_mul(const double a[9], const double b[9], double out[9]);
 int gm_mat3_invert(const double m[9], double out[9]);                 /* -1 when singular */
-void gm_mat3_apply(const double m[9], const double in[3], double out[3]);   /* in == out allowed */
+/* out = m in (in == out allowed); inline, as per-pixel loops call it */
+static inline void gm_mat3_apply(const double m[9], const double in[3], double out[3])
+{
+    double r0 = m[0] * in[0] + m[1] * in[1] + m[2] * in[2];
+    double r1 = m[3] * in[0] + m[4] * in[1] + m[5] * in[2];
+    double r2 = m[6] * in[0] + m[7] * in[1] + m[8] * in[2];
+    out[0] = r0;
+    out[1] = r1;
+    out[2] = r2;
+}
 /* Oklab (Ottosson 2020): linear RGB in p -> LMS matrix; LMS -> Lab; Lab -> cube roots of LMS. */
 int gm_oklab_matrix(gainmap_primaries p, double rgb_to_lms[9]);
 void gm_oklab_from_lms(const double lms[3], double lab[3]);

@@ -190,16 +190,6 @@ static inline double dmax(double a, double b) { return a > b || b != b ? a : b; 
 /* ------------------------------------------------------------------ */
 /* Gamut mapping at constant Oklab lightness and hue                   */
 /* ------------------------------------------------------------------ */
-static inline void mat_apply(const double m[9], const double in[3], double out[3])
-{
-    double r0 = m[0] * in[0] + m[1] * in[1] + m[2] * in[2];
-    double r1 = m[3] * in[0] + m[4] * in[1] + m[5] * in[2];
-    double r2 = m[6] * in[0] + m[7] * in[1] + m[8] * in[2];
-    out[0] = r0;
-    out[1] = r1;
-    out[2] = r2;
-}
-
 static inline bool inside(const double rgb[3])
 {
     const double eps = 1e-7;
@@ -384,7 +374,7 @@ static inline bool gamut_front(const gm_tonemap_state *s, double rgb[3], double 
 static void gamut_map_exact(const gm_tonemap_state *s, double rgb[3], double y)
 {
     double lms[3], cr[3];
-    mat_apply(s->base_to_lms, rgb, lms);
+    gm_mat3_apply(s->base_to_lms, rgb, lms);
     for (int i = 0; i < 3; i++)
         cr[i] = fast_cbrt(lms[i]);
     const double *m2 = s->ok_m2;
@@ -672,7 +662,7 @@ static inline __attribute__((always_inline)) bool tonemap_front(const gm_tonemap
             v[0] = v[1] = v[2] = 0.0;
         }
         if (ref || !s->same_primaries)
-            mat_apply(s->m_src_base, v, v);
+            gm_mat3_apply(s->m_src_base, v, v);
     }
     /* a matrix whose rows sum to 1 only to rounding must not split a
      * grey into three codes (without a matrix nothing to do: distinct

@@ -545,8 +545,7 @@ typedef struct gamut_queue {
     uint32_t pos[4];
     v4f f[3];          /* R, G, B of the four pixels in float */
     v4f yf;            /* their luminance in float */
-    double v[4][3];    /* the same in double */
-    double y[4];
+    double v[4][3];    /* R, G, B in double (kept as they are by the soft knee) */
 } gamut_queue;
 
 /* Map the queued pixels: out[i] is pixel i's final value, clamped to
@@ -696,7 +695,6 @@ static inline bool tonemap_pixel_q(const gm_tonemap_state *s, const float *in, f
     }
     int n = q->n++;
     q->pos[n] = pos;
-    q->y[n] = y;
     memcpy(q->v[n], v, sizeof v);
     for (int c = 0; c < 3; c++)
         q->f[c][n] = (float)v[c];

@@ -508,7 +508,10 @@ typedef struct gainmap_tonemap_options {
     gainmap_tonemapper method;
     double hdr_white_nits;          /* HDR reference white, default 203        */
     double peak_nits;               /* source peak; 0 = from content/metadata  */
-    gainmap_primaries base_primaries; /* SDR base gamut, default P3           */
+    /* SDR base gamut: BT709, P3 or BT2020; default UNKNOWN = automatic
+     * (gainmap_auto_base_primaries: P3, or BT2020 for a BT.2020 master
+     * with colours outside P3) */
+    gainmap_primaries base_primaries;
     gainmap_transfer base_transfer;   /* SDR base encoding, default SRGB      */
     /* Optional .cube LUT (not owned) replacing the built-in tone mapper: the
      * HDR pixels are converted to lut_input_primaries (UNKNOWN = the HDR
@@ -534,6 +537,13 @@ GAINMAP_API gainmap_tonemapper gainmap_tonemapper_from_name(const char *name);
  * opts->base_primaries / opts->base_transfer), hue preserving. */
 GAINMAP_API gainmap_status gainmap_tonemap(gainmap_ctx *ctx, const gainmap_image *hdr,
                                            const gainmap_tonemap_options *opts, gainmap_image *sdr);
+/* The base primaries the tone mapper picks when opts->base_primaries is
+ * UNKNOWN: Display P3, unless hdr is a BT.2020 master of which more than
+ * 1 % of the pixels (brighter than 0.8 cd/m2) lie outside P3 by more than
+ * 1/64 of their largest component; then BT.2020, so a gain map applied in
+ * the base's primaries can restore those colours. */
+GAINMAP_API gainmap_status gainmap_auto_base_primaries(gainmap_ctx *ctx, const gainmap_image *hdr,
+                                                       gainmap_primaries *out);
 
 GAINMAP_API gainmap_status gainmap_lut_load(gainmap_ctx *ctx, const char *path, gainmap_lut **out);
 GAINMAP_API gainmap_status gainmap_lut_parse(gainmap_ctx *ctx, const char *text, size_t size, gainmap_lut **out);

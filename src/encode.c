@@ -23,15 +23,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static const char *icc_name(gainmap_primaries p)
-{
-    switch (p) {
-    case GAINMAP_PRIMARIES_P3: return "p3";
-    case GAINMAP_PRIMARIES_BT709: return "srgb";
-    default: return NULL;
-    }
-}
-
 static gainmap_status check_options(gainmap_ctx *ctx, const gainmap_encode_options *o)
 {
     if (o->quality < 1 || o->quality > 100)
@@ -196,9 +187,11 @@ gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const 
         }
         if (src->primaries != GAINMAP_PRIMARIES_UNKNOWN)
             base_prim = src->primaries;
-        const char *name = icc_name(base_prim);
+        if (base_prim == GAINMAP_PRIMARIES_UNKNOWN)
+            base_prim = GAINMAP_PRIMARIES_P3;   /* an untagged given base, as before automatic primaries */
+        const char *name = gm_icc_name_for(base_prim, GAINMAP_TRANSFER_SRGB);
         if (!name) {
-            st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "SDR base primaries %s are not supported (use p3 or srgb)",
+            st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "SDR base primaries %s are not supported (use p3, srgb or bt2020)",
                           gainmap_primaries_name(base_prim));
             goto done;
         }

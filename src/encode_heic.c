@@ -828,12 +828,20 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
     } else {
         /* SDR base: given or tone-mapped, 8-bit, Display P3 or sRGB */
         bool one_channel = apple || opts->gainmap_channels == 1;
+        /* automatic base primaries: Apple's map needs a P3 base */
+        gainmap_tonemap_options to = opts->tonemap;
+        if (!to.base_primaries && !sdr) {
+            if (apple)
+                to.base_primaries = GAINMAP_PRIMARIES_P3;
+            else if ((st = gainmap_auto_base_primaries(ctx, hdr, &to.base_primaries)) != GAINMAP_OK)
+                goto done;
+        }
         if (!sdr) {
-            gainmap_primaries tp = opts->tonemap.base_primaries;
-            if (one_channel && !opts->tonemap.lut && (tp == GAINMAP_PRIMARIES_P3 || tp == GAINMAP_PRIMARIES_BT709))
-                st = ratio_base(ctx, hdr, &opts->tonemap, tp, &tm);
+            gainmap_primaries tp = to.base_primaries;
+            if (one_channel && !to.lut && (tp == GAINMAP_PRIMARIES_P3 || tp == GAINMAP_PRIMARIES_BT709))
+                st = ratio_base(ctx, hdr, &to, tp, &tm);
             else
-                st = gainmap_tonemap(ctx, hdr, &opts->tonemap, &tm);
+                st = gainmap_tonemap(ctx, hdr, &to, &tm);
             if (st != GAINMAP_OK)
                 goto done;
             sdr = &tm;
@@ -847,9 +855,13 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
             st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "the SDR base must be 8-bit RGB");
             goto done;
         }
-        bp = sdr->primaries != GAINMAP_PRIMARIES_UNKNOWN ? sdr->primaries : opts->tonemap.base_primaries;
-        if (bp != GAINMAP_PRIMARIES_P3 && bp != GAINMAP_PRIMARIES_BT709) {
-            st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "SDR base primaries %s are not supported (use p3 or srgb)",
+        bp = sdr->primaries != GAINMAP_PRIMARIES_UNKNOWN ? sdr->primaries : to.base_primaries;
+        if (bp == GAINMAP_PRIMARIES_UNKNOWN)
+            bp = GAINMAP_PRIMARIES_P3;   /* an untagged given base, as before automatic primaries */
+        const char *icc_name = gm_icc_name_for(bp, GAINMAP_TRANSFER_SRGB);
+        if (!icc_name) {
+            st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED,
+                          "SDR base primaries %s are not supported (use p3, srgb or bt2020)",
                           gainmap_primaries_name(bp));
             goto done;
         }
@@ -866,7 +878,7 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
                 goto done;
             base_src = &rgb3;
         }
-        uint8_t cp = bp == GAINMAP_PRIMARIES_P3 ? 12 : 1;
+        uint8_t cp = (uint8_t)gainmap_primaries_to_cicp(bp);
         s = (gm_hevc_settings){opts->quality, opts->subsampling, 8, {cp, 13, 6, 1}, preset, "psnr"};
         t = now_seconds();
         st = code_image(ctx, base_src, &s, ho, &base_c);
@@ -879,8 +891,7 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
             goto done;
         decoded.primaries = bp;
         decoded.transfer = GAINMAP_TRANSFER_SRGB;
-        if ((st = gainmap_icc_generate(ctx, bp == GAINMAP_PRIMARIES_P3 ? "p3" : "srgb", &icc, &icc_size)) !=
-            GAINMAP_OK)
+        if ((st = gainmap_icc_generate(ctx, icc_name, &icc, &icc_size)) != GAINMAP_OK)
             goto done;
 
         gainmap_metadata meta;
@@ -922,8 +933,9 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
             memcpy(tmap + 1, iso_bytes, iso_size);
             if ((st = light_level(ctx, hdr, bp, &cll, &fall)) != GAINMAP_OK)
                 goto done;
-            if (bp == GAINMAP_PRIMARIES_P3 &&
-                (st = gainmap_icc_generate(ctx, "p3-pq", &alt_icc, &alt_icc_size)) != GAINMAP_OK)
+            if ((bp == GAINMAP_PRIMARIES_P3 || bp == GAINMAP_PRIMARIES_BT2020) &&
+                (st = gainmap_icc_generate(ctx, gm_icc_name_for(bp, GAINMAP_TRANSFER_PQ), &alt_icc,
+                                           &alt_icc_size)) != GAINMAP_OK)
                 goto done;
         }
         if (apple && (st = apple_xmp(ctx, H, &xmp, &xmp_size)) != GAINMAP_OK)

@@ -286,9 +286,11 @@ static gainmap_status check_args(gainmap_ctx *ctx, const gainmap_image *sdr, con
         return st;
     a->mw = (a->w + (uint32_t)a->scale - 1) / (uint32_t)a->scale;
     a->mh = (a->h + (uint32_t)a->scale - 1) / (uint32_t)a->scale;
+    /* an untagged SDR: the tone mapper's base primaries when set, else P3
+     * (the tone mapper's choice for most masters) */
     a->space = sdr->primaries != GAINMAP_PRIMARIES_UNKNOWN ? sdr->primaries : opts->tonemap.base_primaries;
     if (a->space == GAINMAP_PRIMARIES_UNKNOWN)
-        a->space = GAINMAP_PRIMARIES_BT709;
+        a->space = GAINMAP_PRIMARIES_P3;
     gainmap_luma_weights(a->space, a->wt);
     return GAINMAP_OK;
 }

@@ -98,6 +98,9 @@ static const icc_recipe recipes[] = {
     /* BT.709 primaries with an HDR curve: so a PQ/HLG TIFF in BT.709 is tagged too */
     {"bt709-pq", "BT.709 PQ", GAINMAP_PRIMARIES_BT709, CURVE_PQ_ABSOLUTE, GAINMAP_TRANSFER_PQ},
     {"bt709-hlg", "BT.709 HLG", GAINMAP_PRIMARIES_BT709, CURVE_HLG, GAINMAP_TRANSFER_HLG},
+    /* an SDR base for a BT.2020 master with colours outside P3 (listed last:
+     * the indices of gainmap_icc_profile_name stay as they were) */
+    {"bt2020", "BT.2020 (sRGB curve)", GAINMAP_PRIMARIES_BT2020, CURVE_SRGB, GAINMAP_TRANSFER_SRGB},
 };
 #define NRECIPES (sizeof recipes / sizeof recipes[0])
 
@@ -201,7 +204,7 @@ gainmap_status gainmap_icc_generate(gainmap_ctx *ctx, const char *name, uint8_t 
             r = &recipes[i];
     if (!r)
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG,
-                        "unknown ICC profile name \"%s\" (expected srgb, p3, p3-pq, bt2020-pq, bt709-pq, p3-hlg, "
+                        "unknown ICC profile name \"%s\" (expected srgb, p3, bt2020, p3-pq, bt2020-pq, bt709-pq, p3-hlg, "
                         "bt2020-hlg, bt709-hlg, HDR_P3_D65_ST2084 or P3_PQ)",
                         name);
     icc_errors err;

@@ -1071,6 +1071,59 @@ static gainmap_primaries default_primaries(gainmap_transfer tf)
                                                                    : GAINMAP_PRIMARIES_BT709;
 }
 
+/* A base in Display P3 unless the master holds colours P3 cannot show:
+ * a BT.2020 master of which more than 1 % of the (sampled, not black)
+ * pixels lie outside P3 by more than 1/64 of their largest component.
+ * Such colours would be gamut-mapped in a P3 base, and a gain map applied
+ * in the base's primaries cannot bring them back (their P3 components are
+ * negative); a BT.2020 base keeps them (issue 5: the libavif BT.2020 chart,
+ * 47 % outside P3, 29.1 dB with a P3 base, 51.4 dB with a BT.2020 one). */
+#define AUTO_MIN_LIGHT (1.0 / 256)   /* 0.8 cd/m2: darker pixels do not count */
+#define AUTO_MARGIN (1.0 / 64)
+#define AUTO_SHARE 100               /* 1 pixel in AUTO_SHARE */
+gainmap_status gainmap_auto_base_primaries(gainmap_ctx *ctx, const gainmap_image *hdr, gainmap_primaries *out)
+{
+    if (!out)
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gainmap_auto_base_primaries needs an output pointer");
+    *out = GAINMAP_PRIMARIES_P3;
+    gainmap_status st = check_image(ctx, hdr);
+    if (st != GAINMAP_OK)
+        return st;
+    gainmap_transfer tf = hdr->transfer ? hdr->transfer
+                          : hdr->type == GAINMAP_PIXEL_F32 ? GAINMAP_TRANSFER_LINEAR : GAINMAP_TRANSFER_SRGB;
+    gainmap_primaries src = hdr->primaries ? hdr->primaries : default_primaries(tf);
+    if (src != GAINMAP_PRIMARIES_BT2020)
+        return GAINMAP_OK;
+    gm_linear lin;
+    if ((st = gm_linear_init(ctx, &lin, hdr, GAINMAP_PRIMARIES_P3)) != GAINMAP_OK)
+        return st;
+    float *row = gm_malloc(ctx, (size_t)hdr->width * 3 * sizeof *row);
+    if (!row) {
+        gm_linear_free(&lin);
+        return GAINMAP_ERR_NOMEM;
+    }
+    uint32_t step = 1;
+    while ((uint64_t)(hdr->width / step) * (hdr->height / step) > (1u << 20))
+        step++;
+    uint64_t lit = 0, outside = 0;
+    for (uint32_t y = step / 2; y < hdr->height; y += step) {
+        gm_linear_row(&lin, y, row);
+        for (uint32_t x = step / 2; x < hdr->width; x += step) {
+            const float *p = row + 3 * (size_t)x;
+            float hi = fmaxf(p[0], fmaxf(p[1], p[2])), lo = fminf(p[0], fminf(p[1], p[2]));
+            if (!(hi > AUTO_MIN_LIGHT))
+                continue;
+            lit++;
+            outside += lo < -AUTO_MARGIN * hi;
+        }
+    }
+    free(row);
+    gm_linear_free(&lin);
+    if (outside * AUTO_SHARE > lit)
+        *out = GAINMAP_PRIMARIES_BT2020;
+    return GAINMAP_OK;
+}
+
 gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, const gainmap_tonemap_options *opts,
                                 gm_tonemap_state **out)
 {
@@ -1090,7 +1143,9 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "HDR reference white %g cd/m2 is outside 1..10000", white);
     if (!(opts->peak_nits >= 0.0 && opts->peak_nits <= GM_PQ_PEAK_NITS))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "peak %g cd/m2 is outside 0..10000", opts->peak_nits);
-    gainmap_primaries base = opts->base_primaries ? opts->base_primaries : GAINMAP_PRIMARIES_P3;
+    gainmap_primaries base = opts->base_primaries;
+    if (!base && (st = gainmap_auto_base_primaries(ctx, hdr, &base)) != GAINMAP_OK)
+        return st;
     gainmap_transfer src_tf = hdr->transfer;
     if (src_tf == GAINMAP_TRANSFER_UNKNOWN)
         src_tf = hdr->type == GAINMAP_PIXEL_F32 ? GAINMAP_TRANSFER_LINEAR : GAINMAP_TRANSFER_SRGB;
@@ -1222,7 +1277,7 @@ void gainmap_tonemap_options_init(gainmap_tonemap_options *opts)
     opts->method = GAINMAP_TONEMAP_DEFAULT;
     opts->hdr_white_nits = GM_SDR_WHITE_NITS;
     opts->peak_nits = 0.0;
-    opts->base_primaries = GAINMAP_PRIMARIES_P3;
+    opts->base_primaries = GAINMAP_PRIMARIES_UNKNOWN;   /* auto */
     opts->base_transfer = GAINMAP_TRANSFER_SRGB;
     opts->lut = NULL;
     opts->lut_input = GAINMAP_TRANSFER_PQ;
@@ -1703,11 +1758,11 @@ gainmap_status gm_tonemap_image(gainmap_ctx *ctx, const gainmap_image *hdr, cons
     sdr->cicp[1] = (uint8_t)gainmap_transfer_to_cicp(btf);
     sdr->cicp[2] = 0;
     sdr->cicp[3] = 1;
-    if (btf == GAINMAP_TRANSFER_SRGB && (s->base == GAINMAP_PRIMARIES_BT709 || s->base == GAINMAP_PRIMARIES_P3)) {
+    const char *icc_name = gm_icc_name_for(s->base, btf);
+    if (btf == GAINMAP_TRANSFER_SRGB && icc_name) {
         uint8_t *icc = NULL;
         size_t n = 0;
-        if ((st = gainmap_icc_generate(ctx, s->base == GAINMAP_PRIMARIES_P3 ? "p3" : "srgb", &icc, &n)) ==
-            GAINMAP_OK) {
+        if ((st = gainmap_icc_generate(ctx, icc_name, &icc, &n)) == GAINMAP_OK) {
             sdr->icc = icc;
             sdr->icc_size = n;
         }

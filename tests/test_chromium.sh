@@ -3,8 +3,8 @@
 #
 # Encodes a small HDR master (SDR-level grey 0.5 on the left, a patch 3 stops
 # above SDR white, 8.0, on the right) to UltraHDR v1.1 and to ISO-only and
-# XMP-only variants, then draws each JPEG - and, for contrast, the base image
-# alone - into linear float16 2D canvases in headless Chromium with
+# XMP-only variants and a BT.2020 base (red there instead of grey), then
+# draws each JPEG - and, for contrast, the base image alone - into linear float16 2D canvases in headless Chromium with
 # globalHDRHeadroom (log2) 0, 1, 2 and Infinity, reads the pixels back and
 # checks: the bright patch is 1.0 at headroom 0 and 2, 4, 8 (+-5%) at
 # headrooms 1, 2, Infinity; the base alone never exceeds 1.0; the grey half
@@ -21,25 +21,30 @@ TMP=$(mktemp -d "${GAINMAP_TMP:-/tmp}/chromium.XXXXXX")
 PROFILE=$(mktemp -d)
 trap 'rm -rf "$TMP" "$PROFILE"' EXIT
 
-# 64x32 linear PFM: left 0.5 (SDR grey), right 8.0 (3 stops over SDR white).
-python3 - "$TMP/master.pfm" <<'EOF'
+# 64x32 linear PFMs: left 0.5 (SDR grey; sRGB red 0.5 in red.pfm), right
+# 8.0 (3 stops over SDR white).
+python3 - "$TMP/master.pfm" "$TMP/red.pfm" <<'EOF'
 import struct, sys
 w, h = 64, 32
-rows = []
-for y in range(h):
-    row = []
-    for x in range(w):
-        v = 0.5 if x < w // 2 else 8.0
-        row += [v, v, v]
-    rows.append(struct.pack('<%df' % len(row), *row))
-with open(sys.argv[1], 'wb') as f:
-    f.write(b'PF\n%d %d\n-1.0\n' % (w, h))
-    for r in reversed(rows):   # PFM rows are stored bottom to top
-        f.write(r)
+for path, left in ((sys.argv[1], (0.5, 0.5, 0.5)), (sys.argv[2], (0.5, 0.0, 0.0))):
+    rows = []
+    for y in range(h):
+        row = []
+        for x in range(w):
+            row += left if x < w // 2 else (8.0, 8.0, 8.0)
+        rows.append(struct.pack('<%df' % len(row), *row))
+    with open(path, 'wb') as f:
+        f.write(b'PF\n%d %d\n-1.0\n' % (w, h))
+        for r in reversed(rows):   # PFM rows are stored bottom to top
+            f.write(r)
 EOF
 for m in both iso xmp; do
   "$GM" encode "$TMP/master.pfm" -o "$TMP/$m.jpg" --primaries srgb --base-primaries srgb --metadata $m
 done
+# a BT.2020 base (what a BT.2020 master with colours outside P3 gets), with
+# sRGB red on the left: only a browser that reads the base's ICC profile
+# shows it as (0.5, 0, 0) (read as sRGB, the BT.2020 codes are a duller red)
+"$GM" encode "$TMP/red.pfm" -o "$TMP/bt2020.jpg" --primaries srgb --base-primaries bt2020
 "$GM" extract "$TMP/both.jpg" --base "$TMP/base.jpg"
 
 b64() { base64 -w0 "$1"; }
@@ -48,6 +53,7 @@ cat > "$TMP/page.html" <<EOF
 const sources = {both: 'data:image/jpeg;base64,$(b64 "$TMP/both.jpg")',
                  iso: 'data:image/jpeg;base64,$(b64 "$TMP/iso.jpg")',
                  xmp: 'data:image/jpeg;base64,$(b64 "$TMP/xmp.jpg")',
+                 bt2020: 'data:image/jpeg;base64,$(b64 "$TMP/bt2020.jpg")',
                  base: 'data:image/jpeg;base64,$(b64 "$TMP/base.jpg")'};
 function px(ctx, x, y) {
   let d;
@@ -58,7 +64,7 @@ function px(ctx, x, y) {
 }
 async function main() {
   const lines = [];
-  for (const name of ['both', 'iso', 'xmp', 'base']) {
+  for (const name of ['both', 'iso', 'xmp', 'bt2020', 'base']) {
     const img = new Image();
     img.src = sources[name];
     await img.decode();
@@ -89,7 +95,7 @@ for attempt in 1 2 3 4 5; do
     --enable-blink-features=CanvasGlobalHDRHeadroom,CanvasFloatingPoint \
     --virtual-time-budget=10000 --dump-dom "file://$TMP/page.html" 2>/dev/null || true)
   # result lines (the page source itself also holds these words, so match whole lines)
-  RESULT=$(printf '%s\n' "$DOM" | grep -E '^(both|iso|xmp|base) ' || true)
+  RESULT=$(printf '%s\n' "$DOM" | grep -E '^(both|iso|xmp|bt2020|base) ' || true)
   [ -n "$RESULT" ] && break
   sleep 1
 done
@@ -105,13 +111,16 @@ printf '%s\n' "$RESULT" | awk '
   function near(v, want) { return v >= want * 0.95 && v <= want * 1.05 }
   { split($3, d, ","); split($4, b, ",")
     for (c = 1; c <= 3; c++) {
-      if (!near(d[c], 0.5)) { print "FAIL: " $1 " headroom " $2 ": SDR grey " d[c] ", want 0.5"; fail = 1 }
+      if ($1 == "bt2020") {   # sRGB red 0.5: within 0.03 at full headroom, red elsewhere
+        wr = c == 1 ? 0.5 : 0; tol = $2 == "Infinity" ? 0.03 : (c == 1 ? 0.1 : 0.05)
+        if (d[c] < wr - tol || d[c] > wr + tol) { print "FAIL: bt2020 headroom " $2 ": red patch channel " c " " d[c] ", want " wr; fail = 1 }
+      } else if (!near(d[c], 0.5)) { print "FAIL: " $1 " headroom " $2 ": SDR grey " d[c] ", want 0.5"; fail = 1 }
       want = ($1 == "base" || $2 == "0") ? 1 : ($2 == "1" ? 2 : ($2 == "2" ? 4 : 8))
       if (!near(b[c], want)) { print "FAIL: " $1 " headroom " $2 ": bright patch " b[c] ", want " want; fail = 1 }
     }
     n++ }
   END {
-    if (n != 16) { print "FAIL: expected 16 result lines, got " n; fail = 1 }
-    if (!fail) print "PASS: chromium applies the gain map (v1.1, ISO-only, XMP-only): 1, 2, 4, 8 at headroom 0, 1, 2, inf; base alone stays at 1"
+    if (n != 20) { print "FAIL: expected 20 result lines, got " n; fail = 1 }
+    if (!fail) print "PASS: chromium applies the gain map (v1.1, ISO-only, XMP-only, BT.2020 base): 1, 2, 4, 8 at headroom 0, 1, 2, inf; base alone stays at 1"
     exit fail
   }'

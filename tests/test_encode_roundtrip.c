@@ -80,16 +80,17 @@ static gainmap_status pq_master_from(gainmap_ctx *ctx, const gainmap_image *lin,
 
 static void test_corpus_masters(void)
 {
-    /* Regression floors, NOT the issue-5 targets (see docs/encoding.md for
-     * why these masters miss them): {default dB, default bpp, small dB,
-     * small bpp}, measured minus ~0.3 dB / plus ~3 % size.  The BT.2020
-     * chart stays near 29 dB at any rate: its colours outside the P3 base
-     * cannot be carried by a map applied in the base's primaries. */
+    /* {default dB, default bpp, small dB, small bpp}: the issue-5 targets
+     * for the BT.2020 chart (met since the base follows the master into
+     * BT.2020: 29.1 dB with a P3 base, whose map cannot carry colours
+     * outside P3); for the others regression floors, NOT the targets (see
+     * docs/encoding.md for why they miss them), measured minus ~0.3 dB /
+     * plus ~3 % size. */
     static const char *files[] = {"gainmapjs__memorial.exr", "vearutop__BrightRings.exr",
                                   "libavif__cosmos1650_yuv444_10bpc_p3pq.avif",
                                   "libavif__colors_wcg_hdr_rec2020.avif"};
     static const double floors[][4] = {
-        {45.0, 6.1, 38.3, 2.45}, {32.4, 4.08, 27.0, 2.32}, {44.5, 6.04, 38.5, 2.84}, {28.8, 2.27, 28.7, 1.38}};
+        {45.0, 6.1, 38.3, 2.45}, {32.4, 4.08, 27.0, 2.32}, {44.5, 6.04, 38.5, 2.84}, {48.0, 2.8, 40.0, 1.6}};
     gainmap_ctx *ctx = gainmap_ctx_new();
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[4096], name[128];

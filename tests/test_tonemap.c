@@ -473,7 +473,7 @@ static void test_output_and_names(void)
     gainmap_tonemap_options_init(&o);
     CHECK_INT(o.method, GAINMAP_TONEMAP_DEFAULT);
     CHECK_NEAR(o.hdr_white_nits, 203.0, 0);
-    CHECK_INT(o.base_primaries, GAINMAP_PRIMARIES_P3);
+    CHECK_INT(o.base_primaries, GAINMAP_PRIMARIES_UNKNOWN);   /* automatic */
     CHECK_INT(o.base_transfer, GAINMAP_TRANSFER_SRGB);
     CHECK_INT(o.lut_input, GAINMAP_TRANSFER_PQ);
     CHECK_INT(o.lut_output, GAINMAP_TRANSFER_GAMMA22);
@@ -503,6 +503,76 @@ static void test_output_and_names(void)
     CHECK_INT(gainmap_tonemapper_from_name("clip"), GAINMAP_TONEMAP_CLIP);
     CHECK_INT(gainmap_tonemapper_from_name("reinhard"), GAINMAP_TONEMAP_REINHARD);
     CHECK_INT(gainmap_tonemapper_from_name("aces"), GAINMAP_TONEMAP_DEFAULT);
+    gainmap_ctx_free(ctx);
+}
+
+/* ---- automatic base primaries (issue 5: BT.2020 masters) ---- */
+/* n pixels: `green` of them BT.2020's green primary at `green_rel` x SDR
+ * white, the rest a mid grey; which base does the tone mapper pick? */
+static gainmap_primaries auto_pick(gainmap_ctx *ctx, uint32_t n, uint32_t green, double green_rel,
+                                   gainmap_primaries master)
+{
+    double(*px)[3] = calloc(n, sizeof *px);
+    for (uint32_t i = 0; i < n; i++) {
+        px[i][0] = px[i][2] = i < green ? 0.0 : 0.5;
+        px[i][1] = i < green ? green_rel : 0.5;
+    }
+    gainmap_image hdr;
+    make_pq16(&hdr, (const double(*)[3])px, n, master);
+    free(px);
+    gainmap_primaries got = GAINMAP_PRIMARIES_UNKNOWN;
+    CHECK_INT(gainmap_auto_base_primaries(ctx, &hdr, &got), GAINMAP_OK);
+    gainmap_image_free(&hdr);
+    return got;
+}
+
+static void test_auto_base_primaries(void)
+{
+    gainmap_ctx *ctx = gainmap_ctx_new();
+    /* more than 1 % of the pixels outside P3: BT.2020; exactly 1 %: P3 */
+    CHECK_INT(auto_pick(ctx, 1000, 11, 1.0, GAINMAP_PRIMARIES_BT2020), GAINMAP_PRIMARIES_BT2020);
+    CHECK_INT(auto_pick(ctx, 1000, 10, 1.0, GAINMAP_PRIMARIES_BT2020), GAINMAP_PRIMARIES_P3);
+    /* darker than 0.8 cd/m2 does not count (0.5 cd/m2 here), even half the picture */
+    CHECK_INT(auto_pick(ctx, 1000, 500, 0.5 / 203.0, GAINMAP_PRIMARIES_BT2020), GAINMAP_PRIMARIES_P3);
+    CHECK_INT(auto_pick(ctx, 1000, 500, 2.0 / 203.0, GAINMAP_PRIMARIES_BT2020), GAINMAP_PRIMARIES_BT2020);
+    /* only a BT.2020 master can hold such colours */
+    CHECK_INT(auto_pick(ctx, 1000, 500, 1.0, GAINMAP_PRIMARIES_P3), GAINMAP_PRIMARIES_P3);
+    CHECK_INT(auto_pick(ctx, 1000, 500, 1.0, GAINMAP_PRIMARIES_BT709), GAINMAP_PRIMARIES_P3);
+    CHECK_INT(gainmap_auto_base_primaries(ctx, NULL, NULL), GAINMAP_ERR_INVALID_ARG);
+
+    /* the tone mapper follows the choice: a BT.2020 base, tagged so */
+    double px[200][3];
+    for (int i = 0; i < 200; i++) {
+        px[i][0] = px[i][2] = i < 100 ? 0.0 : 0.25 + i / 400.0;
+        px[i][1] = i < 100 ? 0.02 + i * 0.008 : 0.25 + i / 400.0;   /* green below SDR white */
+    }
+    gainmap_image hdr, sdr;
+    make_pq16(&hdr, (const double(*)[3])px, 200, GAINMAP_PRIMARIES_BT2020);
+    gainmap_tonemap_options o;
+    gainmap_tonemap_options_init(&o);
+    CHECK_INT(gainmap_tonemap(ctx, &hdr, &o, &sdr), GAINMAP_OK);
+    CHECK_INT(sdr.primaries, GAINMAP_PRIMARIES_BT2020);
+    CHECK(sdr.has_cicp && sdr.cicp[0] == 9 && sdr.cicp[1] == 13);
+    gainmap_primaries ip = GAINMAP_PRIMARIES_UNKNOWN;
+    gainmap_transfer it = GAINMAP_TRANSFER_UNKNOWN;
+    CHECK(sdr.icc && gainmap_icc_identify(ctx, sdr.icc, sdr.icc_size, &ip, &it) == GAINMAP_OK);
+    CHECK_INT(ip, GAINMAP_PRIMARIES_BT2020);
+    CHECK_INT(it, GAINMAP_TRANSFER_SRGB);
+    /* the green stays green: no red or blue leaks into it in the BT.2020 base */
+    const uint8_t *b = sdr.data;
+    CHECK(b[3 * 150] == b[3 * 150 + 1] && b[3 * 150 + 1] == b[3 * 150 + 2]);
+    for (int i = 10; i < 100; i++)
+        CHECK_MSG(b[3 * i] == 0 && b[3 * i + 2] == 0 && b[3 * i + 1] > 0, "pixel %d: %u %u %u", i, b[3 * i],
+                  b[3 * i + 1], b[3 * i + 2]);
+    gainmap_image_free(&sdr);
+    /* asked for P3, the same master is gamut-mapped into P3 */
+    o.base_primaries = GAINMAP_PRIMARIES_P3;
+    CHECK_INT(gainmap_tonemap(ctx, &hdr, &o, &sdr), GAINMAP_OK);
+    CHECK_INT(sdr.primaries, GAINMAP_PRIMARIES_P3);
+    b = sdr.data;
+    CHECK(b[3 * 50] > 0 || b[3 * 50 + 2] > 0);
+    gainmap_image_free(&sdr);
+    gainmap_image_free(&hdr);
     gainmap_ctx_free(ctx);
 }
 
@@ -601,6 +671,7 @@ int main(void)
     RUN_TEST(test_pipeline_round_trip);
     RUN_TEST(test_peak);
     RUN_TEST(test_output_and_names);
+    RUN_TEST(test_auto_base_primaries);
     RUN_TEST(test_measure_default);
     RUN_TEST(test_speed);
     TEST_SUMMARY();

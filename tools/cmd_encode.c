@@ -76,7 +76,9 @@ static const char usage[] =
     "      --hdr-white NITS      HDR reference white for tone mapping (default 203)\n"
     "      --peak NITS           master peak for tone mapping (default: the\n"
     "                            master's MaxCLL, else its 99.9th percentile)\n"
-    "      --base-primaries P    p3 or srgb (default p3)\n"
+    "      --base-primaries P    auto, p3, srgb or bt2020; auto = p3, or bt2020\n"
+    "                            for a BT.2020 master with colours outside P3\n"
+    "                            (more than 1 % of its pixels) (default auto)\n"
     "      --lut FILE            tone-map with this .cube LUT (1D or 3D) instead of\n"
     "                            the built-in curve; the result is still gamut-mapped\n"
     "                            into the base primaries\n"
@@ -260,9 +262,9 @@ static int run(int argc, char **argv)
                 return EXIT_USAGE;
             break;
         case O_BASEP:
-            o.tonemap.base_primaries = gainmap_primaries_from_name(optarg);
-            if (o.tonemap.base_primaries != GAINMAP_PRIMARIES_P3 && o.tonemap.base_primaries != GAINMAP_PRIMARIES_BT709)
-                return cli_usage_error(cmd, "option --base-primaries expects p3 or srgb, not '%s'", optarg);
+            o.tonemap.base_primaries = strcmp(optarg, "auto") ? gainmap_primaries_from_name(optarg) : GAINMAP_PRIMARIES_UNKNOWN;
+            if (strcmp(optarg, "auto") && o.tonemap.base_primaries == GAINMAP_PRIMARIES_UNKNOWN)
+                return cli_usage_error(cmd, "option --base-primaries expects auto, p3, srgb or bt2020, not '%s'", optarg);
             break;
         case O_TF:
             tf_override = gainmap_transfer_from_name(optarg);

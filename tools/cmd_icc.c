@@ -17,7 +17,7 @@ static const char usage[] =
     "colorants, curve shape - never its name).\n"
     "\n"
     "Profiles:\n"
-    "  srgb, p3              SDR bases: sRGB curve, compact (under 1 KB)\n"
+    "  srgb, p3, bt2020      SDR bases: sRGB curve, compact (under 1 KB)\n"
     "  p3-pq, bt2020-pq      PQ (ST 2084) sampled curve, 10000 cd/m2 = PCS white\n"
     "  p3-hlg, bt2020-hlg    HLG sampled curve for a 1000 cd/m2 display\n"
     "  bt709-pq, bt709-hlg   the same curves with BT.709 (sRGB) primaries\n"

@@ -509,8 +509,8 @@ typedef struct gainmap_tonemap_options {
     double hdr_white_nits;          /* HDR reference white, default 203        */
     double peak_nits;               /* source peak; 0 = from content/metadata  */
     /* SDR base gamut: BT709, P3 or BT2020; default UNKNOWN = automatic
-     * (gainmap_auto_base_primaries: P3, or BT2020 for a BT.2020 master
-     * with colours outside P3) */
+     * (gainmap_auto_base_primaries: the master's for BT.709 and P3; P3
+     * for BT.2020, or BT2020 when it holds colours outside P3) */
     gainmap_primaries base_primaries;
     gainmap_transfer base_transfer;   /* SDR base encoding, default SRGB      */
     /* Optional .cube LUT (not owned) replacing the built-in tone mapper: the
@@ -538,10 +538,13 @@ GAINMAP_API gainmap_tonemapper gainmap_tonemapper_from_name(const char *name);
 GAINMAP_API gainmap_status gainmap_tonemap(gainmap_ctx *ctx, const gainmap_image *hdr,
                                            const gainmap_tonemap_options *opts, gainmap_image *sdr);
 /* The base primaries the tone mapper picks when opts->base_primaries is
- * UNKNOWN: Display P3, unless hdr is a BT.2020 master of which more than
- * 1 % of the pixels (brighter than 0.8 cd/m2) lie outside P3 by more than
- * 1/64 of their largest component; then BT.2020, so a gain map applied in
- * the base's primaries can restore those colours. */
+ * UNKNOWN: the master's own for BT.709 (sRGB) and Display P3 masters; for
+ * a BT.2020 master Display P3, unless more than 1 % of its pixels
+ * (brighter than 0.8 cd/m2) lie outside P3 by more than 1/64 of their
+ * largest component; then BT.2020, so a gain map applied in the base's
+ * primaries can restore those colours.  (A base wider than the master
+ * costs precision: decoding converts the result back to the master's
+ * primaries, amplifying the map's rounding; docs/encoding.md.) */
 GAINMAP_API gainmap_status gainmap_auto_base_primaries(gainmap_ctx *ctx, const gainmap_image *hdr,
                                                        gainmap_primaries *out);
 

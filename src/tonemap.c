@@ -1071,13 +1071,21 @@ static gainmap_primaries default_primaries(gainmap_transfer tf)
                                                                    : GAINMAP_PRIMARIES_BT709;
 }
 
-/* A base in Display P3 unless the master holds colours P3 cannot show:
- * a BT.2020 master of which more than 1 % of the (sampled, not black)
- * pixels lie outside P3 by more than 1/64 of their largest component.
- * Such colours would be gamut-mapped in a P3 base, and a gain map applied
- * in the base's primaries cannot bring them back (their P3 components are
- * negative); a BT.2020 base keeps them (issue 5: the libavif BT.2020 chart,
- * 47 % outside P3, 29.1 dB with a P3 base, 51.4 dB with a BT.2020 one). */
+/* The base in the master's own primaries where that is an SDR gamut: a
+ * BT.709 master gets an sRGB base, a P3 master a P3 base.  Decoding
+ * converts the HDR result from the base's primaries to the master's, and
+ * from a wider gamut to a narrower one that conversion subtracts large
+ * terms: the BT.709 green 10000/100 cd/m2 rings of BrightRings have P3
+ * red and blue dominated by the green, so a map code's 0.027 stop on them
+ * comes back as 40 % on BT.709 red (33.0 dB with a P3 base, 50.1 dB with
+ * an sRGB one; issue 5).  A BT.2020 master gets a P3 base (narrower to
+ * wider: no such loss) unless it holds colours P3 cannot show: more than
+ * 1 % of the (sampled, not black) pixels outside P3 by more than 1/64 of
+ * their largest component.  Such colours would be gamut-mapped in a P3
+ * base, and a map applied in the base's primaries cannot bring them back
+ * (their P3 components are negative); a BT.2020 base keeps them (the
+ * libavif BT.2020 chart, 47 % outside P3: 29.1 dB with a P3 base, 51.3 dB
+ * with a BT.2020 one). */
 #define AUTO_MIN_LIGHT (1.0 / 256)   /* 0.8 cd/m2: darker pixels do not count */
 #define AUTO_MARGIN (1.0 / 64)
 #define AUTO_SHARE 100               /* 1 pixel in AUTO_SHARE */
@@ -1092,6 +1100,8 @@ gainmap_status gainmap_auto_base_primaries(gainmap_ctx *ctx, const gainmap_image
     gainmap_transfer tf = hdr->transfer ? hdr->transfer
                           : hdr->type == GAINMAP_PIXEL_F32 ? GAINMAP_TRANSFER_LINEAR : GAINMAP_TRANSFER_SRGB;
     gainmap_primaries src = hdr->primaries ? hdr->primaries : default_primaries(tf);
+    if (src == GAINMAP_PRIMARIES_BT709)
+        *out = GAINMAP_PRIMARIES_BT709;
     if (src != GAINMAP_PRIMARIES_BT2020)
         return GAINMAP_OK;
     gm_linear lin;

@@ -591,7 +591,7 @@ typedef struct gainmap_encode_options {
     int gainmap_channels;        /* 1 or 3; default 3                        */
     int gainmap_scale;           /* 1, 2 or 4 (per dimension); default 1     */
     double gamma;                /* map encoding gamma, default 1.25         */
-    double offset;               /* k_sdr = k_hdr, default 1/1024            */
+    double offset;               /* k_sdr, default 1/256 (and k_hdr, below)   */
     double min_boost, max_boost; /* log2; NAN = from content                 */
     double target_headroom;      /* log2 alternate headroom; 0 = from content */
     gainmap_metadata_mode metadata;
@@ -608,6 +608,12 @@ typedef struct gainmap_encode_options {
      * which every decoder reads fastest and in strips.  The "small" preset
      * turns it on. */
     int progressive;
+    /* k_hdr, the offset added to the HDR rendition: NAN (the default) =
+     * chosen per picture among 1/1024 .. 1/16384 (powers of two) by a model
+     * of the PQ error it leaves (a small k_hdr keeps precision in deep
+     * shadows but widens the gain range, coarsening every code); a number
+     * in [0, 1] = that value. */
+    double offset_hdr;
 } gainmap_encode_options;
 
 GAINMAP_API void gainmap_encode_options_init(gainmap_encode_options *opts);

@@ -49,7 +49,8 @@ void gainmap_encode_options_init(gainmap_encode_options *o)
     o->gainmap_channels = 3;
     o->gainmap_scale = 1;
     o->gamma = 1.25;
-    o->offset = 1.0 / 1024.0;
+    o->offset = 1.0 / 256.0;
+    o->offset_hdr = NAN;
     o->min_boost = NAN;
     o->max_boost = NAN;
     o->target_headroom = 0.0;
@@ -129,42 +130,50 @@ gainmap_status gm_linear_init(gainmap_ctx *ctx, gm_linear *lin, const gainmap_im
     return GAINMAP_OK;
 }
 
+/* Pixel x of a row as linear RGB (gm_linear_row's body). */
+static inline void linear_pixel(const gm_linear *lin, const uint8_t *row, uint32_t x, double v[3])
+{
+    const gainmap_image *img = lin->img;
+    uint32_t nc = img->channels;
+    for (int c = 0; c < 3; c++) {
+        uint32_t ci = nc == 1 ? 0 : (uint32_t)c;
+        size_t i = (size_t)x * nc + ci;
+        if (img->type == GAINMAP_PIXEL_U8)
+            v[c] = lin->lut[row[i]];
+        else if (img->type == GAINMAP_PIXEL_U16)
+            v[c] = lin->lut[((const uint16_t *)(const void *)row)[i]];
+        else {
+            double s = ((const float *)(const void *)row)[i];
+            v[c] = lin->hlg ? gainmap_hlg_inverse_oetf(GM_CLAMP(s, 0.0, 1.0)) : gainmap_to_linear(lin->tf, s);
+        }
+    }
+    if (lin->hlg) {
+        /* BT.2100 OOTF for a 1000 cd/m2 display, then 1.0 = 203 cd/m2.
+         * Luminance with BT.2020 weights on the signal's own R, G, B
+         * for every primaries (BT.2100's definition, and the inverse
+         * the decoder applies); tonemap.c should match (docs/encoding.md). */
+        double nits[3];
+        gainmap_hlg_ootf(v, 1000.0, nits);
+        for (int c = 0; c < 3; c++)
+            v[c] = nits[c] / GM_SDR_WHITE_NITS;
+    }
+    if (lin->convert)
+        gm_mat3_apply(lin->m, v, v);
+}
+
 void gm_linear_row(const gm_linear *lin, uint32_t y, float *out)
 {
     const gainmap_image *img = lin->img;
     const uint8_t *row = (const uint8_t *)img->data + (size_t)y * img->stride;
-    uint32_t nc = img->channels, w = img->width;
-    for (uint32_t x = 0; x < w; x++) {
+    for (uint32_t x = 0; x < img->width; x++) {
         double v[3];
-        for (int c = 0; c < 3; c++) {
-            uint32_t ci = nc == 1 ? 0 : (uint32_t)c;
-            size_t i = (size_t)x * nc + ci;
-            if (img->type == GAINMAP_PIXEL_U8)
-                v[c] = lin->lut[row[i]];
-            else if (img->type == GAINMAP_PIXEL_U16)
-                v[c] = lin->lut[((const uint16_t *)(const void *)row)[i]];
-            else {
-                double s = ((const float *)(const void *)row)[i];
-                v[c] = lin->hlg ? gainmap_hlg_inverse_oetf(GM_CLAMP(s, 0.0, 1.0)) : gainmap_to_linear(lin->tf, s);
-            }
-        }
-        if (lin->hlg) {
-            /* BT.2100 OOTF for a 1000 cd/m2 display, then 1.0 = 203 cd/m2.
-             * Luminance with BT.2020 weights on the signal's own R, G, B
-             * for every primaries (BT.2100's definition, and the inverse
-             * the decoder applies); tonemap.c should match (docs/encoding.md). */
-            double nits[3];
-            gainmap_hlg_ootf(v, 1000.0, nits);
-            for (int c = 0; c < 3; c++)
-                v[c] = nits[c] / GM_SDR_WHITE_NITS;
-        }
-        if (lin->convert)
-            gm_mat3_apply(lin->m, v, v);
+        linear_pixel(lin, row, x, v);
         out[3 * x] = (float)v[0];
         out[3 * x + 1] = (float)v[1];
         out[3 * x + 2] = (float)v[2];
     }
 }
+
 
 /* ------------------------------------------------------------------ */
 /* Exact metadata values                                                */
@@ -250,7 +259,7 @@ static void robust_range(const uint32_t *hist, uint64_t count, double vmin, doub
 /* Checked arguments shared by the reference and the fast path. */
 typedef struct cm_args {
     int nc, scale;
-    double k;
+    double k, kh;
     uint32_t w, h, mw, mh;
     gainmap_primaries space;
     double wt[3];
@@ -274,6 +283,9 @@ static gainmap_status check_args(gainmap_ctx *ctx, const gainmap_image *sdr, con
     a->k = opts->offset;
     if (!(a->k >= 0.0 && a->k <= 1.0))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map offset %g is outside [0, 1]", a->k);
+    a->kh = opts->offset_hdr;   /* NAN: chosen by choose_kh */
+    if (isfinite(a->kh) && !(a->kh >= 0.0 && a->kh <= 1.0))
+        return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map HDR offset %g is outside [0, 1]", a->kh);
     if (!(opts->gamma > 0.0 && opts->gamma <= 16.0))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map gamma %g is outside (0, 16]", opts->gamma);
     if (!(opts->target_headroom >= 0.0 && opts->target_headroom <= 16.0))
@@ -295,6 +307,103 @@ static gainmap_status check_args(gainmap_ctx *ctx, const gainmap_image *sdr, con
     return GAINMAP_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* The HDR offset (issue 5)                                             */
+/* ------------------------------------------------------------------ */
+/* The decoder rebuilds HDR = (SDR + k) 2^G - kh, so a map error of e stops
+ * moves a sample by (HDR + kh) ln2 e, and one map code is R / 255 stops for
+ * a gain range R.  Measured in PQ codes that is PQ'(HDR) (HDR + kh) ln2 R e
+ * / 255: a small kh keeps deep shadows precise (where PQ is steep in cd/m2
+ * and HDR << kh), but pulls the lowest gain log2((HDR + kh) / (SDR + k))
+ * down (dark samples over a brighter base, and samples whose HDR is 0,
+ * which need a gain at or below log2(kh / (SDR + k)) to decode to 0), so R
+ * grows and every code gets coarser.  choose_kh picks, among KH_N powers of
+ * two, the kh with the least R^2 sum((PQ'(HDR) (HDR + kh))^2) over a
+ * sample of at most KH_SAMPLES pixels (on luminance for a 1-channel map).
+ * Measured (base q 90, map q 92, k 1/256): the model's order matched the
+ * encoder's PSNR on the bundled sample (1/1024 best; 1/4096 predicted
+ * -0.8 dB, measured -0.8), memorial (1/1024) and the cosmos film frame
+ * (1/8192; +4 dB measured), docs/encoding.md. */
+#define KH_N 5                 /* candidates 2^-10 .. 2^-14 */
+#define KH_SAMPLES 16384
+#define KH_BINS (40 * 16)      /* 1/16-stop gain histogram over [-20, +20] */
+typedef struct kh_model {
+    double a0, a1, a2;         /* sums of s^2 HDR^2, s^2 HDR, s^2 */
+    uint32_t hist[KH_N][KH_BINS];
+    uint64_t count;
+} kh_model;
+
+/* PQ code values (10-bit) per unit of linear light (1.0 = 203 cd/m2) at x. */
+static double pq_slope(double x)
+{
+    double nits = x * GM_SDR_WHITE_NITS, d = GM_MAX(nits * 1e-3, 1e-6);
+    return (gainmap_pq_inverse_eotf(nits + d) - gainmap_pq_inverse_eotf(GM_MAX(nits - d, 0.0))) /
+           (nits + d - GM_MAX(nits - d, 0.0)) * GM_SDR_WHITE_NITS * 1023.0;
+}
+
+static void kh_add(kh_model *m, double hdr, double sdr, double k)
+{
+    hdr = GM_MAX(hdr, 0.0);
+    sdr = GM_MAX(sdr, 0.0);
+    for (int i = 0; i < KH_N; i++) {
+        double g = log2((hdr + ldexp(1.0, -10 - i)) / (sdr + k + 1e-12));
+        int b = (int)floor((g - HIST_LO) * 16.0);
+        m->hist[i][GM_CLAMP(b, 0, KH_BINS - 1)]++;
+    }
+    m->count++;
+    if (hdr > 0.0) {
+        double s = pq_slope(hdr), s2 = s * s;
+        m->a0 += s2 * hdr * hdr;
+        m->a1 += s2 * hdr;
+        m->a2 += s2;
+    }
+}
+
+/* a->kh when it is automatic (NAN), from the linearised images. */
+static void choose_kh(cm_args *a, const gm_linear *ls, const gm_linear *lh)
+{
+    if (isfinite(a->kh))
+        return;
+    a->kh = 1.0 / 1024.0;
+    kh_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return;   /* the default instead: no need to fail the encode */
+    uint32_t step = 1;
+    while ((uint64_t)(a->w / step) * (a->h / step) > KH_SAMPLES)
+        step++;
+    for (uint32_t y = step / 2; y < a->h; y += step) {
+        const uint8_t *rs = (const uint8_t *)ls->img->data + (size_t)y * ls->img->stride;
+        const uint8_t *rh = (const uint8_t *)lh->img->data + (size_t)y * lh->img->stride;
+        for (uint32_t x = step / 2; x < a->w; x += step) {
+            double vs[3], vh[3];
+            linear_pixel(ls, rs, x, vs);
+            linear_pixel(lh, rh, x, vh);
+            if (a->nc == 1)
+                kh_add(m, a->wt[0] * vh[0] + a->wt[1] * vh[1] + a->wt[2] * vh[2],
+                       a->wt[0] * vs[0] + a->wt[1] * vs[1] + a->wt[2] * vs[2], a->k);
+            else
+                for (int c = 0; c < 3; c++)
+                    kh_add(m, vh[c], vs[c], a->k);
+        }
+    }
+    double best = INFINITY;
+    uint64_t tail = (uint64_t)((double)m->count * RANGE_TAIL);
+    for (int i = 0; i < KH_N && m->count; i++) {
+        int lo = 0, hi = KH_BINS - 1;
+        for (uint64_t n = 0; lo < hi && (n += m->hist[i][lo]) <= tail;)
+            lo++;
+        for (uint64_t n = 0; hi > lo && (n += m->hist[i][hi]) <= tail;)
+            hi--;
+        double r = (hi - lo + 1) / 16.0, kh = ldexp(1.0, -10 - i);
+        double cost = r * r * (m->a0 + 2.0 * kh * m->a1 + kh * kh * m->a2);
+        if (cost < best) {
+            best = cost;
+            a->kh = kh;
+        }
+    }
+    free(m);
+}
+
 /* The quantiser's exact inputs, from the metadata as stored. */
 typedef struct cm_quant {
     double minv[3], maxv[3], gamma;
@@ -303,7 +412,7 @@ typedef struct cm_quant {
 
 /* Range (robust percentiles of the map samples, per channel histograms of
  * `count` samples each) -> metadata and the quantiser's values. */
-static void build_meta(const gainmap_encode_options *opts, int nc, const uint32_t *hist, uint64_t count,
+static void build_meta(const gainmap_encode_options *opts, double kh, int nc, const uint32_t *hist, uint64_t count,
                        const double *vmin, const double *vmax, const int *anyzero, gainmap_metadata *meta,
                        cm_quant *q)
 {
@@ -350,7 +459,7 @@ static void build_meta(const gainmap_encode_options *opts, int nc, const uint32_
     /* FORMATS.md 4.1.7: capacity max = content max unless a target is given. */
     double cap = opts->target_headroom > 0.0 ? opts->target_headroom : top;
     meta->alternate_hdr_headroom = ufrac(GM_MAX(cap, 1.0 / 64.0));
-    gainmap_fraction kf = sfrac_user(opts->offset);
+    gainmap_fraction kf = sfrac_user(opts->offset), kfh = sfrac_user(kh);
     gainmap_fraction gs = sfrac_user(opts->gamma);
     gainmap_ufraction gf = {(uint32_t)GM_MAX(gs.n, 0), gs.d};
     if (gf.n == 0)
@@ -363,7 +472,7 @@ static void build_meta(const gainmap_encode_options *opts, int nc, const uint32_
             meta->gain_map_max[c] = sfrac(fval(meta->gain_map_min[c]) + 1e-3);
         meta->gamma[c] = gf;
         meta->base_offset[c] = kf;
-        meta->alternate_offset[c] = kf;
+        meta->alternate_offset[c] = kfh;
         q->minv[c] = fval(meta->gain_map_min[c]);
         q->maxv[c] = fval(meta->gain_map_max[c]);
     }
@@ -414,6 +523,7 @@ gainmap_status gm_compute_ref(gainmap_ctx *ctx, const gainmap_image *sdr, const 
         memset(&lh, 0, sizeof lh);
     if (st != GAINMAP_OK)
         goto done;
+    choose_kh(&a, &ls, &lh);
     rs = gm_malloc(ctx, (size_t)w * 3 * sizeof(float));
     rh = gm_malloc(ctx, (size_t)w * 3 * sizeof(float));
     acc = gm_calloc(ctx, (size_t)mw * (size_t)nc, sizeof(double));
@@ -441,12 +551,12 @@ gainmap_status gm_compute_ref(gainmap_ctx *ctx, const gainmap_image *sdr, const 
                 if (nc == 1) {
                     double ys = wt[0] * s[0] + wt[1] * s[1] + wt[2] * s[2];
                     double yh = wt[0] * t[0] + wt[1] * t[1] + wt[2] * t[2];
-                    ac[0] += log2((GM_MAX(yh, 0.0) + k) / (GM_MAX(ys, 0.0) + k + 1e-12));
+                    ac[0] += log2((GM_MAX(yh, 0.0) + a.kh) / (GM_MAX(ys, 0.0) + k + 1e-12));
                     if (yh > 0.0)
                         zrow[mi] = 0;
                 } else {
                     for (int c = 0; c < 3; c++) {
-                        ac[c] += log2((GM_MAX((double)t[c], 0.0) + k) / (GM_MAX((double)s[c], 0.0) + k + 1e-12));
+                        ac[c] += log2((GM_MAX((double)t[c], 0.0) + a.kh) / (GM_MAX((double)s[c], 0.0) + k + 1e-12));
                         if (t[c] > 0.0f)
                             zrow[mi + (size_t)c] = 0;
                     }
@@ -472,7 +582,7 @@ gainmap_status gm_compute_ref(gainmap_ctx *ctx, const gainmap_image *sdr, const 
         if (zero[i])
             anyzero[i % (size_t)nc] = 1;
     cm_quant q;
-    build_meta(opts, nc, hist, (uint64_t)mw * mh, vmin, vmax, anyzero, meta, &q);
+    build_meta(opts, a.kh, nc, hist, (uint64_t)mw * mh, vmin, vmax, anyzero, meta, &q);
 
     /* Pass 2: quantise with the exact stored values (FORMATS.md 4.1.5). */
     if ((st = gainmap_image_alloc(ctx, map, mw, mh, (uint32_t)nc, GAINMAP_PIXEL_U8)) != GAINMAP_OK)
@@ -1597,7 +1707,7 @@ static gainmap_status direct_tables(gainmap_ctx *ctx, cm_job *j)
     j->hpos = 0;
     for (size_t i = 0; i < hn; i++) {
         double v = j->lh.lut[i];
-        j->thdr[i] = (float)log2(GM_MAX(v, 0.0) + k);
+        j->thdr[i] = (float)log2(GM_MAX(v, 0.0) + j->a.kh);
         if (!(v > 0.0))
             j->hpos = (uint32_t)i + 1;
     }
@@ -1638,7 +1748,6 @@ static gainmap_status compute(gainmap_ctx *ctx, const gainmap_image *sdr, const 
     j.hdr = hdr;
     j.plain = plain;
     j.avx2 = !plain && gm_cpu_avx2();
-    j.koff = (float)j.a.k;
     uint32_t mh = j.a.mh;
     size_t nc = (size_t)j.a.nc, n = (size_t)j.a.mw * nc, w = j.a.w;
     uint32_t strip = (uint32_t)GM_MAX(1, 32 / j.a.scale);
@@ -1646,8 +1755,11 @@ static gainmap_status compute(gainmap_ctx *ctx, const gainmap_image *sdr, const 
     st = gm_linear_init(ctx, &j.ls, sdr, j.a.space);
     if (st == GAINMAP_OK)
         st = gm_linear_init(ctx, &j.lh, hdr, j.a.space);
-    if (st == GAINMAP_OK)
+    if (st == GAINMAP_OK) {
+        choose_kh(&j.a, &j.ls, &j.lh);
+        j.koff = (float)j.a.kh;
         st = direct_tables(ctx, &j);
+    }
     for (int c = 0; c < 3; c++) {
         j.tlo[c] = INFINITY;   /* count every gain */
         j.thi[c] = -INFINITY;
@@ -1720,7 +1832,7 @@ static gainmap_status compute(gainmap_ctx *ctx, const gainmap_image *sdr, const 
         stats->avx2 = j.avx2;
     }
     cm_quant q;
-    build_meta(opts, (int)nc, j.hist[0], (uint64_t)j.a.mw * mh, j.vmin[0], j.vmax[0], j.anyzero[0], meta, &q);
+    build_meta(opts, j.a.kh, (int)nc, j.hist[0], (uint64_t)j.a.mw * mh, j.vmin[0], j.vmax[0], j.anyzero[0], meta, &q);
 
     /* Pass 2: the same gains again, quantised with the stored values (FORMATS.md 4.1.5). */
     j.nbias = q.dither ? 64 : 1;

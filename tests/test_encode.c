@@ -165,6 +165,73 @@ static void test_mpf_bytes(void)
     CHECK_INT(mp.tiff_base, 8);
 }
 
+/* A 64x64 picture for the HDR-offset choice: `dark` = film-like shadows
+ * (HDR 0.02..0.3 cd/m2 with grain, base near black) beside a highlight
+ * (4x SDR white over a white base); else a saturated red
+ * (HDR green and blue exactly 0 over a lifted base) beside a mid grey. */
+static void offset_picture(int dark, gainmap_image *sdr, gainmap_image *hdr)
+{
+    gainmap_image_alloc(NULL, sdr, 64, 64, 3, GAINMAP_PIXEL_U8);
+    gainmap_image_alloc(NULL, hdr, 64, 64, 3, GAINMAP_PIXEL_F32);
+    sdr->transfer = GAINMAP_TRANSFER_SRGB;
+    sdr->primaries = hdr->primaries = GAINMAP_PRIMARIES_P3;
+    hdr->transfer = GAINMAP_TRANSFER_LINEAR;
+    uint32_t seed = 7;
+    for (uint32_t y = 0; y < 64; y++)
+        for (uint32_t x = 0; x < 64; x++)
+            for (int c = 0; c < 3; c++) {
+                double h;
+                if (dark)
+                    h = x >= 56 ? 4.0
+                                : (0.02 + 0.3 * ((x + y) / 126.0)) / 203.0 * (0.8 + 0.4 * tu_lcg(&seed) / 4294967296.0);
+                else
+                    h = x < 32 ? (c == 0 ? 2.0 : 0.0) : 0.18;
+                double sl = dark ? GM_MIN(h, 1.0) : x < 32 ? (c == 0 ? 1.0 : 0.25) : 0.18;
+                ((float *)(void *)((uint8_t *)hdr->data + y * hdr->stride))[3 * x + c] = (float)h;
+                ((uint8_t *)sdr->data)[y * sdr->stride + 3 * x + c] =
+                    (uint8_t)lround(255.0 * gainmap_srgb_from_linear(sl));
+            }
+}
+
+/* The HDR offset is chosen per picture (issue 5): small for deep shadows
+ * (precision where PQ is steep), 1/1024 when samples of HDR 0 over a bright
+ * base would otherwise stretch the gain range; explicit values are kept;
+ * the metadata carries both offsets, and the reference computes the same. */
+static void test_compute_offset_hdr(void)
+{
+    gainmap_encode_options o;
+    gainmap_encode_options_init(&o);
+    gainmap_image sdr, hdr, map, map_ref;
+    gainmap_metadata m, m_ref;
+    for (int dark = 0; dark < 2; dark++) {
+        offset_picture(dark, &sdr, &hdr);
+        CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &map, &m), GAINMAP_OK);
+        for (int c = 0; c < 3; c++) {
+            CHECK_INT(m.base_offset[c].n, 1);
+            CHECK_INT(m.base_offset[c].d, 256);
+            CHECK_INT(m.alternate_offset[c].n, 1);
+            CHECK_MSG(dark ? m.alternate_offset[c].d >= 2048 : m.alternate_offset[c].d == 1024,
+                      "%s picture: HDR offset 1/%u", dark ? "dark" : "saturated", m.alternate_offset[c].d);
+        }
+        /* the double-precision reference makes the same choice */
+        CHECK_INT(gm_compute_ref(NULL, &sdr, &hdr, &o, &map_ref, &m_ref), GAINMAP_OK);
+        CHECK_INT(m_ref.alternate_offset[0].d, m.alternate_offset[0].d);
+        gainmap_image_free(&map_ref);
+        gainmap_image_free(&map);
+        /* an explicit HDR offset is used as given */
+        o.offset_hdr = 1.0 / 512.0;   /* beyond the automatic choices */
+        CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &map, &m), GAINMAP_OK);
+        CHECK_INT(m.alternate_offset[1].d, 512);
+        CHECK_INT(m.base_offset[1].d, 256);
+        gainmap_image_free(&map);
+        o.offset_hdr = 1.5;
+        CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &map, &m), GAINMAP_ERR_INVALID_ARG);
+        o.offset_hdr = NAN;
+        gainmap_image_free(&sdr);
+        gainmap_image_free(&hdr);
+    }
+}
+
 static void test_compute_known(void)
 {
     /* Left half HDR = SDR (G = 0); right half HDR + k = 4 (SDR + k) (G = 2). */
@@ -187,12 +254,14 @@ static void test_compute_known(void)
     gainmap_encode_options_init(&o);
     CHECK_INT(o.gainmap_channels, 3);   /* the measured defaults (docs/encoding.md) */
     CHECK_INT(o.subsampling, 444);
-    CHECK_NEAR(o.offset, 1.0 / 1024.0, 0);
+    CHECK_NEAR(o.offset, 1.0 / 256.0, 0);
+    CHECK(isnan(o.offset_hdr));   /* chosen per picture */
     CHECK_NEAR(o.gamma, 1.25, 0);
     CHECK_INT(o.quality, 90);
     CHECK_INT(o.gainmap_quality, 92);
     o.gainmap_channels = 1;
     o.offset = k;
+    o.offset_hdr = k;
     o.gamma = 1.0;   /* the codes below are for gamma 1 */
     gainmap_metadata m;
     CHECK_INT(gainmap_compute(NULL, &sdr, &hdr, &o, &map, &m), GAINMAP_OK);
@@ -970,6 +1039,7 @@ int main(void)
     RUN_TEST(test_format_fraction);
     RUN_TEST(test_mpf_bytes);
     RUN_TEST(test_compute_known);
+    RUN_TEST(test_compute_offset_hdr);
     RUN_TEST(test_layout);
     RUN_TEST(test_readback);
     RUN_TEST(test_exiftool);

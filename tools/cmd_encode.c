@@ -96,7 +96,13 @@ static const char usage[] =
     "      --gainmap-scale N     1, 2 or 4: map is 1/N of the base per side (default 1)\n"
     "      --gamma G             map encoding gamma (default 1.25)\n"
     "      --offset K            offset added to SDR and HDR before the ratio\n"
-    "                            (default 0.0009765625 = 1/1024)\n"
+    "                            (sets both; default 1/256 for SDR and, for HDR,\n"
+    "                            1/1024 to 1/16384 chosen per picture)\n"
+    "      --offset-sdr K        offset added to the SDR base only\n"
+    "      --offset-hdr K|auto   offset added to the HDR rendition only; auto\n"
+    "                            picks the power of two with the least modelled\n"
+    "                            PQ error (small: precise deep shadows; large:\n"
+    "                            narrower gain range)\n"
     "      --min-boost S         lowest gain in stops (log2; default from content)\n"
     "      --max-boost S         highest gain in stops (log2; default from content)\n"
     "      --target-headroom S   display headroom in stops at which the map applies\n"
@@ -145,7 +151,7 @@ static bool parse_metadata_mode(const char *s, gainmap_metadata_mode *m)
 static int run(int argc, char **argv)
 {
     enum {
-        O_GMQ = 256, O_SUB, O_CH, O_SCALE, O_GAMMA, O_OFFSET, O_MINB, O_MAXB, O_TARGET, O_META, O_SDR, O_TM,
+        O_GMQ = 256, O_SUB, O_CH, O_SCALE, O_GAMMA, O_OFFSET, O_OFFS, O_OFFH, O_MINB, O_MAXB, O_TARGET, O_META, O_SDR, O_TM,
         O_WHITE, O_PEAK, O_BASEP, O_TF, O_PRIM, O_DITHER, O_PRESET, O_LUT, O_LUTIN, O_LUTOUT, O_LUTPRIM, O_HELP,
         O_AS, O_ICC, O_SPEED, O_GRID, O_TILE, O_NOEXIF, O_TABLES, O_SEQ, O_PROG
     };
@@ -154,6 +160,7 @@ static int run(int argc, char **argv)
         {"gainmap-quality", required_argument, 0, O_GMQ}, {"subsampling", required_argument, 0, O_SUB},
         {"gainmap-channels", required_argument, 0, O_CH}, {"gainmap-scale", required_argument, 0, O_SCALE},
         {"gamma", required_argument, 0, O_GAMMA},   {"offset", required_argument, 0, O_OFFSET},
+        {"offset-sdr", required_argument, 0, O_OFFS},   {"offset-hdr", required_argument, 0, O_OFFH},
         {"min-boost", required_argument, 0, O_MINB}, {"max-boost", required_argument, 0, O_MAXB},
         {"target-headroom", required_argument, 0, O_TARGET}, {"metadata", required_argument, 0, O_META},
         {"sdr", required_argument, 0, O_SDR},       {"tonemap", required_argument, 0, O_TM},
@@ -224,6 +231,17 @@ static int run(int argc, char **argv)
             break;
         case O_OFFSET:
             if (!cli_parse_double(cmd, "--offset", optarg, 0, 1, &o.offset))
+                return EXIT_USAGE;
+            o.offset_hdr = o.offset;
+            break;
+        case O_OFFS:
+            if (!cli_parse_double(cmd, "--offset-sdr", optarg, 0, 1, &o.offset))
+                return EXIT_USAGE;
+            break;
+        case O_OFFH:
+            if (!strcmp(optarg, "auto"))
+                o.offset_hdr = NAN;
+            else if (!cli_parse_double(cmd, "--offset-hdr", optarg, 0, 1, &o.offset_hdr))
                 return EXIT_USAGE;
             break;
         case O_MINB:

@@ -327,8 +327,11 @@ static gainmap_status check_args(gainmap_ctx *ctx, const gainmap_image *sdr, con
 #define KH_N 5                 /* candidates 2^-10 .. 2^-14 */
 #define KH_SAMPLES 16384
 #define KH_BINS (40 * 16)      /* 1/16-stop gain histogram over [-20, +20] */
+#define KH_SLOPE_LO (-30)      /* PQ slope table: 1/8-stop bins of log2(linear) */
+#define KH_SLOPES (38 * 8)     /* up to 2^8 = 52000 cd/m2 */
 typedef struct kh_model {
     double a0, a1, a2;         /* sums of s^2 HDR^2, s^2 HDR, s^2 */
+    double s2[KH_SLOPES];      /* s^2 per bin, s = PQ'(x) in 10-bit codes per unit */
     uint32_t hist[KH_N][KH_BINS];
     uint64_t count;
 } kh_model;
@@ -336,25 +339,38 @@ typedef struct kh_model {
 /* PQ code values (10-bit) per unit of linear light (1.0 = 203 cd/m2) at x. */
 static double pq_slope(double x)
 {
-    double nits = x * GM_SDR_WHITE_NITS, d = GM_MAX(nits * 1e-3, 1e-6);
-    return (gainmap_pq_inverse_eotf(nits + d) - gainmap_pq_inverse_eotf(GM_MAX(nits - d, 0.0))) /
-           (nits + d - GM_MAX(nits - d, 0.0)) * GM_SDR_WHITE_NITS * 1023.0;
+    double nits = x * GM_SDR_WHITE_NITS, d = nits * 1e-3;
+    return (gainmap_pq_inverse_eotf(nits + d) - gainmap_pq_inverse_eotf(nits - d)) / (2.0 * d) *
+           GM_SDR_WHITE_NITS * 1023.0;
+}
+
+static void kh_init(kh_model *m)
+{
+    for (int i = 0; i < KH_SLOPES; i++) {
+        double s = pq_slope(exp2(KH_SLOPE_LO + (i + 0.5) / 8.0));
+        m->s2[i] = s * s;
+    }
 }
 
 static void kh_add(kh_model *m, double hdr, double sdr, double k)
 {
-    hdr = GM_MAX(hdr, 0.0);
-    sdr = GM_MAX(sdr, 0.0);
+    static const float khs[KH_N] = {1.0f / 1024, 1.0f / 2048, 1.0f / 4096, 1.0f / 8192, 1.0f / 16384};
+    float h = (float)GM_MAX(hdr, 0.0), ls = gm_fast_log2f((float)(GM_MAX(sdr, 0.0) + k + 1e-12));
+    /* at 1/16 and above every candidate moves the gain by under 0.023 stop
+     * (a third of a bin): one logarithm serves them all */
+    float g = h >= 1.0f / 16 ? gm_fast_log2f(h + khs[0]) - ls : 0.0f;
     for (int i = 0; i < KH_N; i++) {
-        double g = log2((hdr + ldexp(1.0, -10 - i)) / (sdr + k + 1e-12));
-        int b = (int)floor((g - HIST_LO) * 16.0);
+        if (h < 1.0f / 16)
+            g = gm_fast_log2f(h + khs[i]) - ls;
+        int b = (int)floorf((g - (float)HIST_LO) * 16.0f);
         m->hist[i][GM_CLAMP(b, 0, KH_BINS - 1)]++;
     }
     m->count++;
-    if (hdr > 0.0) {
-        double s = pq_slope(hdr), s2 = s * s;
-        m->a0 += s2 * hdr * hdr;
-        m->a1 += s2 * hdr;
+    if (h > 0.0f) {
+        int b = (int)floorf((gm_fast_log2f(h) - (float)KH_SLOPE_LO) * 8.0f);
+        double s2 = m->s2[GM_CLAMP(b, 0, KH_SLOPES - 1)];
+        m->a0 += s2 * (double)h * (double)h;
+        m->a1 += s2 * (double)h;
         m->a2 += s2;
     }
 }
@@ -368,6 +384,7 @@ static void choose_kh(cm_args *a, const gm_linear *ls, const gm_linear *lh)
     kh_model *m = calloc(1, sizeof *m);
     if (!m)
         return;   /* the default instead: no need to fail the encode */
+    kh_init(m);
     uint32_t step = 1;
     while ((uint64_t)(a->w / step) * (a->h / step) > KH_SAMPLES)
         step++;

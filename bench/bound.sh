@@ -15,8 +15,8 @@
 #   hevc10-pq one 10-bit 4:4:4 HEVC image of the PQ picture (heif-enc, x265
 #             at libheif's default preset): a far stronger codec than JPEG
 # and, per coding, the bits per pixel at which it reaches 48 dB (linear
-# interpolation between the two settings around it; "-" when no setting
-# brackets it).  The single-layer codings carry no SDR picture at all, so
+# interpolation between the two settings around it; "<X" when the lowest
+# rate tried, X, already reaches it; "-" when no setting does).  The single-layer codings carry no SDR picture at all, so
 # they are a generous bound for any JPEG gain-map encoder (issue 5).
 # Needs cjpeg/djpeg (libjpeg-turbo-progs) and heif-enc/heif-convert
 # (libheif-examples), which scripts/install-deps installs.
@@ -82,9 +82,12 @@ for M in "$@"; do
   } | tee "$WORK/rows"
   # bits per pixel at 48 dB per coding (rows of one coding in rising bpp)
   awk '{ c = $1; b = $3; d = $5
-         if (c in lb && lb[c] < b && ld[c] < 48 && d >= 48 && !(c in at))
-           at[c] = lb[c] + (48 - ld[c]) * (b - lb[c]) / (d - ld[c])
-         lb[c] = b; ld[c] = d; order[c] = ++n }
-       END { printf "   48 dB at:"; for (c in order) printf "  %s %s", c, (c in at) ? sprintf("%.2f bpp", at[c]) : "-"; print "" }' \
+         if (!(c in seen)) { seen[c] = 1; if (d >= 48) at[c] = "<" b }
+         else if (!(c in at) && lb[c] < b && ld[c] < 48 && d >= 48)
+           at[c] = sprintf("%.2f", lb[c] + (48 - ld[c]) * (b - lb[c]) / (d - ld[c]))
+         lb[c] = b; ld[c] = d }
+       END { printf "   48 dB at:"
+             for (c in seen) printf "  %s %s", c, (c in at) ? at[c] " bpp" : "-"
+             print "" }' \
     <(grep -v '^gainmap' "$WORK/rows"; grep '^gainmap' "$WORK/rows" | sort -k3,3n)
 done

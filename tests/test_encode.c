@@ -999,6 +999,37 @@ static void test_exif_apple(void)
     gainmap_ctx_free(ctx);
 }
 
+/* --verbose names what the encoder chose; the choices can be overridden. */
+static void test_cli_choices(void)
+{
+    const char *chart = corpus("hdr_master/libavif__colors_wcg_hdr_rec2020.avif");
+    char out[4096];
+    snprintf(out, sizeof out, "%s", tu_path(tmp, "choices.jpg"));
+    char *o = NULL;
+    CHECK_INT(tu_run(&o, "'%s' --verbose encode -f '%s' -o '%s'", tu_cli(), chart, out), 0);
+    CHECK_CONTAINS(o, "choices.jpg: base bt2020; 3-channel map 200x200, gain ");
+    CHECK_CONTAINS(o, "offsets 0.00390625 (SDR) ");
+    free(o);
+    CHECK_INT(tu_run(&o, "'%s' --verbose encode -f '%s' -o '%s' --base-primaries p3 --offset-hdr 0.0009765625",
+                     tu_cli(), chart, out),
+              0);
+    CHECK_CONTAINS(o, "choices.jpg: base p3;");
+    CHECK_CONTAINS(o, "offsets 0.00390625 (SDR) 0.000976562 (HDR)");
+    free(o);
+    CHECK_INT(tu_run(&o, "'%s' --verbose encode -f '%s' -o '%s' --offset 0.015625 --base-primaries srgb", tu_cli(),
+                     chart, out),
+              0);
+    CHECK_CONTAINS(o, "choices.jpg: base srgb;");
+    CHECK_CONTAINS(o, "offsets 0.015625 (SDR) 0.015625 (HDR)");
+    free(o);
+    CHECK_INT(tu_run(&o, "'%s' encode -f '%s' -o '%s' --base-primaries adobe", tu_cli(), chart, out), 2);
+    CHECK_CONTAINS(o, "--base-primaries expects auto, p3, srgb or bt2020, not 'adobe'");
+    free(o);
+    CHECK_INT(tu_run(&o, "'%s' encode -f '%s' -o '%s' --offset-hdr 2", tu_cli(), chart, out), 2);
+    CHECK_CONTAINS(o, "--offset-hdr");
+    free(o);
+}
+
 static void test_cli_errors(void)
 {
     char *o = NULL;
@@ -1049,5 +1080,6 @@ int main(void)
     RUN_TEST(test_map_coding);
     RUN_TEST(test_exif_apple);
     RUN_TEST(test_cli_errors);
+    RUN_TEST(test_cli_choices);
     TEST_SUMMARY();
 }

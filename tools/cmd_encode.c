@@ -148,6 +148,24 @@ static bool parse_metadata_mode(const char *s, gainmap_metadata_mode *m)
     return true;
 }
 
+/* --verbose: what the encoder chose for this picture (base primaries, the
+ * map's range and offsets), read back from the file it wrote. */
+static void note_choices(gainmap_ctx *ctx, const char *output, const uint8_t *data, size_t size)
+{
+    gainmap_file *f = NULL;
+    if (gainmap_file_open_memory(ctx, data, size, &f) != GAINMAP_OK)
+        return;
+    const gainmap_info *in = gainmap_file_info(f);
+    gainmap_params p;
+    if (in->has_gainmap && in->meta.kind == GAINMAP_KIND_ISO && gainmap_metadata_to_params(&in->meta, &p) == GAINMAP_OK)
+        cli_note("%s: base %s; %d-channel map %ux%u, gain %.3f..%.3f stops, gamma %g, offsets %g (SDR) %g (HDR), "
+                 "headroom %.3f stops\n",
+                 output, gainmap_primaries_name(in->base_primaries), p.channel_count, in->map_width, in->map_height,
+                 p.gain_map_min[0], p.gain_map_max[0], p.gamma[0], p.base_offset[0], p.alternate_offset[0],
+                 p.alternate_hdr_headroom);
+    gainmap_file_close(f);
+}
+
 static int run(int argc, char **argv)
 {
     enum {
@@ -535,10 +553,12 @@ static int run(int argc, char **argv)
     st = gainmap_write_file(ctx, output, out, out_size, force);
     if (st != GAINMAP_OK)
         goto fail;
-    if (cli_verbose)
+    if (cli_verbose) {
         cli_note("%s: %s, %ux%u, %zu bytes, %.3f bits per pixel\n", output, variant < 0 ? "UltraHDR JPEG" : as,
                  hdr.width, hdr.height, out_size,
                  8.0 * (double)out_size / ((double)hdr.width * hdr.height));
+        note_choices(ctx, output, out, out_size);
+    }
     goto done;
 fail:
     rc = cli_fail(failed, ctx, st);

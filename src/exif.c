@@ -5,6 +5,9 @@
  * TIFF writer. */
 #include "internal.h"
 
+#include <errno.h>
+#include <unistd.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -401,6 +404,78 @@ void gm_exif_from_tiff(const uint8_t *file, size_t size, size_t limit, uint8_t *
             break;
     }
     free(s);
+}
+
+/* gm_exif_from_tiff_fd: the bytes collect() may read, copied with pread into
+ * a zero-filled buffer of the file's size at their own offsets.  Large
+ * zero allocations come from the kernel untouched, so only the pages of the
+ * IFDs and their values take memory.  A file that shrank meanwhile reads
+ * short and leaves zeros (a mapping of it would raise SIGBUS instead). */
+static void gather(int fd, uint64_t size, uint8_t *buf, uint64_t off, uint64_t len)
+{
+    if (off >= size)
+        return;
+    if (len > size - off)
+        len = size - off;
+    while (len) {
+        ssize_t r = pread(fd, buf + off, (size_t)len, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return;
+        off += (uint64_t)r;
+        len -= (uint64_t)r;
+    }
+}
+
+static void gather_ifd(int fd, uint64_t size, uint8_t *buf, bool le, uint32_t off, int depth)
+{
+    gather(fd, size, buf, off, 2);
+    if ((uint64_t)off + 2 > size)
+        return;
+    gm_reader r;
+    gm_rd_init(&r, buf, (size_t)size);
+    gm_rd_seek(&r, off);
+    uint32_t n = rd16(&r, le);
+    if (n > MAX_IFD_ENTRIES)
+        return;
+    gather(fd, size, buf, (uint64_t)off + 2, (uint64_t)n * 12);
+    for (uint32_t i = 0; i < n && gm_rd_ok(&r); i++) {
+        uint16_t tag = (uint16_t)rd16(&r, le), type = (uint16_t)rd16(&r, le);
+        uint32_t count = rd32(&r, le), word = rd32(&r, le);
+        if (!gm_rd_ok(&r))
+            return;
+        if ((tag == TAG_EXIF_IFD || tag == TAG_GPS_IFD || tag == TAG_INTEROP_IFD) && depth < 2) {
+            gather_ifd(fd, size, buf, le, word, depth + 1);
+            continue;
+        }
+        if (depth == 0 ? !ifd0_descriptive(tag) : is_pointer_tag(tag))
+            continue;   /* read_ifd skips these without looking at their values */
+        uint64_t bytes = (uint64_t)type_size(type) * count;
+        if (bytes > 4 && bytes <= 65535)   /* collect() takes no longer value */
+            gather(fd, size, buf, word, bytes);
+    }
+}
+
+void gm_exif_from_tiff_fd(int fd, uint64_t size, size_t limit, uint8_t **out, size_t *out_size)
+{
+    *out = NULL;
+    *out_size = 0;
+    if (size < 8 || (uint64_t)(size_t)size != size)
+        return;
+    uint8_t *buf = calloc(1, (size_t)size);
+    if (!buf)
+        return;   /* no EXIF rather than no image */
+    gather(fd, size, buf, 0, 8);
+    if ((buf[0] == 'I' && buf[1] == 'I') || (buf[0] == 'M' && buf[1] == 'M')) {
+        bool le = buf[0] == 'I';
+        gm_reader r;
+        gm_rd_init(&r, buf, 8);
+        gm_rd_skip(&r, 4);
+        gather_ifd(fd, size, buf, le, rd32(&r, le), 0);
+        gm_exif_from_tiff(buf, (size_t)size, limit, out, out_size);
+    }
+    free(buf);
 }
 
 bool gm_exif_sub_ifds(const uint8_t *exif, size_t size, uint64_t base, gm_buf *out, uint32_t *exif_at,

@@ -531,6 +531,10 @@ gainmap_status gm_exif_make(gainmap_ctx *ctx, int orientation, uint8_t **out, si
  * bytes (the maker note, then long values shed to fit).  *out NULL when
  * nothing beyond orientation/resolution is found; never records an error. */
 void gm_exif_from_tiff(const uint8_t *data, size_t size, size_t limit, uint8_t **out, size_t *out_size);
+/* The same from an open TIFF file of `size` bytes, read with pread: only the
+ * IFDs and values the walk needs are read (no mapping, so a file truncated
+ * meanwhile gives less EXIF, never a SIGBUS). */
+void gm_exif_from_tiff_fd(int fd, uint64_t size, size_t limit, uint8_t **out, size_t *out_size);
 /* The Exif (+ interoperability) and GPS IFDs of exif appended to out in
  * exif's byte order (same filters and caps as above), laid out for out's
  * first byte at file offset base (>= 8, word alignment kept); *exif_at /

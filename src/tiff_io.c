@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <tiffio.h>
 #include <unistd.h>
@@ -416,24 +415,7 @@ gainmap_status gm_tiff_read_fd(gainmap_ctx *ctx, int fd, uint64_t size, gainmap_
     gainmap_status st = read_tiff(ctx, &s, size, out);
     if (st != GAINMAP_OK)
         return st;
-    /* The EXIF walk wants the whole file at hand: a read-only mapping of
-     * which it touches only the pages of the IFDs and their values (our
-     * writers replace files by rename, so the file does not shrink under
-     * us); a copy when the file cannot be mapped. */
-    void *map = size ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
-    if (map != MAP_FAILED) {
-        gm_exif_from_tiff(map, (size_t)size, exif_limit(ctx), &out->exif, &out->exif_size);
-        munmap(map, (size_t)size);
-        return GAINMAP_OK;
-    }
-    uint8_t *data;
-    st = gm_read_fd(ctx, fd, (size_t)size, &data);
-    if (st != GAINMAP_OK) {
-        gainmap_image_free(out);
-        return st;
-    }
-    gm_exif_from_tiff(data, (size_t)size, exif_limit(ctx), &out->exif, &out->exif_size);
-    free(data);
+    gm_exif_from_tiff_fd(fd, size, exif_limit(ctx), &out->exif, &out->exif_size);
     return GAINMAP_OK;
 }
 

@@ -527,6 +527,47 @@ static void test_read_fd_direct(void)
     close(fd);
 }
 
+/* The EXIF of a TIFF read from its descriptor (gm_exif_from_tiff_fd, pread,
+ * no mapping) is the EXIF read from memory; and a file that shrank after its
+ * size was taken gives what is left, not a SIGBUS: here the Exif IFD is said
+ * to lie at 10000 in a file claimed to be 12000 bytes that holds 74 (a
+ * mapping would fault on that page). */
+static void test_exif_fd_shrunk(void)
+{
+    const char *p = tu_path(dir, "exif_only.tif");
+    FILE *f = fopen(p, "wb");
+    CHECK(f && fwrite(exif_le, 1, sizeof exif_le, f) == sizeof exif_le);
+    if (f)
+        fclose(f);
+    int fd = open(p, O_RDONLY);
+    CHECK(fd >= 0);
+    uint8_t *a = NULL, *b = NULL;
+    size_t na = 0, nb = 0;
+    gm_exif_from_tiff_fd(fd, sizeof exif_le, SIZE_MAX, &a, &na);
+    gm_exif_from_tiff(exif_le, sizeof exif_le, SIZE_MAX, &b, &nb);
+    CHECK(a && b && na == nb && !memcmp(a, b, na));
+    gm_exif_value v;
+    CHECK(a && gm_exif_find(a, na, 0x8769, 0x8827, &v) && gm_le16(v.data) == 100);
+    free(a);
+    free(b);
+    close(fd);
+
+    uint8_t moved[sizeof exif_le];
+    memcpy(moved, exif_le, sizeof moved);
+    moved[8 + 2 + 2 * 12 + 8] = 10000 & 0xFF;   /* the Exif IFD pointer's value */
+    moved[8 + 2 + 2 * 12 + 9] = 10000 >> 8;
+    f = fopen(p, "wb");
+    CHECK(f && fwrite(moved, 1, sizeof moved, f) == sizeof moved);
+    if (f)
+        fclose(f);
+    fd = open(p, O_RDONLY);
+    gm_exif_from_tiff_fd(fd, 12000, SIZE_MAX, &a, &na);
+    CHECK(a && gm_exif_find(a, na, 0, 0x010F, &v) && v.size == 5 && !memcmp(v.data, "Acme", 5));
+    CHECK(a && !gm_exif_find(a, na, 0x8769, 0x8827, &v));   /* beyond the end: gone, no fault */
+    free(a);
+    close(fd);
+}
+
 /* A PNG written by libpng: 8 bits, palette, grey, grey+alpha, interlaced. */
 static bool write_png(const char *path, uint32_t w, uint32_t h, int depth, int ctype, int interlace)
 {
@@ -662,6 +703,7 @@ int main(void)
     RUN_TEST(test_truncated_and_corrupt);
     RUN_TEST(test_file_errors);
     RUN_TEST(test_read_fd_direct);
+    RUN_TEST(test_exif_fd_shrunk);
     RUN_TEST(test_png);
     /* every path above, failures included, closed what it opened */
     CHECK_INT(open_fds(), fds);

@@ -67,7 +67,6 @@ static inline float curve_eval(const curve_table *ct, float x)
     return ct->t[i] + f * (ct->t[i + 1] - ct->t[i]);
 }
 
-#define HLG_PEAK 1000.0
 
 static double pq_signal(double x, const void *arg)
 {
@@ -84,14 +83,15 @@ static double hlg_signal(double x, const void *arg)
     (void)arg;
     return gainmap_hlg_oetf(GM_MIN(x, 1.0));
 }
-/* HLG inverse OOTF (BT.2100) for a HLG_PEAK display: scene E = x * K(Y) where
+/* HLG inverse OOTF (BT.2100) for a GM_HLG_DISPLAY_NITS display: scene E = x * K(Y) where
  * x, Y are linear relative to SDR white; K(Y) = 203 / (a * (203 Y / a)^((g-1)/g)). */
 static double hlg_scale(double y, const void *arg)
 {
     double g = *(const double *)arg;
     if (!(y > 0.0))
         return 0.0;
-    return GM_SDR_WHITE_NITS / (HLG_PEAK * pow(GM_SDR_WHITE_NITS * y / HLG_PEAK, (g - 1.0) / g));
+    return GM_SDR_WHITE_NITS /
+           (GM_HLG_DISPLAY_NITS * pow(GM_SDR_WHITE_NITS * y / GM_HLG_DISPLAY_NITS, (g - 1.0) / g));
 }
 
 /* Everything the row workers share (read-only while they run). */
@@ -697,7 +697,7 @@ gainmap_status gm_apply_begin(gainmap_ctx *ctx, const gainmap_image *base, const
                 st = gm_error(ctx, GAINMAP_ERR_NOMEM, "out of memory applying the gain map");
                 goto fail;
             }
-            double g = gainmap_hlg_system_gamma(HLG_PEAK);
+            double g = gainmap_hlg_system_gamma(GM_HLG_DISPLAY_NITS);
             curve_build(hk, hlg_scale, &g);
             j->hlg_k = hk;
             double lw[3];

@@ -147,16 +147,8 @@ static inline void linear_pixel(const gm_linear *lin, const uint8_t *row, uint32
             v[c] = lin->hlg ? gainmap_hlg_inverse_oetf(GM_CLAMP(s, 0.0, 1.0)) : gainmap_to_linear(lin->tf, s);
         }
     }
-    if (lin->hlg) {
-        /* BT.2100 OOTF for a 1000 cd/m2 display, then 1.0 = 203 cd/m2.
-         * Luminance with BT.2020 weights on the signal's own R, G, B
-         * for every primaries (BT.2100's definition, and the inverse
-         * the decoder applies); tonemap.c should match (docs/encoding.md). */
-        double nits[3];
-        gainmap_hlg_ootf(v, 1000.0, nits);
-        for (int c = 0; c < 3; c++)
-            v[c] = nits[c] / GM_SDR_WHITE_NITS;
-    }
+    if (lin->hlg)
+        gm_hlg_scene_to_linear(v);   /* BT.2020 weights for every primaries, as the decoder's inverse */
     if (lin->convert)
         gm_mat3_apply(lin->m, v, v);
 }

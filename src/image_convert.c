@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HLG_DISPLAY_NITS 1000.0
 #define STRIP_ROWS 16
 
 static gainmap_status check_image(gainmap_ctx *ctx, const gainmap_image *img, const char *fn)
@@ -114,19 +113,15 @@ static void recode_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
                 px[c] = j->table ? j->table[code_at(src->type, srow, i)]
                                  : decode_channel(j->in_tf, gm_sample(src->type, srow, i));
             }
-            if (j->in_tf == GAINMAP_TRANSFER_HLG) {
-                double nits[3];
-                gainmap_hlg_ootf(px, HLG_DISPLAY_NITS, nits);
-                for (int c = 0; c < 3; c++)
-                    px[c] = nits[c] / GM_SDR_WHITE_NITS;
-            }
+            if (j->in_tf == GAINMAP_TRANSFER_HLG)
+                gm_hlg_scene_to_linear(px);
             if (j->gamut)
                 gm_mat3_apply(j->m, px, px);
             if (j->out_tf == GAINMAP_TRANSFER_HLG) {
                 double nits[3], scene[3];
                 for (int c = 0; c < 3; c++)
                     nits[c] = px[c] > 0.0 ? px[c] * GM_SDR_WHITE_NITS : 0.0;
-                gainmap_hlg_inverse_ootf(nits, HLG_DISPLAY_NITS, scene);
+                gainmap_hlg_inverse_ootf(nits, GM_HLG_DISPLAY_NITS, scene);
                 for (int c = 0; c < 3; c++)
                     px[c] = gainmap_hlg_oetf(clamp01(scene[c]));
             } else if (j->out_tf != GAINMAP_TRANSFER_LINEAR) {
@@ -258,7 +253,7 @@ static void stats_strip(void *arg, int worker, uint32_t y0, uint32_t y1)
                 continue;
             if (j->tf == GAINMAP_TRANSFER_HLG) {
                 double scene[3] = {nits[0], nits[1], nits[2]};
-                gainmap_hlg_ootf(scene, HLG_DISPLAY_NITS, nits);
+                gainmap_hlg_ootf(scene, GM_HLG_DISPLAY_NITS, nits);
             }
             double l = j->w[0] * nits[0] + j->w[1] * nits[1] + j->w[2] * nits[2];
             if (!(l > 0.0))

@@ -337,12 +337,9 @@ static bool is_nonlinear(gainmap_transfer t)
 static void to_linear_rgb(gainmap_transfer tf, double px[3])
 {
     if (tf == GAINMAP_TRANSFER_HLG) {
-        double scene[3], disp[3];
         for (int c = 0; c < 3; c++)
-            scene[c] = gainmap_hlg_inverse_oetf(GM_CLAMP(px[c], 0.0, 1.0));
-        gainmap_hlg_ootf(scene, 1000.0, disp);
-        for (int c = 0; c < 3; c++)
-            px[c] = disp[c] / 203.0;
+            px[c] = gainmap_hlg_inverse_oetf(GM_CLAMP(px[c], 0.0, 1.0));
+        gm_hlg_scene_to_linear(px);
         return;
     }
     for (int c = 0; c < 3; c++)

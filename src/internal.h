@@ -669,6 +669,18 @@ gainmap_status gm_jpeg_encode_coded(gainmap_ctx *ctx, const gainmap_image *img, 
 #define GM_PQ_PEAK_NITS 10000.0
 /* Library linear 1.0 for PQ and HLG: ITU-R BT.2408 HDR reference white. */
 #define GM_SDR_WHITE_NITS 203.0
+/* The HLG display the library assumes (BT.2100's reference, BT.2408). */
+#define GM_HLG_DISPLAY_NITS 1000.0
+/* HLG scene light (after the inverse OETF) -> display light relative to SDR
+ * white: the BT.2100 OOTF of that display (BT.2020 luma weights on the
+ * signal's own R, G, B), then 1.0 = 203 cd/m2. */
+static inline void gm_hlg_scene_to_linear(double v[3])
+{
+    double nits[3];
+    gainmap_hlg_ootf(v, GM_HLG_DISPLAY_NITS, nits);
+    for (int c = 0; c < 3; c++)
+        v[c] = nits[c] / GM_SDR_WHITE_NITS;
+}
 gainmap_status gm_master_limit(gainmap_ctx *ctx, const gainmap_image *hdr, gainmap_image *copy,
                                const gainmap_image **use);
 /* resample.c: an 8-bit image (the gain map) resampled to dst_w x dst_h one

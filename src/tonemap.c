@@ -937,13 +937,8 @@ void gm_tonemap_decode_row(const gm_tonemap_state *s, const gainmap_image *img, 
             else
                 v[c] = sample_linear(s, ((const float *)(const void *)row)[i]);
         }
-        if (s->src_tf == GAINMAP_TRANSFER_HLG) {
-            /* BT.2100 OOTF (1000 cd/m2 display) with the source's luminance */
-            double ys = s->w_src[0] * v[0] + s->w_src[1] * v[1] + s->w_src[2] * v[2];
-            double k = ys > 0.0 ? 1000.0 * pow(ys, 0.2) / GM_SDR_WHITE_NITS : 0.0;
-            for (int c = 0; c < 3; c++)
-                v[c] *= k;
-        }
+        if (s->src_tf == GAINMAP_TRANSFER_HLG)
+            gm_hlg_scene_to_linear(v);   /* BT.2100's BT.2020 weights, as the gain map and the decoder */
         for (int c = 0; c < 3; c++)
             out[3 * x + c] = (float)v[c];
     }

@@ -585,12 +585,15 @@ typedef enum gainmap_metadata_mode {
 } gainmap_metadata_mode;
 
 typedef struct gainmap_encode_options {
-    int quality;                 /* base JPEG quality, default 92            */
-    int gainmap_quality;         /* gain-map JPEG quality, default 92        */
+    int quality;                 /* base JPEG quality, default 90            */
+    int gainmap_quality;         /* gain-map JPEG quality, default 91        */
     int subsampling;             /* 444, 422 or 420; default 444             */
     int gainmap_channels;        /* 1 or 3; default 3                        */
     int gainmap_scale;           /* 1, 2 or 4 (per dimension); default 1     */
-    double gamma;                /* map encoding gamma, default 1.25         */
+    /* map encoding gamma: NAN (the default) = chosen per picture with the
+     * HDR offset among 1, 1.25, 1.5, 2 and 2.5 by a model of the PQ error
+     * (docs/encoding.md); a number in (0, 16] = that value */
+    double gamma;
     double offset;               /* k_sdr, default 1/256 (and k_hdr, below)   */
     double min_boost, max_boost; /* log2; NAN = from content                 */
     double target_headroom;      /* log2 alternate headroom; 0 = from content */
@@ -618,9 +621,9 @@ typedef struct gainmap_encode_options {
 
 GAINMAP_API void gainmap_encode_options_init(gainmap_encode_options *opts);
 /* Apply a named preset on top of opts (tone-map settings are kept):
- * "default" (what gainmap_encode_options_init sets: base q90, map q92,
+ * "default" (what gainmap_encode_options_init sets: base q90, map q91,
  * 4:4:4, 3-channel full-size map, sequential) or "small" (base q75 4:2:0,
- * map q75, progressive: <= 1.6 bits per pixel at >= 40 dB on the bundled
+ * map q72, progressive: <= 1.6 bits per pixel at >= 40 dB on the bundled
  * sample).  GAINMAP_ERR_INVALID_ARG for another name. */
 GAINMAP_API gainmap_status gainmap_encode_options_preset(gainmap_encode_options *opts, const char *name);
 /* Compute an 8-bit gain map and its metadata from an SDR base and an HDR image. */

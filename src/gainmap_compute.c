@@ -44,11 +44,11 @@ void gainmap_encode_options_init(gainmap_encode_options *o)
     memset(o, 0, sizeof *o);
     /* Chosen by measured quality per byte (docs/encoding.md). */
     o->quality = 90;
-    o->gainmap_quality = 92;
+    o->gainmap_quality = 91;   /* 92 before the gamma was chosen per picture */
     o->subsampling = 444;
     o->gainmap_channels = 3;
     o->gainmap_scale = 1;
-    o->gamma = 1.25;
+    o->gamma = NAN;   /* chosen per picture (choose_shape) */
     o->offset = 1.0 / 256.0;
     o->offset_hdr = NAN;
     o->min_boost = NAN;
@@ -73,11 +73,11 @@ gainmap_status gainmap_encode_options_preset(gainmap_encode_options *o, const ch
         /* <= 1.6 bits per pixel at >= 40 dB on the bundled sample
          * (docs/encoding.md); progressive saves the last 3 %. */
         o->quality = 75;
-        o->gainmap_quality = 75;
+        o->gainmap_quality = 72;   /* 75 before the gamma was chosen per picture */
         o->subsampling = 420;
         o->gainmap_channels = 3;
         o->gainmap_scale = 1;
-        o->gamma = 1.25;
+        o->gamma = NAN;
         o->progressive = 1;
         return GAINMAP_OK;
     }
@@ -251,7 +251,7 @@ static void robust_range(const uint32_t *hist, uint64_t count, double vmin, doub
 /* Checked arguments shared by the reference and the fast path. */
 typedef struct cm_args {
     int nc, scale;
-    double k, kh;
+    double k, kh, gamma;
     uint32_t w, h, mw, mh;
     gainmap_primaries space;
     double wt[3];
@@ -278,7 +278,8 @@ static gainmap_status check_args(gainmap_ctx *ctx, const gainmap_image *sdr, con
     a->kh = opts->offset_hdr;   /* NAN: chosen by choose_kh */
     if (isfinite(a->kh) && !(a->kh >= 0.0 && a->kh <= 1.0))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map HDR offset %g is outside [0, 1]", a->kh);
-    if (!(opts->gamma > 0.0 && opts->gamma <= 16.0))
+    a->gamma = opts->gamma;   /* NAN: chosen by choose_shape */
+    if (isfinite(a->gamma) ? !(a->gamma > 0.0 && a->gamma <= 16.0) : !isnan(a->gamma))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map gamma %g is outside (0, 16]", opts->gamma);
     if (!(opts->target_headroom >= 0.0 && opts->target_headroom <= 16.0))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "target headroom %g is outside [0, 16] stops",
@@ -300,33 +301,47 @@ static gainmap_status check_args(gainmap_ctx *ctx, const gainmap_image *sdr, con
 }
 
 /* ------------------------------------------------------------------ */
-/* The HDR offset (issue 5)                                             */
+/* The map's shape: HDR offset and gamma (issue 5)                      */
 /* ------------------------------------------------------------------ */
 /* The decoder rebuilds HDR = (SDR + k) 2^G - kh, so a map error of e stops
- * moves a sample by (HDR + kh) ln2 e, and one map code is R / 255 stops for
- * a gain range R.  Measured in PQ codes that is PQ'(HDR) (HDR + kh) ln2 R e
- * / 255: a small kh keeps deep shadows precise (where PQ is steep in cd/m2
- * and HDR << kh), but pulls the lowest gain log2((HDR + kh) / (SDR + k))
- * down (dark samples over a brighter base, and samples whose HDR is 0,
- * which need a gain at or below log2(kh / (SDR + k)) to decode to 0), so R
- * grows and every code gets coarser.  choose_kh picks, among KH_N powers of
- * two, the kh with the least R^2 sum((PQ'(HDR) (HDR + kh))^2) over a
- * sample of at most KH_SAMPLES pixels (on luminance for a 1-channel map).
- * Measured (base q 90, map q 92, k 1/256): the model's order matched the
- * encoder's PSNR on the bundled sample (1/1024 best; 1/4096 predicted
- * -0.8 dB, measured -0.8), memorial (1/1024) and the cosmos film frame
- * (1/8192; +4 dB measured), docs/encoding.md. */
-#define KH_N 5                 /* candidates 2^-10 .. 2^-14 */
-#define KH_SAMPLES 16384
-#define KH_BINS (40 * 16)      /* 1/16-stop gain histogram over [-20, +20] */
-#define KH_SLOPE_LO (-30)      /* PQ slope table: 1/8-stop bins of log2(linear) */
-#define KH_SLOPES (38 * 8)     /* up to 2^8 = 52000 cd/m2 */
-typedef struct kh_model {
-    double a0, a1, a2;         /* sums of s^2 HDR^2, s^2 HDR, s^2 */
-    double s2[KH_SLOPES];      /* s^2 per bin, s = PQ'(x) in 10-bit codes per unit */
-    uint32_t hist[KH_N][KH_BINS];
-    uint64_t count;
-} kh_model;
+ * moves a sample by (HDR + kh) ln2 e; in PQ codes PQ'(HDR) (HDR + kh) ln2 e.
+ * A code error of E codes is an error in G of about R dG/dcode, where R is
+ * the gain range and the gamma shapes the steps: G = lo + R (code/255)^(1/g),
+ * so g > 1 makes the steps fine at the top of the range and coarse at the
+ * bottom, g < 1 the reverse.
+ *   kh: a small kh keeps deep shadows precise (PQ is steep in cd/m2 there
+ *   and HDR << kh), but pulls the lowest gain log2((HDR + kh) / (SDR + k))
+ *   down (dark samples over a brighter base, and samples whose HDR is 0,
+ *   which need a gain at or below log2(kh / (SDR + k)) to decode to 0), so
+ *   R grows and every code gets coarser.
+ *   gamma: it should put the fine steps where the samples that matter are;
+ *   with samples of HDR 0 it also sets the range, since their gain must sit
+ *   ZERO_MARGIN codes above code 0 (build_meta).
+ * choose_shape picks the (kh, gamma) pair with the least modelled squared
+ * error sum((PQ'(HDR) (HDR + kh) R dG/dcode)^2) over a sample of at most
+ * SH_SAMPLES pixels (on luminance for a 1-channel map), dG/dcode taken over
+ * +-SH_CODE_ERR codes.  The samples are summed per 1/16-stop gain bin and
+ * candidate kh, so each pair costs one pass over 640 bins.  Measured
+ * against full encodes in docs/encoding.md (session 5). */
+#define KH_N 5                 /* kh candidates 2^-10 .. 2^-14 */
+#define GAMMA_N 5
+#define SH_SAMPLES 16384
+#define SH_CODE_ERR 2.0        /* typical map code error after its JPEG */
+#define SH_BINS (40 * 16)      /* 1/16-stop gain histogram over [-20, +20] */
+#define SH_SLOPE_LO (-30)      /* PQ slope table: 1/8-stop bins of log2(linear) */
+#define SH_SLOPES (38 * 8)     /* up to 2^8 = 52000 cd/m2 */
+/* gamma < 1 is left out: it coarsens the top of the range, where saturated
+ * highlights keep their hue (test_encode_neutral: 5.9 degrees on a 1000 cd/m2
+ * skin tone at 0.75, 1.4 at the choice among these) */
+static const double gamma_candidates[GAMMA_N] = {1.0, 1.25, 1.5, 2.0, 2.5};
+typedef struct shape_model {
+    int nkh;
+    float kh[KH_N];
+    double s2[SH_SLOPES];             /* s^2 per bin, s = PQ'(x) in 10-bit codes per unit */
+    uint32_t hist[KH_N][SH_BINS];     /* samples per gain bin */
+    double weight[KH_N][SH_BINS];     /* sum of (s (HDR + kh))^2 per gain bin */
+    uint64_t count, zeros;
+} shape_model;
 
 /* PQ code values (10-bit) per unit of linear light (1.0 = 203 cd/m2) at x. */
 static double pq_slope(double x)
@@ -336,49 +351,78 @@ static double pq_slope(double x)
            GM_SDR_WHITE_NITS * 1023.0;
 }
 
-static void kh_init(kh_model *m)
+static void shape_add(shape_model *m, double hdr, double sdr, double k)
 {
-    for (int i = 0; i < KH_SLOPES; i++) {
-        double s = pq_slope(exp2(KH_SLOPE_LO + (i + 0.5) / 8.0));
-        m->s2[i] = s * s;
-    }
-}
-
-static void kh_add(kh_model *m, double hdr, double sdr, double k)
-{
-    static const float khs[KH_N] = {1.0f / 1024, 1.0f / 2048, 1.0f / 4096, 1.0f / 8192, 1.0f / 16384};
     float h = (float)GM_MAX(hdr, 0.0), ls = gm_fast_log2f((float)(GM_MAX(sdr, 0.0) + k + 1e-12));
+    double s2 = 0.0;
+    if (h > 0.0f) {
+        int b = (int)floorf((gm_fast_log2f(h) - (float)SH_SLOPE_LO) * 8.0f);
+        s2 = m->s2[GM_CLAMP(b, 0, SH_SLOPES - 1)];
+    } else {
+        m->zeros++;
+    }
     /* at 1/16 and above every candidate moves the gain by under 0.023 stop
      * (a third of a bin): one logarithm serves them all */
-    float g = h >= 1.0f / 16 ? gm_fast_log2f(h + khs[0]) - ls : 0.0f;
-    for (int i = 0; i < KH_N; i++) {
+    float g = h >= 1.0f / 16 ? gm_fast_log2f(h + m->kh[0]) - ls : 0.0f;
+    for (int i = 0; i < m->nkh; i++) {
         if (h < 1.0f / 16)
-            g = gm_fast_log2f(h + khs[i]) - ls;
-        int b = (int)floorf((g - (float)HIST_LO) * 16.0f);
-        m->hist[i][GM_CLAMP(b, 0, KH_BINS - 1)]++;
+            g = gm_fast_log2f(h + m->kh[i]) - ls;
+        int b = GM_CLAMP((int)floorf((g - (float)HIST_LO) * 16.0f), 0, SH_BINS - 1);
+        m->hist[i][b]++;
+        double t = (double)h + (double)m->kh[i];
+        m->weight[i][b] += s2 * t * t;
     }
     m->count++;
-    if (h > 0.0f) {
-        int b = (int)floorf((gm_fast_log2f(h) - (float)KH_SLOPE_LO) * 8.0f);
-        double s2 = m->s2[GM_CLAMP(b, 0, KH_SLOPES - 1)];
-        m->a0 += s2 * (double)h * (double)h;
-        m->a1 += s2 * (double)h;
-        m->a2 += s2;
-    }
 }
 
-/* a->kh when it is automatic (NAN), from the linearised images. */
-static void choose_kh(cm_args *a, const gm_linear *ls, const gm_linear *lh)
+/* The modelled error of candidate kh i with gamma g. */
+static double shape_cost(const shape_model *m, int i, double g)
 {
-    if (isfinite(a->kh))
+    uint64_t tail = (uint64_t)((double)m->count * RANGE_TAIL);
+    int blo = 0, bhi = SH_BINS - 1;
+    for (uint64_t n = 0; blo < bhi && (n += m->hist[i][blo]) <= tail;)
+        blo++;
+    for (uint64_t n = 0; bhi > blo && (n += m->hist[i][bhi]) <= tail;)
+        bhi--;
+    double lo = HIST_LO + blo / 16.0, hi = HIST_LO + (bhi + 1) / 16.0;
+    if (m->zeros) {
+        double f = pow(ZERO_MARGIN / 255.0, 1.0 / g);   /* as build_meta */
+        lo = (lo - f * hi) / (1.0 - f);
+    }
+    double r = hi - lo, cost = 0.0;
+    for (int b = blo; b <= bhi; b++) {
+        if (!(m->weight[i][b] > 0.0))
+            continue;
+        double u = GM_CLAMP((HIST_LO + (b + 0.5) / 16.0 - lo) / r, 0.0, 1.0);
+        double c = 255.0 * pow(u, g), c0 = GM_MAX(c - SH_CODE_ERR, 0.0), c1 = GM_MIN(c + SH_CODE_ERR, 255.0);
+        double d = r * (pow(c1 / 255.0, 1.0 / g) - pow(c0 / 255.0, 1.0 / g)) / (c1 - c0);
+        cost += m->weight[i][b] * d * d;
+    }
+    return cost;
+}
+
+/* a->kh and a->gamma where automatic (NAN), from the linearised images. */
+static void choose_shape(cm_args *a, const gm_linear *ls, const gm_linear *lh)
+{
+    bool auto_kh = !isfinite(a->kh), auto_gamma = !isfinite(a->gamma);
+    if (!auto_kh && !auto_gamma)
         return;
-    a->kh = 1.0 / 1024.0;
-    kh_model *m = calloc(1, sizeof *m);
+    if (auto_kh)
+        a->kh = 1.0 / 1024.0;   /* the choices should the model be unavailable */
+    if (auto_gamma)
+        a->gamma = 1.25;
+    shape_model *m = calloc(1, sizeof *m);
     if (!m)
-        return;   /* the default instead: no need to fail the encode */
-    kh_init(m);
+        return;   /* no need to fail the encode */
+    m->nkh = auto_kh ? KH_N : 1;
+    for (int i = 0; i < m->nkh; i++)
+        m->kh[i] = auto_kh ? ldexpf(1.0f, -10 - i) : (float)a->kh;
+    for (int i = 0; i < SH_SLOPES; i++) {
+        double s = pq_slope(exp2(SH_SLOPE_LO + (i + 0.5) / 8.0));
+        m->s2[i] = s * s;
+    }
     uint32_t step = 1;
-    while ((uint64_t)(a->w / step) * (a->h / step) > KH_SAMPLES)
+    while ((uint64_t)(a->w / step) * (a->h / step) > SH_SAMPLES)
         step++;
     for (uint32_t y = step / 2; y < a->h; y += step) {
         const uint8_t *rs = (const uint8_t *)ls->img->data + (size_t)y * ls->img->stride;
@@ -388,28 +432,24 @@ static void choose_kh(cm_args *a, const gm_linear *ls, const gm_linear *lh)
             linear_pixel(ls, rs, x, vs);
             linear_pixel(lh, rh, x, vh);
             if (a->nc == 1)
-                kh_add(m, a->wt[0] * vh[0] + a->wt[1] * vh[1] + a->wt[2] * vh[2],
-                       a->wt[0] * vs[0] + a->wt[1] * vs[1] + a->wt[2] * vs[2], a->k);
+                shape_add(m, a->wt[0] * vh[0] + a->wt[1] * vh[1] + a->wt[2] * vh[2],
+                          a->wt[0] * vs[0] + a->wt[1] * vs[1] + a->wt[2] * vs[2], a->k);
             else
                 for (int c = 0; c < 3; c++)
-                    kh_add(m, vh[c], vs[c], a->k);
+                    shape_add(m, vh[c], vs[c], a->k);
         }
     }
-    double best = INFINITY;
-    uint64_t tail = (uint64_t)((double)m->count * RANGE_TAIL);
-    for (int i = 0; i < KH_N && m->count; i++) {
-        int lo = 0, hi = KH_BINS - 1;
-        for (uint64_t n = 0; lo < hi && (n += m->hist[i][lo]) <= tail;)
-            lo++;
-        for (uint64_t n = 0; hi > lo && (n += m->hist[i][hi]) <= tail;)
-            hi--;
-        double r = (hi - lo + 1) / 16.0, kh = ldexp(1.0, -10 - i);
-        double cost = r * r * (m->a0 + 2.0 * kh * m->a1 + kh * kh * m->a2);
-        if (cost < best) {
-            best = cost;
-            a->kh = kh;
+    double best = INFINITY, user_gamma = a->gamma;
+    for (int i = 0; i < m->nkh && m->count; i++)
+        for (int gi = 0; gi < (auto_gamma ? GAMMA_N : 1); gi++) {
+            double g = auto_gamma ? gamma_candidates[gi] : user_gamma;
+            double cost = shape_cost(m, i, g);
+            if (cost < best) {
+                best = cost;
+                a->kh = m->kh[i];
+                a->gamma = g;
+            }
         }
-    }
     free(m);
 }
 
@@ -421,7 +461,7 @@ typedef struct cm_quant {
 
 /* Range (robust percentiles of the map samples, per channel histograms of
  * `count` samples each) -> metadata and the quantiser's values. */
-static void build_meta(const gainmap_encode_options *opts, double kh, int nc, const uint32_t *hist, uint64_t count,
+static void build_meta(const gainmap_encode_options *opts, const cm_args *a, int nc, const uint32_t *hist, uint64_t count,
                        const double *vmin, const double *vmax, const int *anyzero, gainmap_metadata *meta,
                        cm_quant *q)
 {
@@ -439,9 +479,14 @@ static void build_meta(const gainmap_encode_options *opts, double kh, int nc, co
             hi = lo + 1.0 / 256.0;
         /* Samples whose HDR value is 0 are written as code 0; keep
          * ZERO_MARGIN codes below the lowest needed gain so that map JPEG
-         * error around them still decodes to <= 0 (clamped). */
-        if (!isfinite(opts->min_boost) && anyzero[c])
-            lo -= ZERO_MARGIN * (hi - lo) / (255.0 - ZERO_MARGIN);
+         * error around them still decodes to <= 0 (clamped).  Codes count
+         * after the gamma: the needed gain must sit at code ZERO_MARGIN,
+         * i.e. at the fraction f = (ZERO_MARGIN / 255)^(1/gamma) of the new
+         * range (0.029 at gamma 1.25; the linear 3/255 left it at code 1). */
+        if (!isfinite(opts->min_boost) && anyzero[c]) {
+            double f = pow(ZERO_MARGIN / 255.0, 1.0 / a->gamma);
+            lo = (lo - f * hi) / (1.0 - f);
+        }
         p.gain_map_min[c] = lo;
         p.gain_map_max[c] = hi;
         top = GM_MAX(top, hi);
@@ -468,8 +513,8 @@ static void build_meta(const gainmap_encode_options *opts, double kh, int nc, co
     /* FORMATS.md 4.1.7: capacity max = content max unless a target is given. */
     double cap = opts->target_headroom > 0.0 ? opts->target_headroom : top;
     meta->alternate_hdr_headroom = ufrac(GM_MAX(cap, 1.0 / 64.0));
-    gainmap_fraction kf = sfrac_user(opts->offset), kfh = sfrac_user(kh);
-    gainmap_fraction gs = sfrac_user(opts->gamma);
+    gainmap_fraction kf = sfrac_user(opts->offset), kfh = sfrac_user(a->kh);
+    gainmap_fraction gs = sfrac_user(a->gamma);
     gainmap_ufraction gf = {(uint32_t)GM_MAX(gs.n, 0), gs.d};
     if (gf.n == 0)
         gf.n = 1;
@@ -532,7 +577,7 @@ gainmap_status gm_compute_ref(gainmap_ctx *ctx, const gainmap_image *sdr, const 
         memset(&lh, 0, sizeof lh);
     if (st != GAINMAP_OK)
         goto done;
-    choose_kh(&a, &ls, &lh);
+    choose_shape(&a, &ls, &lh);
     rs = gm_malloc(ctx, (size_t)w * 3 * sizeof(float));
     rh = gm_malloc(ctx, (size_t)w * 3 * sizeof(float));
     acc = gm_calloc(ctx, (size_t)mw * (size_t)nc, sizeof(double));
@@ -591,7 +636,7 @@ gainmap_status gm_compute_ref(gainmap_ctx *ctx, const gainmap_image *sdr, const 
         if (zero[i])
             anyzero[i % (size_t)nc] = 1;
     cm_quant q;
-    build_meta(opts, a.kh, nc, hist, (uint64_t)mw * mh, vmin, vmax, anyzero, meta, &q);
+    build_meta(opts, &a, nc, hist, (uint64_t)mw * mh, vmin, vmax, anyzero, meta, &q);
 
     /* Pass 2: quantise with the exact stored values (FORMATS.md 4.1.5). */
     if ((st = gainmap_image_alloc(ctx, map, mw, mh, (uint32_t)nc, GAINMAP_PIXEL_U8)) != GAINMAP_OK)
@@ -1765,7 +1810,7 @@ static gainmap_status compute(gainmap_ctx *ctx, const gainmap_image *sdr, const 
     if (st == GAINMAP_OK)
         st = gm_linear_init(ctx, &j.lh, hdr, j.a.space);
     if (st == GAINMAP_OK) {
-        choose_kh(&j.a, &j.ls, &j.lh);
+        choose_shape(&j.a, &j.ls, &j.lh);
         j.koff = (float)j.a.kh;
         st = direct_tables(ctx, &j);
     }
@@ -1841,7 +1886,7 @@ static gainmap_status compute(gainmap_ctx *ctx, const gainmap_image *sdr, const 
         stats->avx2 = j.avx2;
     }
     cm_quant q;
-    build_meta(opts, j.a.kh, (int)nc, j.hist[0], (uint64_t)j.a.mw * mh, j.vmin[0], j.vmax[0], j.anyzero[0], meta, &q);
+    build_meta(opts, &j.a, (int)nc, j.hist[0], (uint64_t)j.a.mw * mh, j.vmin[0], j.vmax[0], j.anyzero[0], meta, &q);
 
     /* Pass 2: the same gains again, quantised with the stored values (FORMATS.md 4.1.5). */
     j.nbias = q.dither ? 64 : 1;

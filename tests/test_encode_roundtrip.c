@@ -90,7 +90,7 @@ static void test_corpus_masters(void)
                                   "libavif__cosmos1650_yuv444_10bpc_p3pq.avif",
                                   "libavif__colors_wcg_hdr_rec2020.avif"};
     static const double floors[][4] = {
-        {44.1, 4.75, 38.9, 1.82}, {49.6, 4.16, 40.9, 2.38}, {47.9, 5.21, 41.8, 2.3}, {48.0, 2.8, 40.0, 1.6}};
+        {44.3, 4.73, 39.1, 1.83}, {50.7, 4.01, 41.8, 2.29}, {47.4, 4.84, 41.4, 2.18}, {48.0, 2.8, 40.0, 1.6}};
     gainmap_ctx *ctx = gainmap_ctx_new();
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
         char path[4096], name[128];
@@ -133,7 +133,7 @@ static void test_float_master_clipped(void)
     if (st == GAINMAP_OK) {
         gainmap_encode_options o;
         gainmap_encode_options_init(&o);
-        run_case(ctx, "BrightRings.exr as float, defaults", &lin, &o, false, 49.6, 4.16);   /* as the PQ floor */
+        run_case(ctx, "BrightRings.exr as float, defaults", &lin, &o, false, 50.7, 4.01);   /* as the PQ floor */
         uint8_t *jpg = NULL;
         size_t size = 0;
         CHECK_INT(gainmap_encode_jpeg(ctx, &lin, NULL, &o, &jpg, &size), GAINMAP_OK);

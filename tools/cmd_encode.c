@@ -58,12 +58,12 @@ static const char usage[] =
     "                            so --gamma, --min-boost, --max-boost, --dither and\n"
     "                            --gainmap-channels 3 do not apply to them\n"
     "      --preset NAME         default or small; options after it override it\n"
-    "                            default: q 90, map q 92, 4:4:4, 3-channel map at\n"
-    "                              full size, gamma 1.25, flat map tables,\n"
-    "                              sequential (~2.77 bpp, ~48.5 dB PQ on the\n"
-    "                              bundled sample)\n"
-    "                            small: q 75, map q 75, base 4:2:0, gamma 1.25,\n"
-    "                              progressive (~1.55 bpp, ~41.5 dB)\n"
+    "                            default: q 90, map q 91, 4:4:4, 3-channel map at\n"
+    "                              full size, gamma and HDR offset per picture,\n"
+    "                              flat map tables, sequential (~2.74 bpp,\n"
+    "                              ~48.9 dB PQ on the bundled sample)\n"
+    "                            small: q 75, map q 72, base 4:2:0, progressive\n"
+    "                              (~1.57 bpp, ~41.8 dB)\n"
     "Base image:\n"
     "  -q, --quality Q           base JPEG/HEVC quality 1..100 (default 90)\n"
     "      --subsampling S       base chroma subsampling 444, 422 (JPEG only) or 420\n"
@@ -91,10 +91,13 @@ static const char usage[] =
     "                            bt2020 or srgb; one name sets both (default: the\n"
     "                            master's primaries in, the base primaries out)\n"
     "Gain map:\n"
-    "      --gainmap-quality Q   gain-map JPEG/HEVC quality 1..100 (default 92)\n"
+    "      --gainmap-quality Q   gain-map JPEG/HEVC quality 1..100 (default 91)\n"
     "      --gainmap-channels N  1 (luminance) or 3 (per colour channel) (default 3)\n"
     "      --gainmap-scale N     1, 2 or 4: map is 1/N of the base per side (default 1)\n"
-    "      --gamma G             map encoding gamma (default 1.25)\n"
+    "      --gamma G|auto        map encoding gamma; auto picks 1, 1.25, 1.5, 2 or\n"
+    "                            2.5 with the HDR offset, by the least modelled\n"
+    "                            PQ error (above 1: finer steps for high gains)\n"
+    "                            (default auto)\n"
     "      --offset K            offset added to SDR and HDR before the ratio\n"
     "                            (sets both; default 1/256 for SDR and, for HDR,\n"
     "                            1/1024 to 1/16384 chosen per picture)\n"
@@ -244,7 +247,9 @@ static int run(int argc, char **argv)
             break;
         case O_GAMMA:
             set_gamma = true;
-            if (!cli_parse_double(cmd, "--gamma", optarg, 0.01, 16, &o.gamma))
+            if (!strcmp(optarg, "auto"))
+                o.gamma = NAN;
+            else if (!cli_parse_double(cmd, "--gamma", optarg, 0.01, 16, &o.gamma))
                 return EXIT_USAGE;
             break;
         case O_OFFSET:

@@ -3,7 +3,8 @@
  *
  * Both images are linearised (1.0 = SDR white) into the base's primaries
  * (use_base_colour_space = 1, which UltraHDR XMP requires), then per pixel
- *   G = log2((HDR + k) / (SDR + k))
+ *   G = log2((HDR + k_hdr) / (SDR + k_sdr))
+ * (k_hdr and the gamma chosen per picture by choose_shape unless given)
  * on luminance (1 channel) or on R, G, B (3 channels); G is box-averaged to
  * the map size in the log domain, its range taken from robust percentiles,
  * normalised, raised to gamma and rounded to 8 bits (optionally dithered).

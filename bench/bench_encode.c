@@ -26,7 +26,7 @@ static double now(void)
 typedef struct setting {
     const char *name;
     int q, gq, ch, scale, sub;
-    double gamma;
+    double gamma;   /* NAN: chosen per picture, as by default */
 } setting;
 
 int main(int argc, char **argv)
@@ -116,16 +116,16 @@ int main(int argc, char **argv)
     static const setting settings[] = {
         {"default", 0, 0, 0, 0, 0, 0},
         {"low rate (gm_low_rate_options)", -1, 0, 0, 0, 0, 0},
-        {"q95 gq95 3ch s1 444", 95, 95, 3, 1, 444, 1},
-        {"q90 gq90 3ch s1 444", 90, 90, 3, 1, 444, 1},
-        {"q90 gq90 3ch s1 420", 90, 90, 3, 1, 420, 1},
-        {"q85 gq85 3ch s1 444", 85, 85, 3, 1, 444, 1},
-        {"q85 gq85 3ch s2 444", 85, 85, 3, 2, 444, 1},
-        {"q75 gq75 3ch s2 444", 75, 75, 3, 2, 444, 1},
-        {"q75 gq70 3ch s2 420", 75, 70, 3, 2, 420, 1},
-        {"q90 gq85 1ch s1 420", 90, 85, 1, 1, 420, 1},
-        {"q90 gq85 1ch s4 420", 90, 85, 1, 4, 420, 1},
-        {"q90 gq90 3ch s1 444 gamma 0.7", 90, 90, 3, 1, 444, 0.7},
+        {"q95 gq95 3ch s1 444", 95, 95, 3, 1, 444, NAN},
+        {"q90 gq90 3ch s1 444", 90, 90, 3, 1, 444, NAN},
+        {"q90 gq90 3ch s1 420", 90, 90, 3, 1, 420, NAN},
+        {"q85 gq85 3ch s1 444", 85, 85, 3, 1, 444, NAN},
+        {"q85 gq85 3ch s2 444", 85, 85, 3, 2, 444, NAN},
+        {"q75 gq75 3ch s2 444", 75, 75, 3, 2, 444, NAN},
+        {"q75 gq70 3ch s2 420", 75, 70, 3, 2, 420, NAN},
+        {"q90 gq85 1ch s1 420", 90, 85, 1, 1, 420, NAN},
+        {"q90 gq85 1ch s4 420", 90, 85, 1, 4, 420, NAN},
+        {"q90 gq90 3ch s1 444 gamma 1", 90, 90, 3, 1, 444, 1.0},
         {"q90 gq90 3ch s1 444 gamma 1.5", 90, 90, 3, 1, 444, 1.5},
     };
     printf("\n%-34s %8s %8s %9s\n", "setting", "bpp", "PSNR dB", "encode s");

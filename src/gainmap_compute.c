@@ -100,13 +100,8 @@ gainmap_status gm_linear_init(gainmap_ctx *ctx, gm_linear *lin, const gainmap_im
 {
     memset(lin, 0, sizeof *lin);
     lin->img = img;
-    lin->tf = img->transfer;
-    if (lin->tf == GAINMAP_TRANSFER_UNKNOWN)
-        lin->tf = img->type == GAINMAP_PIXEL_F32 ? GAINMAP_TRANSFER_LINEAR : GAINMAP_TRANSFER_SRGB;
-    gainmap_primaries src = img->primaries;
-    if (src == GAINMAP_PRIMARIES_UNKNOWN)
-        src = (lin->tf == GAINMAP_TRANSFER_PQ || lin->tf == GAINMAP_TRANSFER_HLG) ? GAINMAP_PRIMARIES_BT2020
-                                                                                  : GAINMAP_PRIMARIES_BT709;
+    lin->tf = gm_image_transfer(img);
+    gainmap_primaries src = gm_image_primaries(img);
     if (dst == GAINMAP_PRIMARIES_UNKNOWN)
         dst = src;
     lin->convert = src != dst;

@@ -103,8 +103,7 @@ static void resolve_colour(gainmap_ctx *ctx, gainmap_image *img)
         if (img->transfer == GAINMAP_TRANSFER_UNKNOWN)
             img->transfer = t;
     }
-    if (img->transfer == GAINMAP_TRANSFER_UNKNOWN)
-        img->transfer = img->type == GAINMAP_PIXEL_F32 ? GAINMAP_TRANSFER_LINEAR : GAINMAP_TRANSFER_SRGB;
+    img->transfer = gm_image_transfer(img);
     if (img->primaries == GAINMAP_PRIMARIES_UNKNOWN)
         img->primaries = GAINMAP_PRIMARIES_BT709;
 }

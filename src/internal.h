@@ -669,6 +669,22 @@ gainmap_status gm_jpeg_encode_coded(gainmap_ctx *ctx, const gainmap_image *img, 
 #define GM_PQ_PEAK_NITS 10000.0
 /* Library linear 1.0 for PQ and HLG: ITU-R BT.2408 HDR reference white. */
 #define GM_SDR_WHITE_NITS 203.0
+/* How an untagged image is read: float samples as linear light, others as
+ * sRGB; PQ and HLG in BT.2020 primaries, the rest in BT.709. */
+static inline gainmap_transfer gm_image_transfer(const gainmap_image *img)
+{
+    if (img->transfer != GAINMAP_TRANSFER_UNKNOWN)
+        return img->transfer;
+    return img->type == GAINMAP_PIXEL_F32 ? GAINMAP_TRANSFER_LINEAR : GAINMAP_TRANSFER_SRGB;
+}
+static inline gainmap_primaries gm_image_primaries(const gainmap_image *img)
+{
+    if (img->primaries != GAINMAP_PRIMARIES_UNKNOWN)
+        return img->primaries;
+    gainmap_transfer tf = gm_image_transfer(img);
+    return tf == GAINMAP_TRANSFER_PQ || tf == GAINMAP_TRANSFER_HLG ? GAINMAP_PRIMARIES_BT2020
+                                                                   : GAINMAP_PRIMARIES_BT709;
+}
 /* The HLG display the library assumes (BT.2100's reference, BT.2408). */
 #define GM_HLG_DISPLAY_NITS 1000.0
 /* HLG scene light (after the inverse OETF) -> display light relative to SDR

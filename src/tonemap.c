@@ -1060,12 +1060,6 @@ static gainmap_status percentile_peak(gainmap_ctx *ctx, const gm_tonemap_state *
     return GAINMAP_OK;
 }
 
-static gainmap_primaries default_primaries(gainmap_transfer tf)
-{
-    return tf == GAINMAP_TRANSFER_PQ || tf == GAINMAP_TRANSFER_HLG ? GAINMAP_PRIMARIES_BT2020
-                                                                   : GAINMAP_PRIMARIES_BT709;
-}
-
 /* The base in the master's own primaries where that is an SDR gamut: a
  * BT.709 master gets an sRGB base, a P3 master a P3 base.  Decoding
  * converts the HDR result from the base's primaries to the master's, and
@@ -1092,9 +1086,7 @@ gainmap_status gainmap_auto_base_primaries(gainmap_ctx *ctx, const gainmap_image
     gainmap_status st = check_image(ctx, hdr);
     if (st != GAINMAP_OK)
         return st;
-    gainmap_transfer tf = hdr->transfer ? hdr->transfer
-                          : hdr->type == GAINMAP_PIXEL_F32 ? GAINMAP_TRANSFER_LINEAR : GAINMAP_TRANSFER_SRGB;
-    gainmap_primaries src = hdr->primaries ? hdr->primaries : default_primaries(tf);
+    gainmap_primaries src = gm_image_primaries(hdr);
     if (src == GAINMAP_PRIMARIES_BT709)
         *out = GAINMAP_PRIMARIES_BT709;
     if (src != GAINMAP_PRIMARIES_BT2020)
@@ -1151,10 +1143,8 @@ gainmap_status gm_tonemap_setup(gainmap_ctx *ctx, const gainmap_image *hdr, cons
     gainmap_primaries base = opts->base_primaries;
     if (!base && (st = gainmap_auto_base_primaries(ctx, hdr, &base)) != GAINMAP_OK)
         return st;
-    gainmap_transfer src_tf = hdr->transfer;
-    if (src_tf == GAINMAP_TRANSFER_UNKNOWN)
-        src_tf = hdr->type == GAINMAP_PIXEL_F32 ? GAINMAP_TRANSFER_LINEAR : GAINMAP_TRANSFER_SRGB;
-    gainmap_primaries src = hdr->primaries ? hdr->primaries : default_primaries(src_tf);
+    gainmap_transfer src_tf = gm_image_transfer(hdr);
+    gainmap_primaries src = gm_image_primaries(hdr);
 
     gm_tonemap_state *s = gm_calloc(ctx, 1, sizeof *s);
     if (!s)

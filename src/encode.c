@@ -185,10 +185,7 @@ gainmap_status gm_encode_jpeg(gainmap_ctx *ctx, const gainmap_image *hdr, const 
             st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "the SDR base must be 8-bit");
             goto done;
         }
-        if (src->primaries != GAINMAP_PRIMARIES_UNKNOWN)
-            base_prim = src->primaries;
-        if (base_prim == GAINMAP_PRIMARIES_UNKNOWN)
-            base_prim = GAINMAP_PRIMARIES_P3;   /* an untagged given base, as before automatic primaries */
+        base_prim = gm_sdr_primaries(src, opts);
         const char *name = gm_icc_name_for(base_prim, GAINMAP_TRANSFER_SRGB);
         if (!name) {
             st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED, "SDR base primaries %s are not supported (use p3, srgb or bt2020)",

@@ -855,9 +855,7 @@ gainmap_status gm_encode_heic(gainmap_ctx *ctx, const gainmap_image *hdr_in, con
             st = gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "the SDR base must be 8-bit RGB");
             goto done;
         }
-        bp = sdr->primaries != GAINMAP_PRIMARIES_UNKNOWN ? sdr->primaries : to.base_primaries;
-        if (bp == GAINMAP_PRIMARIES_UNKNOWN)
-            bp = GAINMAP_PRIMARIES_P3;   /* an untagged given base, as before automatic primaries */
+        bp = gm_sdr_primaries(sdr, opts);   /* a tone-mapped base carries its own */
         const char *icc_name = gm_icc_name_for(bp, GAINMAP_TRANSFER_SRGB);
         if (!icc_name) {
             st = gm_error(ctx, GAINMAP_ERR_UNSUPPORTED,

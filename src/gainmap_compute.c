@@ -244,6 +244,15 @@ static void robust_range(const uint32_t *hist, uint64_t count, double vmin, doub
     *hi = GM_MIN(vmax, HIST_LO + (double)(b + 1) / 256.0);
 }
 
+gainmap_primaries gm_sdr_primaries(const gainmap_image *sdr, const gainmap_encode_options *opts)
+{
+    if (sdr->primaries != GAINMAP_PRIMARIES_UNKNOWN)
+        return sdr->primaries;
+    if (opts->tonemap.base_primaries != GAINMAP_PRIMARIES_UNKNOWN)
+        return opts->tonemap.base_primaries;
+    return GAINMAP_PRIMARIES_P3;   /* the tone mapper's choice for most masters */
+}
+
 /* Checked arguments shared by the reference and the fast path. */
 typedef struct cm_args {
     int nc, scale;
@@ -287,11 +296,7 @@ static gainmap_status check_args(gainmap_ctx *ctx, const gainmap_image *sdr, con
         return st;
     a->mw = (a->w + (uint32_t)a->scale - 1) / (uint32_t)a->scale;
     a->mh = (a->h + (uint32_t)a->scale - 1) / (uint32_t)a->scale;
-    /* an untagged SDR: the tone mapper's base primaries when set, else P3
-     * (the tone mapper's choice for most masters) */
-    a->space = sdr->primaries != GAINMAP_PRIMARIES_UNKNOWN ? sdr->primaries : opts->tonemap.base_primaries;
-    if (a->space == GAINMAP_PRIMARIES_UNKNOWN)
-        a->space = GAINMAP_PRIMARIES_P3;
+    a->space = gm_sdr_primaries(sdr, opts);
     gainmap_luma_weights(a->space, a->wt);
     return GAINMAP_OK;
 }

@@ -245,6 +245,10 @@ typedef struct gm_linear {
 gainmap_status gm_linear_init(gainmap_ctx *ctx, gm_linear *lin, const gainmap_image *img, gainmap_primaries dst);
 void gm_linear_row(const gm_linear *lin, uint32_t y, float *out);   /* out: 3 * width floats */
 void gm_linear_free(gm_linear *lin);
+/* The primaries an SDR base is in: its own tag, else the tone mapper's base
+ * primaries when set, else P3 (an untagged given base, as before automatic
+ * primaries). */
+gainmap_primaries gm_sdr_primaries(const gainmap_image *sdr, const gainmap_encode_options *opts);
 /* gainmap_compute.c: gainmap_compute's reference (double-precision log2 per
  * sample, the whole float map in memory), for tests/test_perf_equiv.c; and
  * its float log2 (from the float's bits, |error| < 1e-6). */

@@ -162,7 +162,6 @@ void gm_linear_row(const gm_linear *lin, uint32_t y, float *out)
     }
 }
 
-
 /* ------------------------------------------------------------------ */
 /* Exact metadata values                                                */
 /* ------------------------------------------------------------------ */
@@ -224,12 +223,14 @@ static const uint8_t bayer8[8][8] = {
  * wider than the true extremes (so outlier-free content keeps its range). */
 static uint64_t tail_count(uint64_t count) { return (uint64_t)((double)count * RANGE_TAIL); }
 
-static void robust_range(const uint32_t *hist, uint64_t count, double vmin, double vmax, double *lo, double *hi)
+/* The first and last of nbins bins left once tail_count(count) samples are
+ * dropped at each end. */
+static void tail_bins(const uint32_t *hist, int nbins, uint64_t count, int *first, int *last)
 {
     uint64_t tail = tail_count(count);
     uint64_t acc = 0;
-    int a = 0, b = HIST_BINS - 1;
-    for (; a < HIST_BINS - 1; a++) {
+    int a = 0, b = nbins - 1;
+    for (; a < nbins - 1; a++) {
         acc += hist[a];
         if (acc > tail)
             break;
@@ -240,6 +241,14 @@ static void robust_range(const uint32_t *hist, uint64_t count, double vmin, doub
         if (acc > tail)
             break;
     }
+    *first = a;
+    *last = b;
+}
+
+static void robust_range(const uint32_t *hist, uint64_t count, double vmin, double vmax, double *lo, double *hi)
+{
+    int a, b;
+    tail_bins(hist, HIST_BINS, count, &a, &b);
     *lo = GM_MAX(vmin, HIST_LO + (double)a / 256.0);
     *hi = GM_MIN(vmax, HIST_LO + (double)(b + 1) / 256.0);
 }
@@ -280,7 +289,7 @@ static gainmap_status check_args(gainmap_ctx *ctx, const gainmap_image *sdr, con
     a->k = opts->offset;
     if (!(a->k >= 0.0 && a->k <= 1.0))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map offset %g is outside [0, 1]", a->k);
-    a->kh = opts->offset_hdr;   /* NAN: chosen by choose_kh */
+    a->kh = opts->offset_hdr;   /* NAN: chosen by choose_shape */
     if (isfinite(a->kh) && !(a->kh >= 0.0 && a->kh <= 1.0))
         return gm_error(ctx, GAINMAP_ERR_INVALID_ARG, "gain-map HDR offset %g is outside [0, 1]", a->kh);
     a->gamma = opts->gamma;   /* NAN: chosen by choose_shape */
@@ -379,12 +388,8 @@ static void shape_add(shape_model *m, double hdr, double sdr, double k)
 /* The modelled error of candidate kh i with gamma g. */
 static double shape_cost(const shape_model *m, int i, double g)
 {
-    uint64_t tail = (uint64_t)((double)m->count * RANGE_TAIL);
-    int blo = 0, bhi = SH_BINS - 1;
-    for (uint64_t n = 0; blo < bhi && (n += m->hist[i][blo]) <= tail;)
-        blo++;
-    for (uint64_t n = 0; bhi > blo && (n += m->hist[i][bhi]) <= tail;)
-        bhi--;
+    int blo, bhi;
+    tail_bins(m->hist[i], SH_BINS, m->count, &blo, &bhi);
     double lo = HIST_LO + blo / 16.0, hi = HIST_LO + (bhi + 1) / 16.0;
     if (m->zeros) {
         double f = pow(ZERO_MARGIN / 255.0, 1.0 / g);   /* as build_meta */
@@ -514,7 +519,7 @@ static void build_meta(const gainmap_encode_options *opts, const cm_args *a, int
     /* FORMATS.md 4.1.7: capacity max = content max unless a target is given. */
     double cap = opts->target_headroom > 0.0 ? opts->target_headroom : top;
     meta->alternate_hdr_headroom = ufrac(GM_MAX(cap, 1.0 / 64.0));
-    gainmap_fraction kf = sfrac_user(opts->offset), kfh = sfrac_user(a->kh);
+    gainmap_fraction kf = sfrac_user(a->k), kfh = sfrac_user(a->kh);
     gainmap_fraction gs = sfrac_user(a->gamma);
     gainmap_ufraction gf = {(uint32_t)GM_MAX(gs.n, 0), gs.d};
     if (gf.n == 0)

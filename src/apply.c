@@ -67,7 +67,6 @@ static inline float curve_eval(const curve_table *ct, float x)
     return ct->t[i] + f * (ct->t[i + 1] - ct->t[i]);
 }
 
-
 static double pq_signal(double x, const void *arg)
 {
     (void)arg;

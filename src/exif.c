@@ -5,9 +5,6 @@
  * TIFF writer. */
 #include "internal.h"
 
-#include <errno.h>
-#include <unistd.h>
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -417,15 +414,7 @@ static void gather(int fd, uint64_t size, uint8_t *buf, uint64_t off, uint64_t l
         return;
     if (len > size - off)
         len = size - off;
-    while (len) {
-        ssize_t r = pread(fd, buf + off, (size_t)len, (off_t)off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return;
-        off += (uint64_t)r;
-        len -= (uint64_t)r;
-    }
+    (void)gm_read_all(fd, buf + off, (size_t)len, (int64_t)off);   /* short: zeros stay */
 }
 
 static void gather_ifd(int fd, uint64_t size, uint8_t *buf, bool le, uint32_t off, int depth)

@@ -160,6 +160,10 @@ gainmap_status gm_open_input(gainmap_ctx *ctx, const char *path, int *fd, uint64
 /* The first n bytes of fd (read with pread, the file offset is kept) into a
  * malloc'd buffer with a 0 after them; "short read" when the file has fewer. */
 gainmap_status gm_read_fd(gainmap_ctx *ctx, int fd, size_t n, uint8_t **data);
+/* Read size bytes from fd (at offset at with pread, or at the file
+ * position when at < 0), retrying on EINTR, until done, end of file or an
+ * error: the bytes read, or -1 for an error before the first byte. */
+int64_t gm_read_all(int fd, void *data, size_t size, int64_t at);
 /* Write all size bytes to fd (at offset at with pwrite, or at the file
  * position when at < 0), retrying on EINTR: 0, or the errno of the failure
  * (ENOSPC when the system wrote nothing). */

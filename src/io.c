@@ -62,15 +62,8 @@ gainmap_status gm_read_fd(gainmap_ctx *ctx, int fd, size_t n, uint8_t **data)
     uint8_t *buf = gm_malloc(ctx, n + 1);
     if (!buf)
         return GAINMAP_ERR_NOMEM;
-    size_t got = 0;
-    while (got < n) {
-        ssize_t r = pread(fd, buf + got, n - got, (off_t)got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            break;
-        got += (size_t)r;
-    }
+    int64_t r = gm_read_all(fd, buf, n, 0);
+    size_t got = r > 0 ? (size_t)r : 0;
     if (got != n) {
         free(buf);
         return gm_error(ctx, GAINMAP_ERR_IO, "short read (%zu of %zu bytes)", got, n);
@@ -189,6 +182,22 @@ gainmap_status gainmap_write_file(gainmap_ctx *ctx, const char *path, const uint
         return gm_error(ctx, GAINMAP_ERR_IO, "cannot write %s: %s", path, strerror(e));
     }
     return gm_temp_commit(ctx, tmp, path, overwrite);
+}
+
+int64_t gm_read_all(int fd, void *data, size_t size, int64_t at)
+{
+    uint8_t *p = data;
+    size_t done = 0;
+    while (done < size) {
+        ssize_t r = at < 0 ? read(fd, p + done, size - done)
+                           : pread(fd, p + done, size - done, (off_t)((uint64_t)at + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return r < 0 && !done ? -1 : (int64_t)done;
+        done += (size_t)r;
+    }
+    return (int64_t)done;
 }
 
 int gm_write_all(int fd, const void *data, size_t size, int64_t at)

@@ -127,16 +127,7 @@ static void fd_failed(tiff_state *s)
 static tmsize_t fd_read(thandle_t h, void *buf, tmsize_t n)
 {
     tiff_state *s = (tiff_state *)h;
-    size_t done = 0;
-    while (n > 0 && done < (size_t)n) {
-        ssize_t r = read(s->fd, (uint8_t *)buf + done, (size_t)n - done);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 && !done ? -1 : (tmsize_t)done;
-        done += (size_t)r;
-    }
-    return (tmsize_t)done;
+    return n > 0 ? (tmsize_t)gm_read_all(s->fd, buf, (size_t)n, -1) : 0;
 }
 
 static tmsize_t fd_write(thandle_t h, void *buf, tmsize_t n)

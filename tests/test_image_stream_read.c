@@ -535,10 +535,7 @@ static void test_read_fd_direct(void)
 static void test_exif_fd_shrunk(void)
 {
     const char *p = tu_path(dir, "exif_only.tif");
-    FILE *f = fopen(p, "wb");
-    CHECK(f && fwrite(exif_le, 1, sizeof exif_le, f) == sizeof exif_le);
-    if (f)
-        fclose(f);
+    CHECK_INT(tu_write(p, exif_le, sizeof exif_le), 0);
     int fd = open(p, O_RDONLY);
     CHECK(fd >= 0);
     uint8_t *a = NULL, *b = NULL;
@@ -556,10 +553,7 @@ static void test_exif_fd_shrunk(void)
     memcpy(moved, exif_le, sizeof moved);
     moved[8 + 2 + 2 * 12 + 8] = 10000 & 0xFF;   /* the Exif IFD pointer's value */
     moved[8 + 2 + 2 * 12 + 9] = 10000 >> 8;
-    f = fopen(p, "wb");
-    CHECK(f && fwrite(moved, 1, sizeof moved, f) == sizeof moved);
-    if (f)
-        fclose(f);
+    CHECK_INT(tu_write(p, moved, sizeof moved), 0);
     fd = open(p, O_RDONLY);
     gm_exif_from_tiff_fd(fd, 12000, SIZE_MAX, &a, &na);
     CHECK(a && gm_exif_find(a, na, 0, 0x010F, &v) && v.size == 5 && !memcmp(v.data, "Acme", 5));
